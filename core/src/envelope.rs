@@ -1,0 +1,218 @@
+//! The Cloudflare v4 envelope every refusal is answered in, and the refusals themselves.
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::parse::BodyError;
+use crate::upstream::{UpstreamError, UpstreamKind};
+use crate::violation::{Rule, Violation};
+
+/// Code for a request that breaks the model's input schema (Workers AI's own code).
+pub const CODE_BAD_INPUT: u32 = 5006;
+/// Code for a missing or unreadable body (Workers AI: "Request is missing headers or body").
+pub const CODE_BAD_REQUEST: u32 = 3003;
+/// Code for an over-limit body (Workers AI: "Request too large").
+pub const CODE_TOO_LARGE: u32 = 3006;
+/// Code for an unknown path (Cloudflare API: "No route for that URI").
+pub const CODE_NO_ROUTE: u32 = 7000;
+/// Code for a known path with the wrong method (Cloudflare API: "Method not allowed").
+pub const CODE_METHOD: u32 = 7001;
+/// Code for a body in a media type the route does not take.
+pub const CODE_MEDIA_TYPE: u32 = 3004;
+/// Code for a model answer the gateway cannot pass on as an image.
+pub const CODE_BAD_UPSTREAM: u32 = 3043;
+
+/// Why the gateway refuses or fails a request. Each maps to one HTTP status.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("the request does not meet the input schema of the model")]
+    Invalid(Vec<Violation>),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("content-type {0:?} is not accepted here; send application/json")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("no route for {method} {path}")]
+    NotFound { method: String, path: String },
+    #[error("{method} is not allowed on {path}; use {allow}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: &'static str,
+    },
+    #[error("the model failed: {}", .0.reason)]
+    Upstream(UpstreamError),
+    #[error("the model returned bytes that are not a PNG, JPEG or WebP image")]
+    NotAnImage,
+}
+
+impl ApiError {
+    /// The HTTP status a client can act on.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Invalid(_) | ApiError::Body(_) => 400,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::TooLarge { .. } => 413,
+            ApiError::NotFound { .. } => 404,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::Upstream(e) => match e.kind() {
+                UpstreamKind::BadInput => 400,
+                UpstreamKind::Capacity => 503,
+                UpstreamKind::RateLimited => 429,
+                UpstreamKind::Timeout => 504,
+                UpstreamKind::TooLarge => 413,
+                UpstreamKind::Other => 502,
+            },
+            ApiError::NotAnImage => 502,
+        }
+    }
+
+    /// The errors listed in the envelope: one per violation, or one for the whole request.
+    #[must_use]
+    pub fn items(&self) -> Vec<ErrorItem> {
+        let whole = |code: u32| {
+            vec![ErrorItem {
+                code,
+                message: self.to_string(),
+                path: None,
+                rule: None,
+                limit: None,
+            }]
+        };
+        match self {
+            ApiError::Invalid(violations) => violations
+                .iter()
+                .map(|v| ErrorItem {
+                    code: CODE_BAD_INPUT,
+                    message: v.message.clone(),
+                    path: Some(v.path.clone()),
+                    rule: Some(v.rule),
+                    limit: v.limit.clone(),
+                })
+                .collect(),
+            ApiError::Body(_) => whole(CODE_BAD_REQUEST),
+            ApiError::UnsupportedMediaType(_) => whole(CODE_MEDIA_TYPE),
+            ApiError::TooLarge { .. } => whole(CODE_TOO_LARGE),
+            ApiError::NotFound { .. } => whole(CODE_NO_ROUTE),
+            ApiError::MethodNotAllowed { .. } => whole(CODE_METHOD),
+            ApiError::Upstream(e) => whole(e.code.unwrap_or(CODE_BAD_UPSTREAM)),
+            ApiError::NotAnImage => whole(CODE_BAD_UPSTREAM),
+        }
+    }
+
+    /// The whole response body.
+    #[must_use]
+    pub fn envelope(&self) -> Envelope {
+        Envelope {
+            success: false,
+            errors: self.items(),
+            messages: Vec::new(),
+            result: None,
+        }
+    }
+}
+
+/// `{"success":false,"errors":[...],"messages":[],"result":null}`.
+#[derive(Debug, Serialize)]
+pub struct Envelope {
+    pub success: bool,
+    pub errors: Vec<ErrorItem>,
+    pub messages: Vec<String>,
+    pub result: Option<serde_json::Value>,
+}
+
+impl Envelope {
+    /// The envelope as JSON text.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings and numbers cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"success\":false}"))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorItem {
+    pub code: u32,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Rule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_lists_every_violation_with_path_rule_and_limit() {
+        let err = ApiError::Invalid(vec![
+            Violation::new("/num_steps", Rule::Maximum, "must be <= 20").with_limit(20),
+            Violation::new("/prompt", Rule::Required, "is required"),
+        ]);
+        assert_eq!(err.status(), 400);
+        let json: serde_json::Value = serde_json::from_str(&err.envelope().to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "success": false,
+                "errors": [
+                    {"code": 5006, "message": "'/num_steps' must be <= 20", "path": "/num_steps", "rule": "maximum", "limit": 20},
+                    {"code": 5006, "message": "'/prompt' is required", "path": "/prompt", "rule": "required"}
+                ],
+                "messages": [],
+                "result": null
+            })
+        );
+    }
+
+    #[test]
+    fn statuses() {
+        let up = |m: &str| ApiError::Upstream(UpstreamError::parse(m)).status();
+        assert_eq!(up("AiError: 5006: Error: bad"), 400);
+        assert_eq!(up("3040: Capacity temporarily exceeded"), 503);
+        assert_eq!(up("3036: daily allocation"), 429);
+        assert_eq!(up("3007: Timeout"), 504);
+        assert_eq!(up("something broke"), 502);
+        assert_eq!(ApiError::NotAnImage.status(), 502);
+        assert_eq!(ApiError::TooLarge { limit: 1 }.status(), 413);
+        assert_eq!(
+            ApiError::UnsupportedMediaType("text/plain".into()).status(),
+            415
+        );
+        assert_eq!(
+            ApiError::NotFound {
+                method: "GET".into(),
+                path: "/x".into()
+            }
+            .status(),
+            404
+        );
+        assert_eq!(
+            ApiError::MethodNotAllowed {
+                method: "PUT".into(),
+                path: "/".into(),
+                allow: "POST"
+            }
+            .status(),
+            405
+        );
+    }
+
+    #[test]
+    fn upstream_code_is_kept() {
+        let err = ApiError::Upstream(UpstreamError::parse(
+            "AiError: 3040: Capacity temporarily exceeded",
+        ));
+        let items = err.items();
+        assert_eq!(items[0].code, 3040);
+        assert_eq!(
+            items[0].message,
+            "the model failed: Capacity temporarily exceeded"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+use super::*;
+
+const PNG: &[u8] = include_bytes!("../../../tests/fixtures/photo-64x48.png");
+const JPEG: &[u8] = include_bytes!("../../../tests/fixtures/photo-64x48.jpg");
+const WEBP: &[u8] = include_bytes!("../../../tests/fixtures/photo-64x48.webp");
+
+#[test]
+fn sniffs_each_real_format() {
+    assert_eq!(sniff(PNG), Some(ImageFormat::Png));
+    assert_eq!(sniff(JPEG), Some(ImageFormat::Jpeg));
+    assert_eq!(sniff(WEBP), Some(ImageFormat::Webp));
+    assert_eq!(sniff(&PNG[..SNIFF_LEN]), Some(ImageFormat::Png));
+    assert_eq!(sniff(&WEBP[..SNIFF_LEN]), Some(ImageFormat::Webp));
+}
+
+#[test]
+fn sniff_refuses_near_misses() {
+    assert_eq!(sniff(b""), None);
+    assert_eq!(sniff(&PNG[..7]), None, "7 of the 8 PNG signature bytes");
+    assert_eq!(sniff(&[0xFF, 0xD8]), None, "JPEG SOI without a marker");
+    assert_eq!(
+        sniff(b"RIFF\0\0\0\0WAVEfmt "),
+        None,
+        "a RIFF that is not WebP"
+    );
+    assert_eq!(sniff(b"GIF89a\x01\x00\x01\x00"), None);
+    assert_eq!(sniff(b"{\"errors\":[]}"), None);
+}
+
+#[test]
+fn inspect_reads_dimensions_of_every_format() {
+    for (bytes, format) in [
+        (PNG, ImageFormat::Png),
+        (JPEG, ImageFormat::Jpeg),
+        (WEBP, ImageFormat::Webp),
+    ] {
+        assert_eq!(
+            inspect(bytes),
+            Ok(ImageInfo {
+                format,
+                width: 64,
+                height: 48
+            })
+        );
+    }
+}
+
+#[test]
+fn inspect_refuses_truncated_and_fake_images() {
+    assert_eq!(inspect(b""), Err(ImageError::Empty));
+    assert_eq!(
+        inspect(b"hello world, not an image"),
+        Err(ImageError::UnknownFormat)
+    );
+    // A bare signature carries no dimensions.
+    assert_eq!(inspect(&PNG[..8]), Err(ImageError::BadHeader("PNG")));
+    assert_eq!(inspect(&PNG[..20]), Err(ImageError::BadHeader("PNG")));
+    assert_eq!(inspect(&JPEG[..4]), Err(ImageError::BadHeader("JPEG")));
+    assert_eq!(inspect(&WEBP[..14]), Err(ImageError::BadHeader("WebP")));
+}
+
+#[test]
+fn inspect_refuses_files_cut_short_after_a_good_header() {
+    assert_eq!(
+        inspect(&PNG[..PNG.len() - 1]),
+        Err(ImageError::Truncated("PNG"))
+    );
+    assert_eq!(inspect(&PNG[..40]), Err(ImageError::Truncated("PNG")));
+    assert_eq!(
+        inspect(&JPEG[..JPEG.len() / 2]),
+        Err(ImageError::Truncated("JPEG"))
+    );
+    assert_eq!(
+        inspect(&WEBP[..WEBP.len() - 1]),
+        Err(ImageError::Truncated("WebP"))
+    );
+}
+
+#[test]
+fn content_types() {
+    assert_eq!(ImageFormat::Png.content_type(), "image/png");
+    assert_eq!(ImageFormat::Jpeg.content_type(), "image/jpeg");
+    assert_eq!(ImageFormat::Webp.content_type(), "image/webp");
+}

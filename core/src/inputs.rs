@@ -1,0 +1,93 @@
+//! Normalized inputs: every default explicit, every image decoded once, in table order.
+
+use crate::image::ImageInfo;
+use crate::model::ModelSpec;
+
+/// A decoded input image and what its header says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputImage {
+    pub bytes: Vec<u8>,
+    pub info: ImageInfo,
+}
+
+/// One normalized value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputValue {
+    Text(String),
+    Integer(i64),
+    Number(f64),
+    Image(InputImage),
+}
+
+/// The inputs to forward, by their forwarded names, in the model table's order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inputs {
+    values: Vec<(&'static str, InputValue)>,
+}
+
+impl Inputs {
+    pub(crate) fn push(&mut self, name: &'static str, value: InputValue) {
+        self.values.push((name, value));
+    }
+
+    /// Every forwarded `(name, value)` in table order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &InputValue)> {
+        self.values.iter().map(|(n, v)| (*n, v))
+    }
+
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&InputValue> {
+        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    #[must_use]
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.get(name)? {
+            InputValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn integer(&self, name: &str) -> Option<i64> {
+        match self.get(name)? {
+            InputValue::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn number(&self, name: &str) -> Option<f64> {
+        match self.get(name)? {
+            InputValue::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn image(&self, name: &str) -> Option<&InputImage> {
+        match self.get(name)? {
+            InputValue::Image(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+/// A request that met the contract, ready to forward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    pub model: &'static ModelSpec,
+    pub inputs: Inputs,
+    /// Fields the model does not have: accepted, not forwarded, reported to the client.
+    pub ignored_fields: Vec<String>,
+    /// True when the client sent no seed and the gateway drew one.
+    pub seed_drawn: bool,
+}
+
+impl Normalized {
+    /// The seed forwarded to the model (always present: given or drawn).
+    #[must_use]
+    pub fn seed(&self) -> Option<i64> {
+        self.inputs.integer("seed")
+    }
+}

@@ -1,0 +1,37 @@
+//! Pure logic of the SDXL-Lightning gateway, with no `worker` dependency so it is tested natively:
+//! the model tables, request parsing, validation and normalization, image sniffing, and the
+//! error envelope. The Worker crate only wires these to HTTP and the AI binding.
+
+pub mod base64_image;
+pub mod envelope;
+pub mod image;
+pub mod inputs;
+pub mod model;
+pub mod models;
+pub mod normalize;
+pub mod parse;
+pub mod upstream;
+pub mod violation;
+
+pub use envelope::ApiError;
+pub use image::{ImageFormat, ImageInfo};
+pub use inputs::{InputImage, InputValue, Inputs, Normalized};
+pub use model::ModelSpec;
+pub use normalize::{normalize, Policy, UnknownFields};
+pub use parse::{parse_json, BodyError, RawRequest};
+pub use violation::{Rule, Violation};
+
+/// Parses, validates and normalizes a JSON body for `spec` in one call.
+///
+/// # Errors
+/// [`ApiError::Body`] when the body is not a JSON object, [`ApiError::Invalid`] with every
+/// violation when it breaks the contract.
+pub fn validate_json(
+    spec: &'static ModelSpec,
+    body: &[u8],
+    policy: Policy,
+    draw_seed: &mut dyn FnMut() -> i64,
+) -> Result<Normalized, ApiError> {
+    let raw = parse_json(spec, body)?;
+    normalize(spec, raw, policy, draw_seed).map_err(ApiError::Invalid)
+}

@@ -1,0 +1,99 @@
+//! The shape of a model table: every field a model accepts, its rule and its default.
+//!
+//! A table is the single source of truth: the validator, the stand-in and the documentation all
+//! read it, so a bound changes in exactly one place.
+
+/// One Workers AI model as this gateway exposes it.
+#[derive(Debug)]
+pub struct ModelSpec {
+    /// The Workers AI model id, e.g. `@cf/bytedance/stable-diffusion-xl-lightning`.
+    pub id: &'static str,
+    /// Every accepted field, in the order they are documented and forwarded.
+    pub fields: &'static [FieldSpec],
+    /// Rules that span more than one field.
+    pub rules: &'static [CrossRule],
+}
+
+impl ModelSpec {
+    /// The field called `name`, if the model has one.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// One input field.
+#[derive(Debug)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+/// What a field holds and the rule it must meet.
+#[derive(Debug)]
+pub enum FieldKind {
+    /// A string of at least `min_chars` Unicode scalar values (JSON Schema counts code points).
+    Text { min_chars: usize },
+    /// A JSON Schema integer: a number with no fractional part, inside `min..=max`.
+    Integer {
+        min: i64,
+        max: i64,
+        default: IntegerDefault,
+        /// Values are rounded to the nearest multiple of this before forwarding.
+        round_to_multiple: Option<i64>,
+    },
+    /// A finite number, optionally bounded.
+    Number {
+        min: Option<f64>,
+        max: Option<f64>,
+        default: Option<f64>,
+    },
+    /// An array of integers 0–255 whose bytes are a PNG, JPEG or WebP image.
+    ImageBytes,
+    /// Base64 (or a `data:` URL) of an image; decoded and forwarded as the field `into`.
+    ImageBase64 { into: &'static str },
+}
+
+/// What an absent integer becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegerDefault {
+    /// Absent stays absent (the model decides).
+    None,
+    /// Absent becomes this value.
+    Value(i64),
+    /// Absent is drawn at random by the gateway, so every result is reproducible.
+    Drawn,
+}
+
+/// A rule over several fields.
+#[derive(Debug)]
+pub enum CrossRule {
+    /// At most one of the two may be sent.
+    Exclusive(&'static str, &'static str),
+    /// `field` is only valid when one of `needs` is sent too.
+    RequiresOneOf {
+        field: &'static str,
+        needs: &'static [&'static str],
+    },
+    /// The image in `field` must have the same dimensions as the image in `as_field`
+    /// (after normalization, so `as_field` is the forwarded name).
+    SameDimensions {
+        field: &'static str,
+        as_field: &'static str,
+    },
+}
+
+// Tables are statics: two references are the same table exactly when they point to the same place.
+impl PartialEq for ModelSpec {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl PartialEq for FieldSpec {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}

@@ -1,0 +1,355 @@
+//! Checks a parsed request against its model table and normalizes it: every violation listed,
+//! defaults made explicit, images decoded and measured once, sizes rounded to the latent grid.
+
+use serde_json::Value;
+
+use crate::base64_image;
+use crate::image::{self, ImageInfo};
+use crate::inputs::{InputImage, InputValue, Inputs, Normalized};
+use crate::model::{CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec};
+use crate::parse::{ByteArrayProblem, ElementProblem, RawRequest, RawValue};
+use crate::violation::{Rule, Violation};
+
+/// What to do with fields the model does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownFields {
+    /// Accept the request, drop the fields, and name them to the client.
+    #[default]
+    Ignore,
+    /// Refuse the request.
+    Reject,
+}
+
+/// Operator choices that change what is accepted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    pub unknown_fields: UnknownFields,
+}
+
+/// Validates and normalizes `raw` for `spec`. `draw_seed` is called only when a seed is needed.
+///
+/// # Errors
+/// Every violation of the contract, in table order, then cross-field rules, then unknown and
+/// repeated fields.
+pub fn normalize(
+    spec: &'static ModelSpec,
+    mut raw: RawRequest,
+    policy: Policy,
+    draw_seed: &mut dyn FnMut() -> i64,
+) -> Result<Normalized, Vec<Violation>> {
+    let mut violations = Vec::new();
+    let mut inputs = Inputs::default();
+    let mut seed_drawn = false;
+    let sent: Vec<&'static str> = raw.fields.iter().map(|(f, _)| f.name).collect();
+
+    for field in spec.fields {
+        let Some(value) = raw.take(field.name) else {
+            match default_of(field) {
+                Default::Required => violations.push(Violation::new(
+                    format!("/{}", field.name),
+                    Rule::Required,
+                    "is required",
+                )),
+                Default::Absent => {}
+                Default::Value(v) => inputs.push(field.name, v),
+                Default::Drawn => {
+                    seed_drawn = true;
+                    inputs.push(field.name, InputValue::Integer(draw_seed()));
+                }
+            }
+            continue;
+        };
+        match check_field(field, value) {
+            Ok((name, v)) => inputs.push(name, v),
+            Err(v) => violations.push(v),
+        }
+    }
+
+    check_cross_rules(spec, &sent, &inputs, &mut violations);
+
+    let unknown_fields = std::mem::take(&mut raw.unknown);
+    if policy.unknown_fields == UnknownFields::Reject {
+        for name in &unknown_fields {
+            violations.push(Violation::new(
+                format!("/{}", escape_pointer(name)),
+                Rule::UnknownField,
+                format!("is not a field of {}", spec.id),
+            ));
+        }
+    }
+    for name in &raw.duplicates {
+        violations.push(Violation::new(
+            format!("/{name}"),
+            Rule::Duplicate,
+            "is sent more than once",
+        ));
+    }
+
+    if violations.is_empty() {
+        Ok(Normalized {
+            model: spec,
+            inputs,
+            ignored_fields: unknown_fields,
+            seed_drawn,
+        })
+    } else {
+        Err(violations)
+    }
+}
+
+enum Default {
+    Required,
+    Absent,
+    Value(InputValue),
+    Drawn,
+}
+
+fn default_of(field: &FieldSpec) -> Default {
+    if field.required {
+        return Default::Required;
+    }
+    match field.kind {
+        FieldKind::Integer {
+            default: IntegerDefault::Value(v),
+            ..
+        } => Default::Value(InputValue::Integer(v)),
+        FieldKind::Integer {
+            default: IntegerDefault::Drawn,
+            ..
+        } => Default::Drawn,
+        FieldKind::Number {
+            default: Some(v), ..
+        } => Default::Value(InputValue::Number(v)),
+        _ => Default::Absent,
+    }
+}
+
+/// Checks one field; answers the forwarded name and value.
+fn check_field(
+    field: &'static FieldSpec,
+    value: RawValue,
+) -> Result<(&'static str, InputValue), Violation> {
+    let path = format!("/{}", field.name);
+    let type_error = |expected: &str, got: &str| {
+        Violation::new(
+            path.clone(),
+            Rule::Type,
+            format!("must be {expected}, not {got}"),
+        )
+    };
+    match (&field.kind, value) {
+        (FieldKind::Text { min_chars }, RawValue::Json(Value::String(s))) => {
+            if s.chars().count() < *min_chars {
+                let plural = if *min_chars == 1 { "" } else { "s" };
+                return Err(Violation::new(
+                    path,
+                    Rule::MinLength,
+                    format!("must have at least {min_chars} character{plural}"),
+                )
+                .with_limit(*min_chars));
+            }
+            Ok((field.name, InputValue::Text(s)))
+        }
+        (
+            FieldKind::Integer {
+                min,
+                max,
+                round_to_multiple,
+                ..
+            },
+            RawValue::Json(Value::Number(n)),
+        ) => {
+            let v = integer_in_range(&path, &n, *min, *max)?;
+            let v = match round_to_multiple {
+                Some(m) => round_to_nearest_multiple(v, *m, *min, *max),
+                None => v,
+            };
+            Ok((field.name, InputValue::Integer(v)))
+        }
+        (FieldKind::Number { min, max, .. }, RawValue::Json(Value::Number(n))) => {
+            // serde_json never yields NaN or infinity, so every parsed number is finite.
+            let v = n.as_f64().unwrap_or(f64::NAN);
+            if let Some(min) = min.filter(|m| v < *m) {
+                return Err(
+                    Violation::new(path, Rule::Minimum, format!("must be >= {min}"))
+                        .with_limit(min),
+                );
+            }
+            if let Some(max) = max.filter(|m| v > *m) {
+                return Err(
+                    Violation::new(path, Rule::Maximum, format!("must be <= {max}"))
+                        .with_limit(max),
+                );
+            }
+            Ok((field.name, InputValue::Number(v)))
+        }
+        (FieldKind::ImageBytes, RawValue::Bytes(bytes)) => {
+            let info = image_info(&path, &bytes)?;
+            Ok((field.name, InputValue::Image(InputImage { bytes, info })))
+        }
+        (FieldKind::ImageBytes, RawValue::BadBytes(problem)) => {
+            Err(byte_array_violation(&path, problem))
+        }
+        (FieldKind::ImageBase64 { into }, RawValue::Json(Value::String(s))) => {
+            let bytes = base64_image::decode(&s)
+                .map_err(|e| Violation::new(path.clone(), Rule::Base64, e.to_string()))?;
+            let info = image_info(&path, &bytes)?;
+            Ok((into, InputValue::Image(InputImage { bytes, info })))
+        }
+        (FieldKind::Text { .. } | FieldKind::ImageBase64 { .. }, other) => {
+            Err(type_error("a string", json_kind(&other)))
+        }
+        (FieldKind::Integer { .. }, other) => Err(type_error("an integer", json_kind(&other))),
+        (FieldKind::Number { .. }, other) => Err(type_error("a number", json_kind(&other))),
+        (FieldKind::ImageBytes, other) => {
+            Err(type_error("an array of integers 0-255", json_kind(&other)))
+        }
+    }
+}
+
+/// A JSON Schema integer inside `min..=max`: `20.0` is an integer, `20.5` is not.
+fn integer_in_range(
+    path: &str,
+    n: &serde_json::Number,
+    min: i64,
+    max: i64,
+) -> Result<i64, Violation> {
+    let too_small =
+        || Violation::new(path, Rule::Minimum, format!("must be >= {min}")).with_limit(min);
+    let too_big =
+        || Violation::new(path, Rule::Maximum, format!("must be <= {max}")).with_limit(max);
+    if let Some(i) = n.as_i64() {
+        return if i < min {
+            Err(too_small())
+        } else if i > max {
+            Err(too_big())
+        } else {
+            Ok(i)
+        };
+    }
+    if n.is_u64() {
+        return Err(too_big());
+    }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    if f.fract() != 0.0 {
+        return Err(Violation::new(
+            path,
+            Rule::Integer,
+            "must be an integer (no fractional part)",
+        ));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    if f < min as f64 {
+        Err(too_small())
+    } else if f > max as f64 {
+        Err(too_big())
+    } else {
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(f as i64)
+    }
+}
+
+/// Rounds half up to a multiple of `m`, staying inside `min..=max`.
+fn round_to_nearest_multiple(v: i64, m: i64, min: i64, max: i64) -> i64 {
+    let rounded = (v + m / 2) / m * m;
+    let lowest = (min + m - 1) / m * m;
+    let highest = max / m * m;
+    rounded.clamp(lowest, highest)
+}
+
+fn image_info(path: &str, bytes: &[u8]) -> Result<ImageInfo, Violation> {
+    image::inspect(bytes).map_err(|e| Violation::new(path, Rule::Image, e.to_string()))
+}
+
+fn byte_array_violation(path: &str, problem: ByteArrayProblem) -> Violation {
+    match problem {
+        ByteArrayProblem::NotAnArray(kind) => Violation::new(
+            path,
+            Rule::Type,
+            format!("must be an array of integers 0-255, not {kind}"),
+        ),
+        ByteArrayProblem::Element { index, problem } => {
+            let path = format!("{path}/{index}");
+            match problem {
+                ElementProblem::NotANumber => {
+                    Violation::new(path, Rule::Type, "must be an integer 0-255")
+                }
+                ElementProblem::NotAnInteger => Violation::new(
+                    path,
+                    Rule::Integer,
+                    "must be an integer 0-255 (no fractional part)",
+                ),
+                ElementProblem::OutOfRange => {
+                    Violation::new(path, Rule::Maximum, "must be an integer 0-255").with_limit(255)
+                }
+            }
+        }
+    }
+}
+
+fn json_kind(v: &RawValue) -> &'static str {
+    match v {
+        RawValue::Json(Value::Null) => "null",
+        RawValue::Json(Value::Bool(_)) => "a boolean",
+        RawValue::Json(Value::Number(_)) => "a number",
+        RawValue::Json(Value::String(_)) => "a string",
+        RawValue::Json(Value::Array(_)) | RawValue::Bytes(_) | RawValue::BadBytes(_) => "an array",
+        RawValue::Json(Value::Object(_)) => "an object",
+    }
+}
+
+fn check_cross_rules(
+    spec: &ModelSpec,
+    sent: &[&str],
+    inputs: &Inputs,
+    violations: &mut Vec<Violation>,
+) {
+    for rule in spec.rules {
+        match rule {
+            CrossRule::Exclusive(a, b) => {
+                if sent.contains(a) && sent.contains(b) {
+                    violations.push(Violation::new(
+                        format!("/{b}"),
+                        Rule::Exclusive,
+                        format!("must not be sent together with '/{a}'"),
+                    ));
+                }
+            }
+            CrossRule::RequiresOneOf { field, needs } => {
+                if sent.contains(field) && !needs.iter().any(|n| sent.contains(n)) {
+                    let needs: Vec<String> = needs.iter().map(|n| format!("'/{n}'")).collect();
+                    violations.push(Violation::new(
+                        format!("/{field}"),
+                        Rule::Requires,
+                        format!("is only valid together with {}", needs.join(" or ")),
+                    ));
+                }
+            }
+            CrossRule::SameDimensions { field, as_field } => {
+                if let (Some(a), Some(b)) = (inputs.image(field), inputs.image(as_field)) {
+                    if (a.info.width, a.info.height) != (b.info.width, b.info.height) {
+                        violations.push(
+                            Violation::new(
+                                format!("/{field}"),
+                                Rule::SameDimensions,
+                                format!(
+                                    "must have the same dimensions as the input image ({}x{}), not {}x{}",
+                                    b.info.width, b.info.height, a.info.width, a.info.height
+                                ),
+                            )
+                            .with_limit(format!("{}x{}", b.info.width, b.info.height)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Escapes a field name for use in a JSON pointer (RFC 6901).
+fn escape_pointer(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests;

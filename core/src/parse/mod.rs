@@ -1,0 +1,323 @@
+//! One pass over a JSON request body, guided by a model table.
+//!
+//! `image` and `mask` can be megabytes of JSON numbers, so their arrays are read straight into
+//! bytes as they are parsed: no intermediate value per element. Other known fields become small
+//! JSON values for the validator; unknown fields are skipped and only their names kept.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use thiserror::Error;
+
+use crate::model::{FieldKind, FieldSpec, ModelSpec};
+
+/// A field's value as sent, before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawValue {
+    Json(serde_json::Value),
+    /// An array that held only integers 0–255.
+    Bytes(Vec<u8>),
+    /// An image field that is not an array of integers 0–255.
+    BadBytes(ByteArrayProblem),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteArrayProblem {
+    /// The value is not an array; the JSON type it is instead.
+    NotAnArray(&'static str),
+    /// The first element that is not an integer 0–255.
+    Element {
+        index: usize,
+        problem: ElementProblem,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementProblem {
+    NotANumber,
+    NotAnInteger,
+    OutOfRange,
+}
+
+/// The fields of one request, as sent.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RawRequest {
+    /// Known fields in the order they were sent.
+    pub fields: Vec<(&'static FieldSpec, RawValue)>,
+    /// Names the model does not have.
+    pub unknown: Vec<String>,
+    /// Known fields sent more than once (only the first is kept).
+    pub duplicates: Vec<&'static str>,
+}
+
+impl RawRequest {
+    /// Takes the value sent for `name`, if any.
+    pub fn take(&mut self, name: &str) -> Option<RawValue> {
+        let at = self.fields.iter().position(|(f, _)| f.name == name)?;
+        Some(self.fields.remove(at).1)
+    }
+
+    #[must_use]
+    pub fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|(f, _)| f.name == name)
+    }
+
+    /// Adds a field unless it is already there, recording the repeat.
+    pub fn insert(&mut self, field: &'static FieldSpec, value: RawValue) {
+        if self.has(field.name) {
+            self.note_duplicate(field.name);
+        } else {
+            self.fields.push((field, value));
+        }
+    }
+
+    fn note_duplicate(&mut self, name: &'static str) {
+        if !self.duplicates.contains(&name) {
+            self.duplicates.push(name);
+        }
+    }
+}
+
+/// Why a body could not be read as a request at all.
+#[derive(Debug, Error)]
+pub enum BodyError {
+    #[error("the request body is empty; send a JSON object such as {{\"prompt\":\"...\"}}")]
+    Empty,
+    #[error("the request body is not valid JSON: {0}")]
+    Syntax(#[source] serde_json::Error),
+    #[error("the request body must be a JSON object, not {0}")]
+    NotAnObject(&'static str),
+}
+
+/// Reads a JSON body for the model `spec`.
+///
+/// # Errors
+/// When the body is empty, is not JSON, or is JSON but not an object.
+pub fn parse_json(spec: &'static ModelSpec, body: &[u8]) -> Result<RawRequest, BodyError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(BodyError::Empty);
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = RequestSeed(spec)
+        .deserialize(&mut de)
+        .and_then(|outcome| de.end().map(|()| outcome))
+        .map_err(BodyError::Syntax)?;
+    parsed.map_err(BodyError::NotAnObject)
+}
+
+/// The JSON type names used in messages.
+fn kind_of_unexpected(u: &de::Unexpected<'_>) -> &'static str {
+    match u {
+        de::Unexpected::Bool(_) => "a boolean",
+        de::Unexpected::Unsigned(_) | de::Unexpected::Signed(_) | de::Unexpected::Float(_) => {
+            "a number"
+        }
+        de::Unexpected::Str(_) => "a string",
+        de::Unexpected::Unit => "null",
+        de::Unexpected::Seq => "an array",
+        de::Unexpected::Map => "an object",
+        _ => "another type",
+    }
+}
+
+/// Consumes the rest of an array or object we are not going to use.
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// Implements the scalar `visit_*` methods of a visitor whose answer for "not what I wanted" is
+/// `$wrong(kind)`, so bad shapes become findings instead of parse errors.
+macro_rules! wrong_shapes {
+    ($wrong:expr) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok($wrong(kind_of_unexpected(&de::Unexpected::Bool(v))))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($wrong("a string"))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($wrong("null"))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            drain_map(map)?;
+            Ok($wrong("an object"))
+        }
+    };
+}
+
+struct RequestSeed(&'static ModelSpec);
+
+impl<'de> DeserializeSeed<'de> for RequestSeed {
+    /// `Err` holds the JSON type the body had instead of an object.
+    type Value = Result<RawRequest, &'static str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(RequestVisitor(self.0))
+    }
+}
+
+struct RequestVisitor(&'static ModelSpec);
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = Result<RawRequest, &'static str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut request = RawRequest::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let Some(field) = self.0.field(&key) else {
+                map.next_value::<IgnoredAny>()?;
+                if !request.unknown.contains(&key) {
+                    request.unknown.push(key);
+                }
+                continue;
+            };
+            if request.has(field.name) {
+                map.next_value::<IgnoredAny>()?;
+                request.note_duplicate(field.name);
+                continue;
+            }
+            let value = match field.kind {
+                FieldKind::ImageBytes => map.next_value_seed(ByteArraySeed)?,
+                _ => RawValue::Json(map.next_value()?),
+            };
+            request.insert(field, value);
+        }
+        Ok(Ok(request))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq)?;
+        Ok(Err("an array"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err("a string"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Err("null"))
+    }
+}
+
+struct ByteArraySeed;
+
+impl<'de> DeserializeSeed<'de> for ByteArraySeed {
+    type Value = RawValue;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<RawValue, D::Error> {
+        d.deserialize_any(ByteArrayVisitor)
+    }
+}
+
+struct ByteArrayVisitor;
+
+fn not_an_array(kind: &'static str) -> RawValue {
+    RawValue::BadBytes(ByteArrayProblem::NotAnArray(kind))
+}
+
+impl<'de> Visitor<'de> for ByteArrayVisitor {
+    type Value = RawValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of integers 0-255")
+    }
+
+    wrong_shapes!(not_an_array);
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawValue, E> {
+        Ok(not_an_array("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawValue, E> {
+        Ok(not_an_array("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawValue, E> {
+        Ok(not_an_array("a number"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawValue, A::Error> {
+        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        let mut index = 0;
+        while let Some(element) = seq.next_element_seed(ByteSeed)? {
+            match element {
+                Ok(byte) => bytes.push(byte),
+                Err(problem) => {
+                    // Report the first bad element; keep reading so the JSON stays in step.
+                    drain_seq(seq)?;
+                    return Ok(RawValue::BadBytes(ByteArrayProblem::Element {
+                        index,
+                        problem,
+                    }));
+                }
+            }
+            index += 1;
+        }
+        Ok(RawValue::Bytes(bytes))
+    }
+}
+
+struct ByteSeed;
+
+impl<'de> DeserializeSeed<'de> for ByteSeed {
+    type Value = Result<u8, ElementProblem>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ByteVisitor)
+    }
+}
+
+struct ByteVisitor;
+
+impl<'de> Visitor<'de> for ByteVisitor {
+    type Value = Result<u8, ElementProblem>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer 0-255")
+    }
+
+    wrong_shapes!(|_| Err(ElementProblem::NotANumber));
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq)?;
+        Ok(Err(ElementProblem::NotANumber))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(u8::try_from(v).map_err(|_| ElementProblem::OutOfRange))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(u8::try_from(v).map_err(|_| ElementProblem::OutOfRange))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // JSON Schema: 7.0 is an integer; 7.5 is not.
+        if v.fract() != 0.0 {
+            Ok(Err(ElementProblem::NotAnInteger))
+        } else if (0.0..=255.0).contains(&v) {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Ok(Ok(v as u8))
+        } else {
+            Ok(Err(ElementProblem::OutOfRange))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,54 @@
+//! One broken rule of the contract, named by JSON pointer, rule and bound.
+
+use serde::Serialize;
+
+/// The rule a field broke; serialized as its snake_case name so clients can branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Required,
+    Type,
+    MinLength,
+    Minimum,
+    Maximum,
+    Integer,
+    Base64,
+    Image,
+    Exclusive,
+    Requires,
+    SameDimensions,
+    UnknownField,
+    Duplicate,
+    NotInQuery,
+}
+
+/// A rule broken by one field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    /// JSON pointer of the offending value, e.g. `/num_steps` or `/image/17`.
+    pub path: String,
+    pub rule: Rule,
+    /// The bound the rule sets, when it has one (e.g. `20` for `maximum`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<serde_json::Value>,
+    /// A sentence a person can act on, starting with the quoted path.
+    pub message: String,
+}
+
+impl Violation {
+    pub(crate) fn new(path: impl Into<String>, rule: Rule, detail: impl AsRef<str>) -> Self {
+        let path = path.into();
+        let message = format!("'{path}' {}", detail.as_ref());
+        Violation {
+            path,
+            rule,
+            limit: None,
+            message,
+        }
+    }
+
+    pub(crate) fn with_limit(mut self, limit: impl Into<serde_json::Value>) -> Self {
+        self.limit = Some(limit.into());
+        self
+    }
+}

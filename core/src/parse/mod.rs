@@ -87,6 +87,8 @@ pub enum BodyError {
     Syntax(#[source] serde_json::Error),
     #[error("the request body must be a JSON object, not {0}")]
     NotAnObject(&'static str),
+    #[error("the request body could not be read: {0}")]
+    Unreadable(String),
 }
 
 /// Reads a JSON body for the model `spec`.

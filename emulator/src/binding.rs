@@ -1,0 +1,190 @@
+//! The stand-in as a Worker: an RPC `run(model, inputs)` that behaves like the Workers AI binding
+//! for the models in `sdxl-core`'s tables, and a small admin API over `fetch` for tests.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use futures_util::stream;
+use js_sys::{Uint8Array, JSON};
+use sdxl_core::models;
+use sdxl_core::{validate_json, ApiError, Normalized, Policy};
+use wasm_bindgen::prelude::*;
+use worker::{event, Context, Delay, Env, Method, Request, Response, Result};
+
+use crate::codec::{self, OutputFormat};
+use crate::ledger::{ArmRequest, Behaviour, Ledger};
+use crate::paint::{paint, PaintRequest};
+
+thread_local! {
+    static LEDGER: RefCell<Ledger> = RefCell::new(Ledger::default());
+}
+
+#[wasm_bindgen(module = "cloudflare:workers")]
+extern "C" {
+    /// The Worker's bindings. Exported RPC functions are not handed `env`, so read it this way.
+    #[wasm_bindgen(thread_local_v2, js_name = env)]
+    static WORKER_ENV: JsValue;
+}
+
+/// The size the real model draws when none is asked for.
+const DEFAULT_SIDE: u32 = 1024;
+
+/// `env.AI.run(model, inputs)`: a `ReadableStream` of image bytes, or a thrown `AiError` whose
+/// message is `"<code>: <reason>"`, as the real binding throws.
+#[wasm_bindgen]
+pub async fn run(model: String, inputs: JsValue) -> std::result::Result<JsValue, JsValue> {
+    let spec = models::by_id(&model)
+        .ok_or_else(|| ai_error(5007, &format!("No such model {model} or task")))?;
+    let json = JSON::stringify(&inputs)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| ai_error(5006, "Error: inputs must be an object"))?;
+    let normalized = validate_json(spec, json.as_bytes(), Policy::default(), &mut draw_seed)
+        .map_err(|e| ai_error(5006, &format!("Error: {}", first_reason(&e))))?;
+    let prompt = normalized.inputs.text("prompt").unwrap_or_default();
+    let plan = LEDGER.with(|l| l.borrow_mut().start_run(prompt));
+
+    match plan.fault {
+        Some((Behaviour::Capacity, _)) => {
+            return Err(ai_error(3040, "Capacity temporarily exceeded, please try again."))
+        }
+        Some((Behaviour::BadInput, _)) => {
+            return Err(ai_error(5006, "Error: the stand-in was armed to refuse this input"))
+        }
+        Some((Behaviour::Timeout, delay_ms)) => {
+            Delay::from(Duration::from_millis(u64::from(delay_ms))).await;
+            return Err(ai_error(3007, "Timeout"));
+        }
+        Some((Behaviour::NotImage, _)) => {
+            return Ok(bytes_stream(b"{\"response\":\"this is not an image\"}".to_vec())?.into())
+        }
+        _ => {}
+    }
+
+    let format = plan.format.unwrap_or_else(configured_format);
+    let image = render(&normalized, format)?;
+    if plan.fault.is_some_and(|(b, _)| b == Behaviour::CutShort) {
+        return Ok(cut_short_stream(&image).into());
+    }
+    Ok(bytes_stream(image)?.into())
+}
+
+/// Paints the picture the inputs describe and encodes it.
+fn render(n: &Normalized, format: OutputFormat) -> std::result::Result<Vec<u8>, JsValue> {
+    let decode = |name: &str| {
+        n.inputs
+            .image(name)
+            .map(|img| codec::decode(&img.bytes))
+            .transpose()
+            .map_err(|e| ai_error(5006, &format!("Error: '/{name}' could not be decoded: {e}")))
+    };
+    let image = decode("image")?;
+    let mask = decode("mask")?;
+    let side = |name: &str| {
+        n.inputs
+            .integer(name)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(DEFAULT_SIDE)
+    };
+    let request = PaintRequest {
+        prompt: n.inputs.text("prompt").unwrap_or_default(),
+        negative_prompt: n.inputs.text("negative_prompt"),
+        width: side("width"),
+        height: side("height"),
+        num_steps: n
+            .inputs
+            .integer("num_steps")
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(20),
+        guidance: n.inputs.number("guidance").unwrap_or(7.5),
+        strength: n.inputs.number("strength").unwrap_or(1.0),
+        seed: n.seed().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+        image: image.as_ref(),
+        mask: mask.as_ref(),
+    };
+    Ok(codec::encode(&paint(&request), format))
+}
+
+/// The output format from `STANDIN_OUTPUT_FORMAT` ("png" unless it says "jpeg").
+fn configured_format() -> OutputFormat {
+    let value = WORKER_ENV.with(|env| {
+        js_sys::Reflect::get(env, &JsValue::from_str("STANDIN_OUTPUT_FORMAT"))
+            .ok()
+            .and_then(|v| v.as_string())
+    });
+    match value.as_deref().map(str::trim) {
+        Some(v) if v.eq_ignore_ascii_case("jpeg") || v.eq_ignore_ascii_case("jpg") => {
+            OutputFormat::Jpeg
+        }
+        _ => OutputFormat::Png,
+    }
+}
+
+fn first_reason(error: &ApiError) -> String {
+    match error {
+        ApiError::Invalid(violations) => violations
+            .first()
+            .map(|v| v.message.clone())
+            .unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+/// An error shaped like the binding's: name `AiError`, message `"<code>: <reason>"`.
+fn ai_error(code: u32, reason: &str) -> JsValue {
+    let error = js_sys::Error::new(&format!("{code}: {reason}"));
+    error.set_name("AiError");
+    error.into()
+}
+
+fn draw_seed() -> i64 {
+    #[allow(clippy::cast_possible_truncation)]
+    let seed = (js_sys::Math::random() * 4_294_967_296.0).floor() as i64;
+    seed
+}
+
+fn bytes_stream(mut bytes: Vec<u8>) -> std::result::Result<web_sys::ReadableStream, JsValue> {
+    let response = web_sys::Response::new_with_opt_u8_array(Some(&mut bytes))?;
+    response
+        .body()
+        .ok_or_else(|| ai_error(3043, "the stand-in could not make a stream"))
+}
+
+/// Half the image, then an error: what a client sees when the connection to the model drops.
+fn cut_short_stream(image: &[u8]) -> web_sys::ReadableStream {
+    let half = Uint8Array::from(&image[..image.len() / 2]);
+    let chunks: Vec<std::result::Result<JsValue, JsValue>> = vec![
+        Ok(half.into()),
+        Err(ai_error(3043, "the stream was cut short")),
+    ];
+    wasm_streams::ReadableStream::from_stream(stream::iter(chunks)).into_raw()
+}
+
+/// Admin API for tests, reached through the gateway's `/__standin/*` in local runs.
+#[event(fetch)]
+async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
+    let path = req.path();
+    match (req.method(), path.as_str()) {
+        (Method::Get, "/__standin/stats") => {
+            let url = req.url()?;
+            let prompt = url
+                .query_pairs()
+                .find(|(k, _)| k == "prompt")
+                .map(|(_, v)| v.into_owned());
+            let stats = LEDGER.with(|l| l.borrow().stats(prompt.as_deref()));
+            Response::from_json(&stats)
+        }
+        (Method::Post, "/__standin/arm") => match req.json::<ArmRequest>().await {
+            Ok(arm) => {
+                LEDGER.with(|l| l.borrow_mut().arm(arm));
+                Response::from_json(&serde_json::json!({"armed": true}))
+            }
+            Err(e) => Response::error(format!("bad arm request: {e}"), 400),
+        },
+        (Method::Delete, "/__standin/arm") => {
+            LEDGER.with(|l| l.borrow_mut().disarm_all());
+            Response::from_json(&serde_json::json!({"armed": false}))
+        }
+        _ => Response::error(format!("the stand-in has no route {path}"), 404),
+    }
+}

@@ -1,0 +1,12 @@
+//! The Workers AI stand-in: what `AI` is bound to in local runs, because the real binding has no
+//! local mode. It validates with the same model tables as the gateway, draws a deterministic
+//! picture instead of running diffusion, and can be armed to fail in each documented way.
+//!
+//! The drawing, codecs and ledger are plain Rust, tested natively; `binding` is the Worker.
+
+pub mod codec;
+pub mod ledger;
+pub mod paint;
+
+#[cfg(target_arch = "wasm32")]
+mod binding;

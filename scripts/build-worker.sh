@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the Worker crate in directory $1 with worker-build, offline: wasm-bindgen comes from
+# `cargo install wasm-bindgen-cli` and wasm-opt/esbuild from node_modules, never from downloads.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${1:-.}"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
+exec worker-build --release

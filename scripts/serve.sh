@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Serves the gateway with the Workers AI stand-in on http://127.0.0.1:${PORT:-8787}.
+# The same command backs `npm start` and the end-to-end tests.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+exec node_modules/.bin/wrangler dev -e local -c wrangler.toml -c emulator/wrangler.toml \
+  --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false "$@"

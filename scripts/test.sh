@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every test, at every level: lint, native `cargo test` of the pure code, wasm-bindgen-test of the
+# JS boundary, a production deploy bundle, and end-to-end tests over HTTP against `npm start`'s setup.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export WRANGLER_SEND_METRICS=false
+
+step() { printf '\n=== %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (host and wasm32)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+step "cargo test (native: core, stand-in)"
+cargo test --workspace
+
+step "wasm-bindgen-test (the object handed to AI.run, in Node)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test -p sdxl-gateway --target wasm32-unknown-unknown
+
+step "wrangler deploy --dry-run (production config, real AI binding)"
+rm -rf dist
+node_modules/.bin/wrangler deploy --dry-run --outdir dist 2>&1 | tee /dev/stderr | grep -q "Total Upload"
+
+step "end to end over HTTP (scripts/serve.sh, as npm start)"
+node tests/e2e/run.mjs

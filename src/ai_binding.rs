@@ -1,0 +1,55 @@
+//! The raw `AI` binding, called the same way whether it is Workers AI or our stand-in.
+//!
+//! `env.ai("AI")` refuses anything whose class is not named `Ai`, which rules out the stand-in's
+//! service binding; reading the binding off `env` and calling its `run` method works for both.
+
+use js_sys::{Promise, Reflect};
+use sdxl_core::upstream::UpstreamError;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    /// Anything with `run(model, inputs)`: the Workers AI binding or an RPC stub.
+    pub type AiBinding;
+
+    #[wasm_bindgen(method, catch, js_name = run)]
+    fn run_raw(this: &AiBinding, model: &str, inputs: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+impl AiBinding {
+    /// Reads binding `name` off the Worker's `env`.
+    ///
+    /// # Errors
+    /// When the binding is not configured.
+    pub fn from_env(env: &worker::Env, name: &str) -> Result<AiBinding, String> {
+        let binding = Reflect::get(env, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+        if binding.is_undefined() || binding.is_null() {
+            return Err(format!("the {name} binding is not configured"));
+        }
+        Ok(binding.unchecked_into())
+    }
+
+    /// `await AI.run(model, inputs)`.
+    ///
+    /// # Errors
+    /// The binding's failure, read into a code and a reason.
+    pub async fn run(&self, model: &str, inputs: &JsValue) -> Result<JsValue, UpstreamError> {
+        let returned = self.run_raw(model, inputs).map_err(|e| read_error(&e))?;
+        // RPC stubs return thenables that are not `Promise` instances; resolve adopts them.
+        JsFuture::from(Promise::resolve(&returned))
+            .await
+            .map_err(|e| read_error(&e))
+    }
+}
+
+/// The message of a thrown value (an `Error` or anything else).
+pub(crate) fn read_error(error: &JsValue) -> UpstreamError {
+    let message = Reflect::get(error, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| String::from("the AI binding failed without a message"));
+    UpstreamError::parse(&message)
+}

@@ -1,0 +1,37 @@
+//! The inputs object handed to `AI.run`: a plain JS object in the documented shape.
+//!
+//! Not `serde_wasm_bindgen::to_value`: it turns maps into JS `Map`s, which the AI runtime reads
+//! as `{}` (workers-rs #1050), and it builds byte arrays element by element across the boundary.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use sdxl_core::{InputValue, Inputs};
+use wasm_bindgen::JsValue;
+
+/// Builds `{prompt, ..., image: [..], mask: [..]}` from normalized inputs.
+///
+/// # Errors
+/// Only if the JS engine refuses a property write, which a fresh plain object never does.
+pub fn to_js(inputs: &Inputs) -> Result<Object, JsValue> {
+    let object = Object::new();
+    for (name, value) in inputs.iter() {
+        let value = match value {
+            InputValue::Text(s) => JsValue::from_str(s),
+            // Seeds are at most 2^53 - 1, which an f64 holds exactly.
+            #[allow(clippy::cast_precision_loss)]
+            InputValue::Integer(i) => JsValue::from_f64(*i as f64),
+            InputValue::Number(n) => JsValue::from_f64(*n),
+            InputValue::Image(image) => number_array(&image.bytes).into(),
+        };
+        Reflect::set(&object, &JsValue::from_str(name), &value)?;
+    }
+    Ok(object)
+}
+
+/// Workers AI documents `image` and `mask` as arrays of numbers. One copy into a `Uint8Array`,
+/// then `Array.from` runs inside the JS engine, instead of one boundary crossing per byte.
+fn number_array(bytes: &[u8]) -> Array {
+    Array::from(&Uint8Array::from(bytes))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,21 @@
+//! The Worker: a thin adapter that routes HTTP requests through the pure core (`sdxl-core`),
+//! calls the `AI` binding, and streams the image back with the content type of its bytes.
+//!
+//! Everything here needs the Workers runtime, so the crate is empty off `wasm32`; the logic it
+//! wires together is tested natively in `sdxl-core`.
+#![cfg(target_arch = "wasm32")]
+
+pub mod ai_binding;
+pub mod ai_inputs;
+mod config;
+mod generate;
+mod image_stream;
+mod responses;
+mod routes;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    routes::handle(req, env, ctx).await
+}

@@ -1,0 +1,71 @@
+// Shared helpers of the end-to-end tests: requests to the gateway, the stand-in's admin API,
+// and image decoding.
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import jpeg from "jpeg-js";
+import { PNG } from "pngjs";
+
+export const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8787";
+export const MODEL = "@cf/bytedance/stable-diffusion-xl-lightning";
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
+export const fixture = (name) => readFileSync(join(fixtures, name));
+
+/** A prompt no other test uses, so per-prompt counters and armed faults stay ours. */
+export const uniquePrompt = (label) =>
+  `${label} ${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+
+export async function generate(body, { path = "/", headers = {} } = {}) {
+  const res = await fetch(`${BASE}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { res, bytes, status: res.status, type: res.headers.get("content-type") };
+}
+
+export async function json(res, bytes) {
+  assertJsonType(res);
+  return JSON.parse(bytes.toString("utf8"));
+}
+
+function assertJsonType(res) {
+  const type = res.headers.get("content-type") ?? "";
+  if (!type.startsWith("application/json")) throw new Error(`expected JSON, got ${type}`);
+}
+
+export async function arm(promptContains, behaviour, extra = {}) {
+  const res = await fetch(`${BASE}/__standin/arm`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt_contains: promptContains, behaviour, ...extra }),
+  });
+  if (res.status !== 200) throw new Error(`arming failed: ${res.status} ${await res.text()}`);
+}
+
+export async function runsFor(prompt) {
+  const res = await fetch(`${BASE}/__standin/stats?prompt=${encodeURIComponent(prompt)}`);
+  return (await res.json()).prompt_runs;
+}
+
+export function decodePng(bytes) {
+  const png = PNG.sync.read(bytes);
+  return { width: png.width, height: png.height, rgba: png.data };
+}
+
+export function decodeJpeg(bytes) {
+  const img = jpeg.decode(bytes, { useTArray: true });
+  return { width: img.width, height: img.height, rgba: img.data };
+}
+
+/** Fraction of pixels (RGB) that differ between two same-size RGBA buffers. */
+export function differingPixels(a, b) {
+  if (a.length !== b.length) throw new Error("different sizes");
+  let differ = 0;
+  for (let i = 0; i < a.length; i += 4) {
+    if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) differ++;
+  }
+  return differ / (a.length / 4);
+}

@@ -1,0 +1,149 @@
+// Every refusal: its status, and the v4 envelope naming what was wrong.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BASE, MODEL, arm, generate, json, uniquePrompt } from "./helpers.mjs";
+
+function assertEnvelope(body) {
+  assert.equal(body.success, false);
+  assert.deepEqual(body.messages, []);
+  assert.equal(body.result, null);
+  assert.ok(Array.isArray(body.errors) && body.errors.length > 0);
+  for (const e of body.errors) {
+    assert.equal(typeof e.code, "number");
+    assert.equal(typeof e.message, "string");
+    assert.ok(!/\bat .*\.(js|rs):\d+/.test(e.message), "no stack traces");
+  }
+}
+
+test("a request breaking the contract gets 400 listing every violation", async () => {
+  const { status, res, bytes } = await generate({
+    prompt: "",
+    num_steps: 25,
+    width: 100,
+    strength: 2,
+    seed: 1.5,
+    image: [1, 2, 300],
+  });
+  assert.equal(status, 400);
+  const body = await json(res, bytes);
+  assertEnvelope(body);
+  assert.deepEqual(
+    body.errors.map((e) => [e.code, e.path, e.rule]),
+    [
+      [5006, "/prompt", "min_length"],
+      [5006, "/width", "minimum"],
+      [5006, "/image/2", "maximum"],
+      [5006, "/num_steps", "maximum"],
+      [5006, "/strength", "maximum"],
+      [5006, "/seed", "integer"],
+    ],
+  );
+  const steps = body.errors.find((e) => e.path === "/num_steps");
+  assert.equal(steps.limit, 20);
+  assert.equal(steps.message, "'/num_steps' must be <= 20");
+});
+
+test("image and image_b64 together are refused", async () => {
+  const { status, res, bytes } = await generate({ prompt: "a", image: [1], image_b64: "aGk=" });
+  assert.equal(status, 400);
+  const body = await json(res, bytes);
+  assert.ok(body.errors.some((e) => e.path === "/image_b64" && e.rule === "exclusive"));
+});
+
+test("malformed JSON is a 400 in the envelope", async () => {
+  const { status, res, bytes } = await generate('{"prompt": "a",');
+  assert.equal(status, 400);
+  const body = await json(res, bytes);
+  assertEnvelope(body);
+  assert.equal(body.errors[0].code, 3003);
+  assert.match(body.errors[0].message, /not valid JSON/);
+});
+
+test("a body that is not an object is a 400", async () => {
+  const { status, res, bytes } = await generate("[1,2,3]");
+  assert.equal(status, 400);
+  assert.match((await json(res, bytes)).errors[0].message, /must be a JSON object, not an array/);
+});
+
+test("an empty body is a 400", async () => {
+  const { status } = await generate("");
+  assert.equal(status, 400);
+});
+
+test("a wrong content type is a 415", async () => {
+  const { status, res, bytes } = await generate("prompt=a", { headers: { "content-type": "text/plain" } });
+  assert.equal(status, 415);
+  assertEnvelope(await json(res, bytes));
+});
+
+test("an over-limit body is a 413", async () => {
+  const big = Buffer.alloc(33 * 1024 * 1024, 0x20); // 33 MiB of spaces: over the 32 MiB default
+  const res = await fetch(`${BASE}/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: big,
+  });
+  assert.equal(res.status, 413);
+  const body = await res.json();
+  assertEnvelope(body);
+  assert.equal(body.errors[0].code, 3006);
+});
+
+test("an unknown path is a 404", async () => {
+  for (const path of ["/nope", `/ai/run/@cf/not/a-model`]) {
+    const res = await fetch(`${BASE}${path}`, { method: "POST", body: "{}" });
+    assert.equal(res.status, 404, path);
+    const body = await res.json();
+    assertEnvelope(body);
+    assert.equal(body.errors[0].code, 7000);
+  }
+});
+
+test("a wrong method is a 405 naming the allowed one", async () => {
+  for (const method of ["GET", "PUT", "DELETE"]) {
+    const res = await fetch(`${BASE}/ai/run/${MODEL}`, { method });
+    assert.equal(res.status, 405, method);
+    assert.equal(res.headers.get("allow"), "POST");
+    assertEnvelope(await res.json());
+  }
+});
+
+// The model failing in each documented way, via the stand-in's armed faults.
+const faults = [
+  ["capacity", 503, 3040],
+  ["bad_input", 400, 5006],
+  ["not_image", 502, 3043],
+];
+for (const [behaviour, status, code] of faults) {
+  test(`upstream ${behaviour} becomes ${status}`, async () => {
+    const prompt = uniquePrompt(`fault ${behaviour}`);
+    await arm(prompt, behaviour);
+    const r = await generate({ prompt, width: 256, height: 256, seed: 1 });
+    assert.equal(r.status, status);
+    const body = await json(r.res, r.bytes);
+    assertEnvelope(body);
+    assert.equal(body.errors[0].code, code);
+    // Armed for one run only: the same request now succeeds.
+    const again = await generate({ prompt, width: 256, height: 256, seed: 1 });
+    assert.equal(again.status, 200);
+  });
+}
+
+test("an upstream timeout becomes 504", async () => {
+  const prompt = uniquePrompt("fault timeout");
+  await arm(prompt, "timeout", { delay_ms: 200 });
+  const r = await generate({ prompt, width: 256, height: 256, seed: 1 });
+  assert.equal(r.status, 504);
+  assert.equal((await json(r.res, r.bytes)).errors[0].code, 3007);
+});
+
+test("a stream cut short fails the response instead of passing as a whole image", async () => {
+  const prompt = uniquePrompt("fault cut");
+  await arm(prompt, "cut_short");
+  const res = await fetch(`${BASE}/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt, width: 512, height: 512, seed: 1 }),
+  });
+  await assert.rejects(res.arrayBuffer(), "reading the body must fail");
+});

@@ -2,12 +2,12 @@
 
 use futures_util::StreamExt;
 use sdxl_core::{validate_json, ApiError, BodyError, ModelSpec, Normalized};
-use worker::{Env, Headers, Request, Response, ResponseBuilder, Result};
+use worker::{Env, Request, Response, Result};
 
 use crate::ai_binding::AiBinding;
 use crate::ai_inputs;
 use crate::config::Config;
-use crate::image_stream::{sniff_stream, SniffedImage};
+use crate::model_output::{read_image, ModelImage};
 use crate::responses::{error_response, misconfigured};
 
 pub async fn generate(
@@ -34,7 +34,7 @@ pub async fn generate(
         Ok(output) => output,
         Err(upstream) => return error_response(&ApiError::Upstream(upstream)),
     };
-    match sniff_stream(output).await {
+    match read_image(output).await {
         Ok(image) => image_response(&normalized, image),
         Err(error) => error_response(&error),
     }
@@ -43,7 +43,12 @@ pub async fn generate(
 /// The body, refused when its media type is not JSON or it is over `limit` bytes, whatever
 /// `Content-Length` claims.
 async fn read_json_body(req: &mut Request, limit: u64) -> std::result::Result<Vec<u8>, ApiError> {
-    let content_type = req.headers().get("content-type").ok().flatten().unwrap_or_default();
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     if !is_json_media_type(&content_type) {
         return Err(ApiError::UnsupportedMediaType(content_type));
     }
@@ -94,21 +99,28 @@ fn draw_seed() -> i64 {
     seed
 }
 
-fn image_response(normalized: &Normalized, image: SniffedImage) -> Result<Response> {
-    let headers = Headers::new();
+fn image_response(normalized: &Normalized, image: ModelImage) -> Result<Response> {
+    // Built as a web_sys response so the bytes go from JS memory to the client without a copy.
+    let response = web_sys::Response::new_with_opt_buffer_source(Some(&image.bytes))?;
+    let mut response = Response::from(response);
+    let headers = response.headers_mut();
     headers.set("content-type", image.format.content_type())?;
     if let Some(seed) = normalized.seed() {
         headers.set("x-seed", &seed.to_string())?;
     }
-    for (field, header) in [("width", "x-requested-width"), ("height", "x-requested-height")] {
+    for (field, header) in [
+        ("width", "x-requested-width"),
+        ("height", "x-requested-height"),
+    ] {
         if let Some(v) = normalized.inputs.integer(field) {
             headers.set(header, &v.to_string())?;
         }
     }
     if !normalized.ignored_fields.is_empty() {
-        headers.set("x-ignored-fields", &normalized.ignored_fields.join(", "))?;
+        headers.set(
+            "x-ignored-fields",
+            &sdxl_core::headers::field_list(&normalized.ignored_fields),
+        )?;
     }
-    Ok(ResponseBuilder::new()
-        .with_headers(headers)
-        .stream(image.body))
+    Ok(response)
 }

@@ -9,7 +9,7 @@ pub mod ai_binding;
 pub mod ai_inputs;
 mod config;
 mod generate;
-mod image_stream;
+mod model_output;
 mod responses;
 mod routes;
 

@@ -45,6 +45,8 @@ pub enum ApiError {
     Upstream(UpstreamError),
     #[error("the model returned bytes that are not a PNG, JPEG or WebP image")]
     NotAnImage,
+    #[error("the model's image did not arrive whole: {0}")]
+    Incomplete(String),
 }
 
 impl ApiError {
@@ -65,7 +67,7 @@ impl ApiError {
                 UpstreamKind::TooLarge => 413,
                 UpstreamKind::Other => 502,
             },
-            ApiError::NotAnImage => 502,
+            ApiError::NotAnImage | ApiError::Incomplete(_) => 502,
         }
     }
 
@@ -98,7 +100,7 @@ impl ApiError {
             ApiError::NotFound { .. } => whole(CODE_NO_ROUTE),
             ApiError::MethodNotAllowed { .. } => whole(CODE_METHOD),
             ApiError::Upstream(e) => whole(e.code.unwrap_or(CODE_BAD_UPSTREAM)),
-            ApiError::NotAnImage => whole(CODE_BAD_UPSTREAM),
+            ApiError::NotAnImage | ApiError::Incomplete(_) => whole(CODE_BAD_UPSTREAM),
         }
     }
 
@@ -179,6 +181,7 @@ mod tests {
         assert_eq!(up("3007: Timeout"), 504);
         assert_eq!(up("something broke"), 502);
         assert_eq!(ApiError::NotAnImage.status(), 502);
+        assert_eq!(ApiError::Incomplete("cut".into()).status(), 502);
         assert_eq!(ApiError::TooLarge { limit: 1 }.status(), 413);
         assert_eq!(
             ApiError::UnsupportedMediaType("text/plain".into()).status(),

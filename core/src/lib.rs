@@ -4,6 +4,7 @@
 
 pub mod base64_image;
 pub mod envelope;
+pub mod headers;
 pub mod image;
 pub mod inputs;
 pub mod model;

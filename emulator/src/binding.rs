@@ -46,10 +46,16 @@ pub async fn run(model: String, inputs: JsValue) -> std::result::Result<JsValue,
 
     match plan.fault {
         Some((Behaviour::Capacity, _)) => {
-            return Err(ai_error(3040, "Capacity temporarily exceeded, please try again."))
+            return Err(ai_error(
+                3040,
+                "Capacity temporarily exceeded, please try again.",
+            ))
         }
         Some((Behaviour::BadInput, _)) => {
-            return Err(ai_error(5006, "Error: the stand-in was armed to refuse this input"))
+            return Err(ai_error(
+                5006,
+                "Error: the stand-in was armed to refuse this input",
+            ))
         }
         Some((Behaviour::Timeout, delay_ms)) => {
             Delay::from(Duration::from_millis(u64::from(delay_ms))).await;
@@ -63,10 +69,14 @@ pub async fn run(model: String, inputs: JsValue) -> std::result::Result<JsValue,
 
     let format = plan.format.unwrap_or_else(configured_format);
     let image = render(&normalized, format)?;
-    if plan.fault.is_some_and(|(b, _)| b == Behaviour::CutShort) {
-        return Ok(cut_short_stream(&image).into());
+    match plan.fault {
+        Some((Behaviour::CutShort, _)) => Ok(cut_short_stream(&image).into()),
+        Some((Behaviour::Truncated, _)) => {
+            let half = image.len() / 2;
+            Ok(bytes_stream(image[..half].to_vec())?.into())
+        }
+        _ => Ok(bytes_stream(image)?.into()),
     }
-    Ok(bytes_stream(image)?.into())
 }
 
 /// Paints the picture the inputs describe and encodes it.

@@ -21,6 +21,8 @@ pub enum Behaviour {
     Timeout,
     /// Send the first half of the image, then fail the stream.
     CutShort,
+    /// Send the first half of the image and close the stream as if it were all.
+    Truncated,
     /// Answer bytes that are no image.
     NotImage,
     /// Answer JPEG whatever the configured format.
@@ -154,8 +156,20 @@ mod tests {
         l.start_run("a cat");
         l.start_run("a cat");
         l.start_run("a dog");
-        assert_eq!(l.stats(Some("a cat")), Stats { runs: 3, prompt_runs: 2 });
-        assert_eq!(l.stats(Some("a fox")), Stats { runs: 3, prompt_runs: 0 });
+        assert_eq!(
+            l.stats(Some("a cat")),
+            Stats {
+                runs: 3,
+                prompt_runs: 2
+            }
+        );
+        assert_eq!(
+            l.stats(Some("a fox")),
+            Stats {
+                runs: 3,
+                prompt_runs: 0
+            }
+        );
         assert_eq!(l.stats(None).prompt_runs, 0);
     }
 
@@ -168,7 +182,11 @@ mod tests {
             l.start_run("x [fail-me]").fault,
             Some((Behaviour::Capacity, 5))
         );
-        assert_eq!(l.start_run("x [fail-me]").fault, None, "used up after one run");
+        assert_eq!(
+            l.start_run("x [fail-me]").fault,
+            None,
+            "used up after one run"
+        );
     }
 
     #[test]
@@ -196,7 +214,13 @@ mod tests {
     fn arm_request_defaults() {
         let r: ArmRequest =
             serde_json::from_str(r#"{"prompt_contains":"x","behaviour":"not_image"}"#).unwrap();
-        assert_eq!((r.behaviour, r.times, r.delay_ms), (Behaviour::NotImage, 1, 30_000));
-        assert!(serde_json::from_str::<ArmRequest>(r#"{"prompt_contains":"x","behaviour":"nope"}"#).is_err());
+        assert_eq!(
+            (r.behaviour, r.times, r.delay_ms),
+            (Behaviour::NotImage, 1, 30_000)
+        );
+        assert!(serde_json::from_str::<ArmRequest>(
+            r#"{"prompt_contains":"x","behaviour":"nope"}"#
+        )
+        .is_err());
     }
 }

@@ -27,7 +27,11 @@ fn assert_number_array_equals(value: &JsValue, bytes: &[u8]) {
     let array: &Array = value.unchecked_ref();
     assert_eq!(array.length() as usize, bytes.len());
     for (i, byte) in bytes.iter().enumerate() {
-        assert_eq!(array.get(i as u32).as_f64(), Some(f64::from(*byte)), "element {i}");
+        assert_eq!(
+            array.get(i as u32).as_f64(),
+            Some(f64::from(*byte)),
+            "element {i}"
+        );
     }
 }
 

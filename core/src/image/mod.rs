@@ -97,23 +97,31 @@ pub fn inspect(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
     })
 }
 
-/// Whether the file ends the way its format says a whole file ends. The header alone reads fine
-/// on a cut-short upload; this catches it without decoding any pixels.
-fn is_complete(format: ImageFormat, bytes: &[u8]) -> bool {
+/// How many trailing bytes [`ends_whole`] looks at.
+pub const TAIL_LEN: usize = 64;
+
+/// Whether a file of `format` ends the way a whole file does, judged from its first
+/// [`SNIFF_LEN`] bytes (`head`), its last [`TAIL_LEN`] bytes (`tail`) and its length. A header
+/// reads fine on a cut-short file; this catches it without decoding or even holding the pixels.
+#[must_use]
+pub fn ends_whole(format: ImageFormat, head: &[u8], tail: &[u8], len: usize) -> bool {
     match format {
         // Every PNG ends with an empty IEND chunk: length 0, type, CRC.
-        ImageFormat::Png => bytes.ends_with(b"\0\0\0\0IEND\xAE\x42\x60\x82"),
-        // EOI marker; some writers pad after it, so look near the end rather than at it.
-        ImageFormat::Jpeg => {
-            let tail = &bytes[bytes.len().saturating_sub(64)..];
-            tail.windows(2).any(|w| w == [0xFF, 0xD9])
-        }
+        ImageFormat::Png => tail.ends_with(b"\0\0\0\0IEND\xAE\x42\x60\x82"),
+        // The EOI marker; some writers pad after it, so look near the end rather than at it.
+        ImageFormat::Jpeg => tail.windows(2).any(|w| w == [0xFF, 0xD9]),
         // The RIFF header states the file's length.
-        ImageFormat::Webp => {
-            let declared = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-            usize::try_from(declared).is_ok_and(|d| d.saturating_add(8) <= bytes.len())
-        }
+        ImageFormat::Webp => head.get(4..8).is_some_and(|b| {
+            let declared = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            usize::try_from(declared).is_ok_and(|d| d.saturating_add(8) <= len)
+        }),
     }
+}
+
+fn is_complete(format: ImageFormat, bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(SNIFF_LEN)];
+    let tail = &bytes[bytes.len().saturating_sub(TAIL_LEN)..];
+    ends_whole(format, head, tail, bytes.len())
 }
 
 #[cfg(test)]

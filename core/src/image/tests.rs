@@ -82,3 +82,23 @@ fn content_types() {
     assert_eq!(ImageFormat::Jpeg.content_type(), "image/jpeg");
     assert_eq!(ImageFormat::Webp.content_type(), "image/webp");
 }
+
+#[test]
+fn ends_whole_judges_from_head_tail_and_length_alone() {
+    for (bytes, format) in [
+        (PNG, ImageFormat::Png),
+        (JPEG, ImageFormat::Jpeg),
+        (WEBP, ImageFormat::Webp),
+    ] {
+        let head = &bytes[..SNIFF_LEN];
+        let tail = &bytes[bytes.len() - TAIL_LEN..];
+        assert!(ends_whole(format, head, tail, bytes.len()));
+        let cut = &bytes[..bytes.len() * 2 / 3];
+        let cut_tail = &cut[cut.len() - TAIL_LEN..];
+        assert!(!ends_whole(format, head, cut_tail, cut.len()), "{format:?}");
+    }
+    assert!(
+        !ends_whole(ImageFormat::Webp, b"RIFF", &[], 4),
+        "short head"
+    );
+}

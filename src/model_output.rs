@@ -1,0 +1,53 @@
+//! The model's answer, checked before a byte of it reaches the client.
+//!
+//! The image is gathered in the JS heap (one `arrayBuffer()` call), never copied into Wasm memory:
+//! only its first and last few bytes cross over, to tell its format and that it ended whole. A
+//! response body that errors after the headers are sent cannot be relied on to reach the client
+//! as a failure (local workerd ends such responses cleanly), so a cut-short image must be caught
+//! here, not passed on as a smaller "whole" one. Models send the image when it is finished, so
+//! holding it costs no time to first byte worth keeping.
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use sdxl_core::image::{ends_whole, sniff, SNIFF_LEN, TAIL_LEN};
+use sdxl_core::{ApiError, ImageFormat};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::ai_binding::read_error;
+
+/// A whole image from the model, still in JS memory.
+pub struct ModelImage {
+    pub format: ImageFormat,
+    pub bytes: Uint8Array,
+}
+
+/// Reads the model's output stream to its end and checks it is a whole PNG, JPEG or WebP.
+///
+/// # Errors
+/// [`ApiError::NotAnImage`] when the output is not a stream or not an image we know;
+/// [`ApiError::Incomplete`] when the stream fails or ends before the image does.
+pub async fn read_image(output: JsValue) -> Result<ModelImage, ApiError> {
+    let stream: web_sys::ReadableStream = output.dyn_into().map_err(|_| ApiError::NotAnImage)?;
+    let js_error = |e: JsValue| ApiError::Incomplete(read_error(&e).reason);
+    let buffer = web_sys::Response::new_with_opt_readable_stream(Some(&stream))
+        .and_then(|r| r.array_buffer())
+        .map_err(js_error)?;
+    let buffer: ArrayBuffer = JsFuture::from(buffer)
+        .await
+        .map_err(js_error)?
+        .unchecked_into();
+    let bytes = Uint8Array::new(&buffer);
+    let len = bytes.length();
+    let head = bytes.subarray(0, len.min(SNIFF_LEN as u32)).to_vec();
+    let tail = bytes
+        .subarray(len.saturating_sub(TAIL_LEN as u32), len)
+        .to_vec();
+    let format = sniff(&head).ok_or(ApiError::NotAnImage)?;
+    if !ends_whole(format, &head, &tail, len as usize) {
+        return Err(ApiError::Incomplete(format!(
+            "the {} stream ended after {len} bytes, before the image did",
+            format.content_type()
+        )));
+    }
+    Ok(ModelImage { format, bytes })
+}

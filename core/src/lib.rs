@@ -3,6 +3,7 @@
 //! error envelope. The Worker crate only wires these to HTTP and the AI binding.
 
 pub mod base64_image;
+pub mod cache_key;
 pub mod envelope;
 pub mod headers;
 pub mod image;
@@ -19,7 +20,7 @@ pub use image::{ImageFormat, ImageInfo};
 pub use inputs::{InputImage, InputValue, Inputs, Normalized};
 pub use model::ModelSpec;
 pub use normalize::{normalize, Policy, UnknownFields};
-pub use parse::{parse_json, BodyError, RawRequest};
+pub use parse::{parse_json, parse_query, BodyError, RawRequest};
 pub use violation::{Rule, Violation};
 
 /// Parses, validates and normalizes a JSON body for `spec` in one call.

@@ -190,6 +190,11 @@ fn check_field(
         (FieldKind::ImageBytes, RawValue::BadBytes(problem)) => {
             Err(byte_array_violation(&path, problem))
         }
+        (_, RawValue::NotInQuery) => Err(Violation::new(
+            path,
+            Rule::NotInQuery,
+            "cannot be sent in a query string; POST it in a JSON body",
+        )),
         (FieldKind::ImageBase64 { into }, RawValue::Json(Value::String(s))) => {
             let bytes = base64_image::decode(&s)
                 .map_err(|e| Violation::new(path.clone(), Rule::Base64, e.to_string()))?;
@@ -293,7 +298,10 @@ fn json_kind(v: &RawValue) -> &'static str {
         RawValue::Json(Value::Bool(_)) => "a boolean",
         RawValue::Json(Value::Number(_)) => "a number",
         RawValue::Json(Value::String(_)) => "a string",
-        RawValue::Json(Value::Array(_)) | RawValue::Bytes(_) | RawValue::BadBytes(_) => "an array",
+        RawValue::Json(Value::Array(_))
+        | RawValue::Bytes(_)
+        | RawValue::BadBytes(_)
+        | RawValue::NotInQuery => "an array",
         RawValue::Json(Value::Object(_)) => "an object",
     }
 }

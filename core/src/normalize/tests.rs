@@ -381,3 +381,45 @@ fn seed_is_drawn_only_when_absent() {
     .unwrap();
     assert_eq!((n.seed(), calls), (Some(9), 0));
 }
+
+#[test]
+fn a_query_string_meets_the_same_rules_and_key_as_json() {
+    use crate::cache_key::cache_key;
+    use crate::normalize::normalize;
+    use crate::parse::parse_query;
+    let from_query = |pairs: &[(&str, &str)]| {
+        normalize(
+            &SDXL_LIGHTNING,
+            parse_query(&SDXL_LIGHTNING, pairs.iter().copied()),
+            Policy::default(),
+            &mut || DRAWN_SEED,
+        )
+    };
+    let q = from_query(&[("prompt", "a cat"), ("seed", "7"), ("width", "1023")]).unwrap();
+    let j = accept(json!({"prompt": "a cat", "seed": 7, "width": 1023}));
+    assert_eq!(q.inputs, j.inputs);
+    assert_eq!(cache_key(&q), cache_key(&j));
+
+    let refused = from_query(&[
+        ("prompt", ""),
+        ("seed", "x"),
+        ("num_steps", "21"),
+        ("mask", "1"),
+    ])
+    .unwrap_err();
+    let got: Vec<_> = refused.iter().map(|v| (v.path.as_str(), v.rule)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("/prompt", Rule::MinLength),
+            ("/mask", Rule::NotInQuery),
+            ("/num_steps", Rule::Maximum),
+            ("/seed", Rule::Type),
+            ("/mask", Rule::Requires),
+        ]
+    );
+    assert_eq!(
+        refused[3].message,
+        "'/seed' must be an integer, not a string"
+    );
+}

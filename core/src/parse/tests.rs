@@ -87,3 +87,43 @@ fn body_errors() {
     assert!(matches!(err("null"), BodyError::NotAnObject("null")));
     assert!(matches!(err("3"), BodyError::NotAnObject("a number")));
 }
+
+#[test]
+fn query_values_are_typed_like_json() {
+    let mut req = parse_query(
+        &SDXL_LIGHTNING,
+        [
+            ("prompt", "a cat"),
+            ("seed", "42"),
+            ("strength", "0.5"),
+            ("num_steps", "4.0"),
+            ("width", "wide"),
+            ("image", "1,2,3"),
+            ("colour", "red"),
+            ("seed", "43"),
+        ],
+    );
+    assert_eq!(
+        value(&mut req, "prompt"),
+        RawValue::Json(serde_json::json!("a cat"))
+    );
+    assert_eq!(
+        value(&mut req, "seed"),
+        RawValue::Json(serde_json::json!(42))
+    );
+    assert_eq!(
+        value(&mut req, "strength"),
+        RawValue::Json(serde_json::json!(0.5))
+    );
+    assert_eq!(
+        value(&mut req, "num_steps"),
+        RawValue::Json(serde_json::json!(4.0))
+    );
+    assert_eq!(
+        value(&mut req, "width"),
+        RawValue::Json(serde_json::json!("wide"))
+    );
+    assert_eq!(value(&mut req, "image"), RawValue::NotInQuery);
+    assert_eq!(req.unknown, vec!["colour".to_owned()]);
+    assert_eq!(req.duplicates, vec!["seed"]);
+}

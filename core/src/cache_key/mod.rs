@@ -1,0 +1,84 @@
+//! The cache key: SHA-256 over a versioned, canonical encoding of the model id and every
+//! normalized input.
+//!
+//! Encoding, version 1 (UTF-8, one item per line, each line ending in `\n`):
+//!
+//! ```text
+//! sdxl-gateway cache key v1
+//! model:<model id>
+//! <name>:<tag>:<value>        one line per forwarded input, in the model table's order
+//! ```
+//!
+//! | tag   | value |
+//! |-------|-------|
+//! | `str` | the text as a JSON string (quoted, escaped: no raw newline can occur) |
+//! | `int` | the integer in decimal |
+//! | `num` | the number in Rust's shortest round-trip decimal form (`7.5`, `1`, `0.25`); `-0` as `0` |
+//! | `img` | the lowercase hex SHA-256 of the decoded image bytes |
+//!
+//! Defaults are explicit and the seed is always present (given or drawn), so the same picture is
+//! always the same key, and `image`, `image_b64` and a data URL of one picture share it (all three
+//! normalize to the decoded `image`). Fields the model does not have are not forwarded and so not
+//! in the key. Golden vectors in the tests pin the encoding; changing it means a new version line.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+use crate::inputs::{InputValue, Normalized};
+
+/// The first line of the encoding; bump it whenever the encoding changes.
+pub const VERSION_LINE: &str = "sdxl-gateway cache key v1";
+
+/// The canonical text the key is the hash of (exposed for documentation and tests).
+#[must_use]
+pub fn canonical_text(request: &Normalized) -> String {
+    let mut text = format!("{VERSION_LINE}\nmodel:{}\n", request.model.id);
+    for (name, value) in request.inputs.iter() {
+        // Writing to a String cannot fail.
+        let _ = match value {
+            InputValue::Text(s) => writeln!(text, "{name}:str:{}", json_string(s)),
+            InputValue::Integer(i) => writeln!(text, "{name}:int:{i}"),
+            InputValue::Number(n) => writeln!(text, "{name}:num:{}", canonical_number(*n)),
+            InputValue::Image(img) => writeln!(text, "{name}:img:{}", sha256_hex(&img.bytes)),
+        };
+    }
+    text
+}
+
+/// The cache key: 64 lowercase hex digits.
+#[must_use]
+pub fn cache_key(request: &Normalized) -> String {
+    sha256_hex(canonical_text(request).as_bytes())
+}
+
+/// Whether `text` has the shape of a key (used to refuse junk in `/images/<key>` early).
+#[must_use]
+pub fn is_cache_key(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+fn canonical_number(n: f64) -> String {
+    if n == 0.0 {
+        // 0 and -0 are the same request.
+        String::from("0")
+    } else {
+        n.to_string()
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests;

@@ -23,8 +23,9 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p sdxl-gateway --target wasm32-unknown-unknown
 
 step "wrangler deploy --dry-run (production config, real AI binding)"
-rm -rf dist
-node_modules/.bin/wrangler deploy --dry-run --outdir dist 2>&1 | tee /dev/stderr | grep -q "Total Upload"
+rm -rf dist && mkdir -p dist
+node_modules/.bin/wrangler deploy --dry-run --outdir dist 2>&1 | tee dist/dry-run.log
+grep "Total Upload" dist/dry-run.log
 
 step "end to end over HTTP (scripts/serve.sh, as npm start)"
 node tests/e2e/run.mjs

@@ -11,8 +11,9 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// `UNKNOWN_FIELDS = "reject"` refuses fields the model does not have; default `"ignore"`.
     pub policy: Policy,
-    /// `STANDIN_ADMIN = "true"` forwards `/__standin/*` to the stand-in (local runs only).
-    pub standin_admin: bool,
+    /// `LOCAL_ADMIN = "true"` (local runs only) forwards `/__standin/*` to the stand-in and
+    /// answers `DELETE /__admin/cache-api/<key>`, so tests can arm faults and empty a tier.
+    pub local_admin: bool,
 }
 
 impl Config {
@@ -41,7 +42,7 @@ impl Config {
         Ok(Config {
             max_body_bytes,
             policy: Policy { unknown_fields },
-            standin_admin: var("STANDIN_ADMIN").as_deref() == Some("true"),
+            local_admin: var("LOCAL_ADMIN").as_deref() == Some("true"),
         })
     }
 }

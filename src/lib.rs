@@ -7,11 +7,14 @@
 
 pub mod ai_binding;
 pub mod ai_inputs;
+mod cache_tiers;
 mod config;
 mod generate;
 mod model_output;
+mod permalink;
 mod responses;
 mod routes;
+mod single_flight;
 
 use worker::{event, Context, Env, Request, Response, Result};
 

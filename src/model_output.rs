@@ -15,7 +15,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::ai_binding::read_error;
 
-/// A whole image from the model, still in JS memory.
+/// A whole image, still in JS memory.
+#[derive(Clone)]
 pub struct ModelImage {
     pub format: ImageFormat,
     pub bytes: Uint8Array,
@@ -37,17 +38,28 @@ pub async fn read_image(output: JsValue) -> Result<ModelImage, ApiError> {
         .map_err(js_error)?
         .unchecked_into();
     let bytes = Uint8Array::new(&buffer);
+    let format = verify(&bytes)?;
+    Ok(ModelImage { format, bytes })
+}
+
+/// The format of `bytes` if they are a whole PNG, JPEG or WebP image. Copies only the first
+/// [`SNIFF_LEN`] and last [`TAIL_LEN`] bytes into Wasm.
+///
+/// # Errors
+/// [`ApiError::NotAnImage`] or [`ApiError::Incomplete`].
+pub fn verify(bytes: &Uint8Array) -> Result<ImageFormat, ApiError> {
     let len = bytes.length();
     let head = bytes.subarray(0, len.min(SNIFF_LEN as u32)).to_vec();
     let tail = bytes
         .subarray(len.saturating_sub(TAIL_LEN as u32), len)
         .to_vec();
     let format = sniff(&head).ok_or(ApiError::NotAnImage)?;
-    if !ends_whole(format, &head, &tail, len as usize) {
-        return Err(ApiError::Incomplete(format!(
+    if ends_whole(format, &head, &tail, len as usize) {
+        Ok(format)
+    } else {
+        Err(ApiError::Incomplete(format!(
             "the {} stream ended after {len} bytes, before the image did",
             format.content_type()
-        )));
+        )))
     }
-    Ok(ModelImage { format, bytes })
 }

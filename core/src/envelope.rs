@@ -47,6 +47,8 @@ pub enum ApiError {
     NotAnImage,
     #[error("the model's image did not arrive whole: {0}")]
     Incomplete(String),
+    #[error("no image is stored under /images/{0}: it was never generated, or it was evicted")]
+    NoSuchImage(String),
 }
 
 impl ApiError {
@@ -57,7 +59,7 @@ impl ApiError {
             ApiError::Invalid(_) | ApiError::Body(_) => 400,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::TooLarge { .. } => 413,
-            ApiError::NotFound { .. } => 404,
+            ApiError::NotFound { .. } | ApiError::NoSuchImage(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Upstream(e) => match e.kind() {
                 UpstreamKind::BadInput => 400,
@@ -97,7 +99,7 @@ impl ApiError {
             ApiError::Body(_) => whole(CODE_BAD_REQUEST),
             ApiError::UnsupportedMediaType(_) => whole(CODE_MEDIA_TYPE),
             ApiError::TooLarge { .. } => whole(CODE_TOO_LARGE),
-            ApiError::NotFound { .. } => whole(CODE_NO_ROUTE),
+            ApiError::NotFound { .. } | ApiError::NoSuchImage(_) => whole(CODE_NO_ROUTE),
             ApiError::MethodNotAllowed { .. } => whole(CODE_METHOD),
             ApiError::Upstream(e) => whole(e.code.unwrap_or(CODE_BAD_UPSTREAM)),
             ApiError::NotAnImage | ApiError::Incomplete(_) => whole(CODE_BAD_UPSTREAM),

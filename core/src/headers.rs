@@ -1,4 +1,5 @@
-//! Values for response headers built from client input, which must stay short visible ASCII.
+//! Header values: those built from client input (short visible ASCII), and those clients send
+//! to steer caching.
 
 use std::fmt::Write as _;
 
@@ -37,9 +38,117 @@ pub fn field_list(names: &[String]) -> String {
     out
 }
 
+/// Whether an `If-None-Match` value names the entity tag `"<key>"` (weak or strong, or `*`).
+#[must_use]
+pub fn etag_matches(if_none_match: &str, key: &str) -> bool {
+    if_none_match.split(',').map(str::trim).any(|tag| {
+        let tag = tag.strip_prefix("W/").unwrap_or(tag);
+        tag == "*" || tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) == Some(key)
+    })
+}
+
+/// What a client's `Cache-Control` (and legacy `Pragma`) allow the gateway to do with its caches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCaching {
+    /// Answer from a cache when there is an entry (`no-cache` and `no-store` say no).
+    pub read: bool,
+    /// Keep the fresh result (`no-store` says no).
+    pub store: bool,
+}
+
+impl ClientCaching {
+    #[must_use]
+    pub fn from_headers(cache_control: Option<&str>, pragma: Option<&str>) -> Self {
+        let has = |value: Option<&str>, directive: &str| {
+            value.is_some_and(|v| {
+                v.split(',').any(|d| {
+                    d.trim()
+                        .split('=')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .eq_ignore_ascii_case(directive)
+                })
+            })
+        };
+        let no_store = has(cache_control, "no-store");
+        let no_cache = has(cache_control, "no-cache") || has(pragma, "no-cache");
+        ClientCaching {
+            read: !no_store && !no_cache,
+            store: !no_store,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn etags() {
+        let key = "ab12";
+        assert!(etag_matches("\"ab12\"", key));
+        assert!(etag_matches("W/\"ab12\"", key));
+        assert!(etag_matches("\"x\", \"ab12\"", key));
+        assert!(etag_matches("*", key));
+        assert!(!etag_matches("ab12", key), "unquoted is not an entity tag");
+        assert!(!etag_matches("\"ab1\"", key));
+        assert!(!etag_matches("", key));
+    }
+
+    #[test]
+    fn client_caching() {
+        let cc = |v: &str| ClientCaching::from_headers(Some(v), None);
+        assert_eq!(
+            ClientCaching::from_headers(None, None),
+            ClientCaching {
+                read: true,
+                store: true
+            }
+        );
+        assert_eq!(
+            cc("no-cache"),
+            ClientCaching {
+                read: false,
+                store: true
+            }
+        );
+        assert_eq!(
+            cc("No-Store"),
+            ClientCaching {
+                read: false,
+                store: false
+            }
+        );
+        assert_eq!(
+            cc("max-age=0, no-store"),
+            ClientCaching {
+                read: false,
+                store: false
+            }
+        );
+        assert_eq!(
+            cc("max-age=60"),
+            ClientCaching {
+                read: true,
+                store: true
+            }
+        );
+        assert_eq!(
+            cc("no-cache=\"set-cookie\""),
+            ClientCaching {
+                read: false,
+                store: true
+            }
+        );
+        assert_eq!(
+            ClientCaching::from_headers(None, Some("no-cache")),
+            ClientCaching {
+                read: false,
+                store: true
+            }
+        );
+    }
 
     fn list(names: &[&str]) -> String {
         field_list(&names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())

@@ -61,6 +61,9 @@ pub async fn run(model: String, inputs: JsValue) -> std::result::Result<JsValue,
             Delay::from(Duration::from_millis(u64::from(delay_ms))).await;
             return Err(ai_error(3007, "Timeout"));
         }
+        Some((Behaviour::Slow, delay_ms)) => {
+            Delay::from(Duration::from_millis(u64::from(delay_ms))).await;
+        }
         Some((Behaviour::NotImage, _)) => {
             return Ok(bytes_stream(b"{\"response\":\"this is not an image\"}".to_vec())?.into())
         }

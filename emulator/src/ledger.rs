@@ -19,6 +19,8 @@ pub enum Behaviour {
     BadInput,
     /// Wait `delay_ms`, then throw `3007: ...`.
     Timeout,
+    /// Wait `delay_ms`, then answer normally (a slow model, for concurrency tests).
+    Slow,
     /// Send the first half of the image, then fail the stream.
     CutShort,
     /// Send the first half of the image and close the stream as if it were all.

@@ -69,3 +69,28 @@ export function differingPixels(a, b) {
   }
   return differ / (a.length / 4);
 }
+
+/** The cache key of an image response (its entity tag, unquoted). */
+export const keyOf = (res) => res.headers.get("etag")?.replaceAll('"', "");
+
+/**
+ * Waits until the result named `key` is readable at its permalink: results are stored after the
+ * response is sent (waitUntil), so a test must not race the write.
+ */
+export async function storedAt(key, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${BASE}/images/${key}`);
+    await res.arrayBuffer();
+    if (res.status === 200) return res;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`/images/${key} was not stored within ${timeoutMs} ms`);
+}
+
+/** Empties the Cache API tier for `key` (local admin), leaving R2. */
+export async function dropFromCacheApi(key) {
+  const res = await fetch(`${BASE}/__admin/cache-api/${key}`, { method: "DELETE" });
+  if (res.status !== 200) throw new Error(`cache delete failed: ${res.status}`);
+  return (await res.json()).deleted;
+}

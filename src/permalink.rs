@@ -1,0 +1,31 @@
+//! `GET /images/<key>`: a stored result by its cache key, from the cache tiers only.
+
+use sdxl_core::cache_key::is_cache_key;
+use sdxl_core::headers::etag_matches;
+use sdxl_core::ApiError;
+use worker::{Context, Env, Request, Response, Result};
+
+use crate::cache_tiers::{Tier, Tiers};
+use crate::generate::permalink_url;
+use crate::responses::{error_response, image_response, not_modified, CacheStatus};
+
+pub async fn serve(req: &Request, env: &Env, ctx: &Context, key: &str) -> Result<Response> {
+    if !is_cache_key(key) {
+        return error_response(&ApiError::NoSuchImage(key.chars().take(80).collect()));
+    }
+    if let Some(tag) = req.headers().get("if-none-match")? {
+        if etag_matches(&tag, key) {
+            return not_modified(key, None);
+        }
+    }
+    let url = permalink_url(req, key)?;
+    let tiers = Tiers::new(env);
+    let Some((stored, tier)) = tiers.get(&url, key).await else {
+        return error_response(&ApiError::NoSuchImage(key.to_owned()));
+    };
+    if tier == Tier::R2 {
+        let (tiers, stored, url, key) = (tiers.clone(), stored.clone(), url, key.to_owned());
+        ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
+    }
+    image_response(&stored, key, CacheStatus::Hit(tier.name()), &[])
+}

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::access::AuthError;
 use crate::parse::BodyError;
 use crate::upstream::{UpstreamError, UpstreamKind};
 use crate::violation::{Rule, Violation};
@@ -21,6 +22,16 @@ pub const CODE_METHOD: u32 = 7001;
 pub const CODE_MEDIA_TYPE: u32 = 3004;
 /// Code for a model answer the gateway cannot pass on as an image.
 pub const CODE_BAD_UPSTREAM: u32 = 3043;
+/// Code for a missing or wrong API token (Cloudflare API: "Authentication error").
+pub const CODE_AUTH: u32 = 10000;
+/// Code for a caller over its rate limit (Workers AI: per-minute rate limit).
+pub const CODE_RATE_LIMITED: u32 = 3021;
+/// Code for a model that did not answer in time (Workers AI: "Timeout").
+pub const CODE_TIMEOUT: u32 = 3007;
+/// Seconds a client should wait after the model reported it is out of capacity.
+pub const CAPACITY_RETRY_AFTER_S: u32 = 10;
+/// Seconds a client should wait after the model's own rate limit or allocation ran out.
+pub const UPSTREAM_LIMIT_RETRY_AFTER_S: u32 = 60;
 
 /// Why the gateway refuses or fails a request. Each maps to one HTTP status.
 #[derive(Debug, Error)]
@@ -49,6 +60,12 @@ pub enum ApiError {
     Incomplete(String),
     #[error("no image is stored under /images/{0}: it was never generated, or it was evicted")]
     NoSuchImage(String),
+    #[error(transparent)]
+    Unauthorized(AuthError),
+    #[error("too many requests; retry after {retry_after_s} s")]
+    RateLimited { retry_after_s: u32 },
+    #[error("the model did not answer within {ms} ms")]
+    Deadline { ms: u32 },
 }
 
 impl ApiError {
@@ -70,6 +87,23 @@ impl ApiError {
                 UpstreamKind::Other => 502,
             },
             ApiError::NotAnImage | ApiError::Incomplete(_) => 502,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::RateLimited { .. } => 429,
+            ApiError::Deadline { .. } => 504,
+        }
+    }
+
+    /// Seconds to send in `Retry-After`, for failures a client should retry later.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            ApiError::Upstream(e) => match e.kind() {
+                UpstreamKind::Capacity => Some(CAPACITY_RETRY_AFTER_S),
+                UpstreamKind::RateLimited => Some(UPSTREAM_LIMIT_RETRY_AFTER_S),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -103,17 +137,21 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => whole(CODE_METHOD),
             ApiError::Upstream(e) => whole(e.code.unwrap_or(CODE_BAD_UPSTREAM)),
             ApiError::NotAnImage | ApiError::Incomplete(_) => whole(CODE_BAD_UPSTREAM),
+            ApiError::Unauthorized(_) => whole(CODE_AUTH),
+            ApiError::RateLimited { .. } => whole(CODE_RATE_LIMITED),
+            ApiError::Deadline { .. } => whole(CODE_TIMEOUT),
         }
     }
 
-    /// The whole response body.
+    /// The whole response body, carrying the request id so a report can be traced.
     #[must_use]
-    pub fn envelope(&self) -> Envelope {
+    pub fn envelope(&self, request_id: Option<&str>) -> Envelope {
         Envelope {
             success: false,
             errors: self.items(),
             messages: Vec::new(),
             result: None,
+            request_id: request_id.map(str::to_owned),
         }
     }
 }
@@ -125,6 +163,8 @@ pub struct Envelope {
     pub errors: Vec<ErrorItem>,
     pub messages: Vec<String>,
     pub result: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl Envelope {
@@ -159,7 +199,8 @@ mod tests {
             Violation::new("/prompt", Rule::Required, "is required"),
         ]);
         assert_eq!(err.status(), 400);
-        let json: serde_json::Value = serde_json::from_str(&err.envelope().to_json()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&err.envelope(Some("req-1")).to_json()).unwrap();
         assert_eq!(
             json,
             serde_json::json!({
@@ -169,7 +210,8 @@ mod tests {
                     {"code": 5006, "message": "'/prompt' is required", "path": "/prompt", "rule": "required"}
                 ],
                 "messages": [],
-                "result": null
+                "result": null,
+                "request_id": "req-1"
             })
         );
     }
@@ -206,6 +248,28 @@ mod tests {
             .status(),
             405
         );
+    }
+
+    #[test]
+    fn retry_after_for_what_a_client_should_retry() {
+        let up = |m: &str| ApiError::Upstream(UpstreamError::parse(m)).retry_after();
+        assert_eq!(
+            up("3040: Capacity temporarily exceeded"),
+            Some(CAPACITY_RETRY_AFTER_S)
+        );
+        assert_eq!(
+            up("3036: daily allocation"),
+            Some(UPSTREAM_LIMIT_RETRY_AFTER_S)
+        );
+        assert_eq!(up("5006: bad"), None);
+        assert_eq!(
+            ApiError::RateLimited { retry_after_s: 7 }.retry_after(),
+            Some(7)
+        );
+        assert_eq!(ApiError::RateLimited { retry_after_s: 7 }.status(), 429);
+        assert_eq!(ApiError::Unauthorized(AuthError::Missing).status(), 401);
+        assert_eq!(ApiError::Deadline { ms: 5 }.status(), 504);
+        assert_eq!(ApiError::Deadline { ms: 5 }.items()[0].code, CODE_TIMEOUT);
     }
 
     #[test]

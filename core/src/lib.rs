@@ -2,6 +2,7 @@
 //! the model tables, request parsing, validation and normalization, image sniffing, and the
 //! error envelope. The Worker crate only wires these to HTTP and the AI binding.
 
+pub mod access;
 pub mod base64_image;
 pub mod cache_key;
 pub mod envelope;
@@ -11,7 +12,9 @@ pub mod inputs;
 pub mod model;
 pub mod models;
 pub mod normalize;
+pub mod observe;
 pub mod parse;
+pub mod retry;
 pub mod upstream;
 pub mod violation;
 

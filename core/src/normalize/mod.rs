@@ -21,9 +21,29 @@ pub enum UnknownFields {
 }
 
 /// Operator choices that change what is accepted.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Policy {
     pub unknown_fields: UnknownFields,
+    /// Longest text field, in characters (`MAX_PROMPT_CHARS`).
+    pub max_prompt_chars: usize,
+    /// Most pixels an input image may have (`MAX_IMAGE_PIXELS`): decoding costs memory.
+    pub max_image_pixels: u64,
+}
+
+/// Default text bound: prompts are read as at most 77 CLIP tokens anyway; 2048 characters is
+/// what Workers AI allows its FLUX prompts.
+pub const DEFAULT_MAX_PROMPT_CHARS: usize = 2048;
+/// Default image bound: 4096x4096 pixels.
+pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 4096 * 4096;
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            unknown_fields: UnknownFields::Ignore,
+            max_prompt_chars: DEFAULT_MAX_PROMPT_CHARS,
+            max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
+        }
+    }
 }
 
 /// Validates and normalizes `raw` for `spec`. `draw_seed` is called only when a seed is needed.
@@ -45,21 +65,21 @@ pub fn normalize(
     for field in spec.fields {
         let Some(value) = raw.take(field.name) else {
             match default_of(field) {
-                Default::Required => violations.push(Violation::new(
+                WhenAbsent::Required => violations.push(Violation::new(
                     format!("/{}", field.name),
                     Rule::Required,
                     "is required",
                 )),
-                Default::Absent => {}
-                Default::Value(v) => inputs.push(field.name, v),
-                Default::Drawn => {
+                WhenAbsent::Absent => {}
+                WhenAbsent::Value(v) => inputs.push(field.name, v),
+                WhenAbsent::Drawn => {
                     seed_drawn = true;
                     inputs.push(field.name, InputValue::Integer(draw_seed()));
                 }
             }
             continue;
         };
-        match check_field(field, value) {
+        match check_field(field, value, &policy) {
             Ok((name, v)) => inputs.push(name, v),
             Err(v) => violations.push(v),
         }
@@ -97,30 +117,30 @@ pub fn normalize(
     }
 }
 
-enum Default {
+enum WhenAbsent {
     Required,
     Absent,
     Value(InputValue),
     Drawn,
 }
 
-fn default_of(field: &FieldSpec) -> Default {
+fn default_of(field: &FieldSpec) -> WhenAbsent {
     if field.required {
-        return Default::Required;
+        return WhenAbsent::Required;
     }
     match field.kind {
         FieldKind::Integer {
             default: IntegerDefault::Value(v),
             ..
-        } => Default::Value(InputValue::Integer(v)),
+        } => WhenAbsent::Value(InputValue::Integer(v)),
         FieldKind::Integer {
             default: IntegerDefault::Drawn,
             ..
-        } => Default::Drawn,
+        } => WhenAbsent::Drawn,
         FieldKind::Number {
             default: Some(v), ..
-        } => Default::Value(InputValue::Number(v)),
-        _ => Default::Absent,
+        } => WhenAbsent::Value(InputValue::Number(v)),
+        _ => WhenAbsent::Absent,
     }
 }
 
@@ -128,6 +148,7 @@ fn default_of(field: &FieldSpec) -> Default {
 fn check_field(
     field: &'static FieldSpec,
     value: RawValue,
+    policy: &Policy,
 ) -> Result<(&'static str, InputValue), Violation> {
     let path = format!("/{}", field.name);
     let type_error = |expected: &str, got: &str| {
@@ -147,6 +168,15 @@ fn check_field(
                     format!("must have at least {min_chars} character{plural}"),
                 )
                 .with_limit(*min_chars));
+            }
+            if s.len() > policy.max_prompt_chars && s.chars().count() > policy.max_prompt_chars {
+                let max = policy.max_prompt_chars;
+                return Err(Violation::new(
+                    path,
+                    Rule::MaxLength,
+                    format!("must have at most {max} characters"),
+                )
+                .with_limit(max));
             }
             Ok((field.name, InputValue::Text(s)))
         }
@@ -184,7 +214,7 @@ fn check_field(
             Ok((field.name, InputValue::Number(v)))
         }
         (FieldKind::ImageBytes, RawValue::Bytes(bytes)) => {
-            let info = image_info(&path, &bytes)?;
+            let info = image_info(&path, &bytes, policy)?;
             Ok((field.name, InputValue::Image(InputImage { bytes, info })))
         }
         (FieldKind::ImageBytes, RawValue::BadBytes(problem)) => {
@@ -198,7 +228,7 @@ fn check_field(
         (FieldKind::ImageBase64 { into }, RawValue::Json(Value::String(s))) => {
             let bytes = base64_image::decode(&s)
                 .map_err(|e| Violation::new(path.clone(), Rule::Base64, e.to_string()))?;
-            let info = image_info(&path, &bytes)?;
+            let info = image_info(&path, &bytes, policy)?;
             Ok((into, InputValue::Image(InputImage { bytes, info })))
         }
         (FieldKind::Text { .. } | FieldKind::ImageBase64 { .. }, other) => {
@@ -262,8 +292,22 @@ fn round_to_nearest_multiple(v: i64, m: i64, min: i64, max: i64) -> i64 {
     rounded.clamp(lowest, highest)
 }
 
-fn image_info(path: &str, bytes: &[u8]) -> Result<ImageInfo, Violation> {
-    image::inspect(bytes).map_err(|e| Violation::new(path, Rule::Image, e.to_string()))
+fn image_info(path: &str, bytes: &[u8], policy: &Policy) -> Result<ImageInfo, Violation> {
+    let info =
+        image::inspect(bytes).map_err(|e| Violation::new(path, Rule::Image, e.to_string()))?;
+    let pixels = u64::from(info.width) * u64::from(info.height);
+    if pixels > policy.max_image_pixels {
+        return Err(Violation::new(
+            path,
+            Rule::MaxPixels,
+            format!(
+                "is {}x{} = {pixels} pixels; at most {} are accepted",
+                info.width, info.height, policy.max_image_pixels
+            ),
+        )
+        .with_limit(policy.max_image_pixels));
+    }
+    Ok(info)
 }
 
 fn byte_array_violation(path: &str, problem: ByteArrayProblem) -> Violation {

@@ -343,6 +343,7 @@ fn unknown_fields_are_ignored_and_named_or_refused() {
     assert!(n.inputs.get("steps").is_none());
     let strict = Policy {
         unknown_fields: UnknownFields::Reject,
+        ..Policy::default()
     };
     match validate_json(&SDXL_LIGHTNING, body, strict, &mut || 0) {
         Err(ApiError::Invalid(v)) => {
@@ -422,4 +423,45 @@ fn a_query_string_meets_the_same_rules_and_key_as_json() {
         refused[3].message,
         "'/seed' must be an integer, not a string"
     );
+}
+
+#[test]
+fn operator_limits_on_text_and_pixels() {
+    let policy = Policy {
+        max_prompt_chars: 5,
+        max_image_pixels: 64 * 47,
+        ..Policy::default()
+    };
+    let refused = |body: serde_json::Value| match run(&body, policy) {
+        Err(ApiError::Invalid(v)) => v.into_iter().map(|v| (v.path, v.rule)).collect::<Vec<_>>(),
+        other => panic!("not refused: {other:?}"),
+    };
+    assert!(
+        run(&json!({"prompt": "ééééé"}), policy).is_ok(),
+        "5 characters, 10 bytes"
+    );
+    assert_eq!(
+        refused(json!({"prompt": "abcdef"})),
+        one("/prompt", Rule::MaxLength)
+    );
+    assert_eq!(
+        refused(json!({"prompt": "a", "negative_prompt": "abcdef"})),
+        one("/negative_prompt", Rule::MaxLength)
+    );
+    assert_eq!(
+        refused(json!({"prompt": "a", "image": bytes_json(PNG_64X48)})),
+        one("/image", Rule::MaxPixels)
+    );
+    let roomy = Policy {
+        max_image_pixels: 64 * 48,
+        ..policy
+    };
+    assert!(run(
+        &json!({"prompt": "a", "image": bytes_json(PNG_64X48)}),
+        roomy
+    )
+    .is_ok());
+    // The defaults: 2048 characters, 4096x4096 pixels.
+    assert!(run(&json!({"prompt": "a".repeat(2048)}), Policy::default()).is_ok());
+    assert!(run(&json!({"prompt": "a".repeat(2049)}), Policy::default()).is_err());
 }

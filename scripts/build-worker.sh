@@ -4,6 +4,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${1:-.}"
+# Extra local instances (the end-to-end tests start several) reuse the first one's build.
+if [ "${SKIP_WORKER_BUILD:-}" = "1" ] && [ -f build/index.js ]; then
+  echo "[build] SKIP_WORKER_BUILD=1: reusing $(pwd)/build" >&2
+  exit 0
+fi
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"

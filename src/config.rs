@@ -1,19 +1,41 @@
-//! Operator settings, read from the Worker's `[vars]`.
+//! Operator settings, read from the Worker's `[vars]` and secrets.
 
+use sdxl_core::access::{CorsPolicy, Tokens};
+use sdxl_core::normalize::{DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PROMPT_CHARS};
+use sdxl_core::retry::RetryPolicy;
 use sdxl_core::{Policy, UnknownFields};
 use worker::Env;
 
 /// Default request body limit: 32 MiB, room for a 2048x2048 img2img request as a JSON array.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+/// Default deadline for one model run, retries included.
+pub const DEFAULT_AI_TIMEOUT_MS: u32 = 60_000;
+/// Default rate-limit period: must equal `simple.period` of the `RATE_LIMITER` binding, which the
+/// binding does not expose; it is what `Retry-After` says.
+pub const DEFAULT_RATE_LIMIT_PERIOD_S: u32 = 60;
 
 pub struct Config {
     /// Larger bodies are refused with 413 (`MAX_BODY_BYTES`).
     pub max_body_bytes: u64,
-    /// `UNKNOWN_FIELDS = "reject"` refuses fields the model does not have; default `"ignore"`.
+    /// `UNKNOWN_FIELDS`, `MAX_PROMPT_CHARS`, `MAX_IMAGE_PIXELS`.
     pub policy: Policy,
     /// `LOCAL_ADMIN = "true"` (local runs only) forwards `/__standin/*` to the stand-in and
     /// answers `DELETE /__admin/cache-api/<key>`, so tests can arm faults and empty a tier.
     pub local_admin: bool,
+    /// `ALLOW_ANONYMOUS = "true"`: no credentials are checked at all.
+    pub allow_anonymous: bool,
+    /// `API_TOKENS` (a secret): accepted bearer tokens.
+    pub tokens: Tokens,
+    /// `CORS_ALLOWED_ORIGINS`: `*` or a comma-separated list; none by default.
+    pub cors: CorsPolicy,
+    /// `AI_RETRIES`, `AI_RETRY_BASE_MS`.
+    pub retry: RetryPolicy,
+    /// `AI_TIMEOUT_MS`: no answer within it is a 504.
+    pub ai_timeout_ms: u32,
+    /// `RATE_LIMIT_PERIOD_S`.
+    pub rate_limit_period_s: u32,
+    /// `LOG_PROMPTS = "true"` logs prompt text; by default only its SHA-256.
+    pub log_prompts: bool,
 }
 
 impl Config {
@@ -23,13 +45,7 @@ impl Config {
     /// A sentence naming the variable and what it must be.
     pub fn from_env(env: &Env) -> Result<Config, String> {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
-        let max_body_bytes = match var("MAX_BODY_BYTES") {
-            None => DEFAULT_MAX_BODY_BYTES,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("MAX_BODY_BYTES must be a number of bytes, not {v:?}"))?,
-        };
+        let flag = |name: &str| var(name).is_some_and(|v| v.trim() == "true");
         let unknown_fields = match var("UNKNOWN_FIELDS").as_deref().map(str::trim) {
             None | Some("ignore") => UnknownFields::Ignore,
             Some("reject") => UnknownFields::Reject,
@@ -39,10 +55,46 @@ impl Config {
                 ))
             }
         };
+        let defaults = RetryPolicy::default();
+        // Secrets and vars are both plain strings on `env`; a secret is the right home for tokens.
+        let tokens = env
+            .secret("API_TOKENS")
+            .map(|s| s.to_string())
+            .ok()
+            .or_else(|| var("API_TOKENS"))
+            .unwrap_or_default();
         Ok(Config {
-            max_body_bytes,
-            policy: Policy { unknown_fields },
-            local_admin: var("LOCAL_ADMIN").as_deref() == Some("true"),
+            max_body_bytes: number(&var, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            policy: Policy {
+                unknown_fields,
+                max_prompt_chars: number(&var, "MAX_PROMPT_CHARS", DEFAULT_MAX_PROMPT_CHARS)?,
+                max_image_pixels: number(&var, "MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)?,
+            },
+            local_admin: flag("LOCAL_ADMIN"),
+            allow_anonymous: flag("ALLOW_ANONYMOUS"),
+            tokens: Tokens::parse(&tokens),
+            cors: CorsPolicy::parse(&var("CORS_ALLOWED_ORIGINS").unwrap_or_default()),
+            retry: RetryPolicy {
+                max_retries: number(&var, "AI_RETRIES", defaults.max_retries)?,
+                base_delay_ms: number(&var, "AI_RETRY_BASE_MS", defaults.base_delay_ms)?,
+            },
+            ai_timeout_ms: number(&var, "AI_TIMEOUT_MS", DEFAULT_AI_TIMEOUT_MS)?,
+            rate_limit_period_s: number(&var, "RATE_LIMIT_PERIOD_S", DEFAULT_RATE_LIMIT_PERIOD_S)?,
+            log_prompts: flag("LOG_PROMPTS"),
         })
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> Result<T, String> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be a whole number, not {v:?}")),
     }
 }

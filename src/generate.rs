@@ -1,21 +1,29 @@
 //! Generating an image: read → validate and normalize → key → cache tiers → `AI.run` (once per
 //! key in flight) → verify → respond, storing whole results after the response.
 
+use std::cell::Cell;
 use std::rc::Rc;
+use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::future::{select, Either};
+use futures_util::{pin_mut, StreamExt};
+use js_sys::Uint8Array;
 use sdxl_core::cache_key::cache_key;
 use sdxl_core::headers::{etag_matches, field_list, ClientCaching};
 use sdxl_core::{normalize, parse_json, parse_query, ApiError, BodyError, ModelSpec, RawRequest};
-use worker::{Context, Env, Request, Response, Result};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
+use worker::{Context, Delay, Env, Request, Result};
 
 use crate::ai_binding::AiBinding;
 use crate::ai_inputs;
 use crate::cache_tiers::{Stored, Tier, Tiers};
 use crate::config::Config;
-use crate::model_output::read_image;
-use crate::responses::{error_response, image_response, misconfigured, not_modified, CacheStatus};
+use crate::failure::{Failure, Handled};
+use crate::model_output::{read_image, ModelImage};
+use crate::responses::{image_response, not_modified, CacheStatus};
 use crate::single_flight::run_once;
+use crate::trace::{now, Trace};
 
 /// `POST` with a JSON body.
 pub async fn from_body(
@@ -24,15 +32,14 @@ pub async fn from_body(
     ctx: &Context,
     config: &Config,
     spec: &'static ModelSpec,
-) -> Result<Response> {
-    let raw = match read_json_body(req, config.max_body_bytes).await {
-        Ok(body) => parse_json(spec, &body).map_err(ApiError::Body),
-        Err(error) => Err(error),
-    };
-    match raw {
-        Ok(raw) => generate(req, env, ctx, config, spec, raw).await,
-        Err(error) => error_response(&error),
-    }
+    trace: &mut Trace,
+) -> Handled {
+    let started = now();
+    let body = read_json_body(req, config.max_body_bytes).await?;
+    let raw = parse_json(spec, &body).map_err(ApiError::Body)?;
+    drop(body);
+    trace.log.ms.validate += now() - started;
+    generate(req, env, ctx, config, spec, raw, trace).await
 }
 
 /// `GET` with a query string, so results can sit in `<img src>` and behind a CDN.
@@ -42,10 +49,11 @@ pub async fn from_query(
     ctx: &Context,
     config: &Config,
     spec: &'static ModelSpec,
-) -> Result<Response> {
+    trace: &mut Trace,
+) -> Handled {
     let url = req.url()?;
     let raw = parse_query(spec, url.query_pairs());
-    generate(req, env, ctx, config, spec, raw).await
+    generate(req, env, ctx, config, spec, raw, trace).await
 }
 
 async fn generate(
@@ -55,17 +63,24 @@ async fn generate(
     config: &Config,
     spec: &'static ModelSpec,
     raw: RawRequest,
-) -> Result<Response> {
-    let normalized = match normalize(spec, raw, config.policy, &mut draw_seed) {
-        Ok(normalized) => normalized,
-        Err(violations) => return error_response(&ApiError::Invalid(violations)),
-    };
+    trace: &mut Trace,
+) -> Handled {
+    let started = now();
+    trace.log.model = Some(spec.id);
+    let normalized =
+        normalize(spec, raw, config.policy, &mut draw_seed).map_err(ApiError::Invalid)?;
     let key = cache_key(&normalized);
+    trace.log.ms.validate += now() - started;
+    trace.log.key = Some(key.clone());
+    trace.log.seed = normalized.seed();
+    if let Some(prompt) = normalized.inputs.text("prompt") {
+        trace.log.set_prompt(prompt, config.log_prompts);
+    }
     let seed = normalized.seed().map(|s| s.to_string());
     let headers = req.headers();
     if let Some(tag) = headers.get("if-none-match")? {
         if etag_matches(&tag, &key) {
-            return not_modified(&key, seed.as_deref());
+            return Ok(not_modified(&key, seed.as_deref())?);
         }
     }
     let caching = ClientCaching::from_headers(
@@ -89,35 +104,39 @@ async fn generate(
     }
 
     if caching.read {
-        if let Some((stored, tier)) = tiers.get(&url, &key).await {
+        let started = now();
+        let found = tiers.get(&url, &key).await;
+        trace.log.ms.cache += now() - started;
+        if let Some((stored, tier)) = found {
             if tier == Tier::R2 {
                 // Bring the entry into this data centre's cache for the next request.
                 let (tiers, stored, url, key) =
                     (tiers.clone(), stored.clone(), url.clone(), key.clone());
                 ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
             }
-            return image_response(&stored, &key, CacheStatus::Hit(tier.name()), &extra);
+            trace.log.cache = Some("HIT");
+            return Ok(image_response(
+                &stored,
+                &key,
+                CacheStatus::Hit(tier.name()),
+                &extra,
+            )?);
         }
     }
 
-    let ai = match AiBinding::from_env(env, "AI") {
-        Ok(ai) => ai,
-        Err(reason) => return misconfigured(&reason),
-    };
+    let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
     let inputs = ai_inputs::to_js(&normalized.inputs)?;
-    let run = || async {
-        let output = ai.run(spec.id, &inputs).await.map_err(ApiError::Upstream)?;
-        read_image(output).await
-    };
+    let attempts = Cell::new(0);
+    let run = || run_model(&ai, spec.id, &inputs, config, &attempts);
+    let started = now();
     let (result, started_here) = if caching.store {
         run_once(&key, run).await
     } else {
         (run().await.map_err(Rc::new), true)
     };
-    let image = match result {
-        Ok(image) => image,
-        Err(error) => return error_response(&error),
-    };
+    trace.log.ms.ai += now() - started;
+    trace.log.upstream_attempts = attempts.get();
+    let image = result?;
     let stored = Stored { image, seed };
     let status = match (caching.store, started_here) {
         (false, _) => CacheStatus::Bypass,
@@ -125,12 +144,49 @@ async fn generate(
         // Another request in this isolate paid for the run; this one shared it.
         (true, false) => CacheStatus::Hit("in-flight"),
     };
+    trace.log.cache = Some(status.label());
     if caching.store && started_here {
         // Only whole, verified images reach this point: failures returned above.
         let (tiers, stored, url, key) = (tiers, stored.clone(), url, key.clone());
         ctx.wait_until(async move { tiers.put(&url, &key, &stored, false).await });
     }
-    image_response(&stored, &key, status, &extra)
+    Ok(image_response(&stored, &key, status, &extra)?)
+}
+
+/// One model run as a client can rely on it: capacity failures retried a bounded number of times
+/// with backoff, the whole bounded by `AI_TIMEOUT_MS`, and the answer verified as a whole image.
+async fn run_model(
+    ai: &AiBinding,
+    model: &str,
+    inputs: &JsValue,
+    config: &Config,
+    attempts: &Cell<u32>,
+) -> Result<ModelImage, ApiError> {
+    let work = async {
+        let mut retry = 0;
+        loop {
+            attempts.set(attempts.get() + 1);
+            match ai.run(model, inputs).await {
+                Ok(output) => return read_image(output).await,
+                Err(error) => {
+                    retry += 1;
+                    let jitter = js_sys::Math::random();
+                    match config.retry.delay_before(retry, &error, jitter) {
+                        Some(ms) => Delay::from(Duration::from_millis(u64::from(ms))).await,
+                        None => return Err(ApiError::Upstream(error)),
+                    }
+                }
+            }
+        }
+    };
+    let deadline = Delay::from(Duration::from_millis(u64::from(config.ai_timeout_ms)));
+    pin_mut!(work);
+    match select(work, deadline).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => Err(ApiError::Deadline {
+            ms: config.ai_timeout_ms,
+        }),
+    }
 }
 
 /// The permalink of a result, `<origin>/images/<key>`: also its Cache API key.
@@ -164,17 +220,34 @@ async fn read_json_body(req: &mut Request, limit: u64) -> std::result::Result<Ve
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    let Ok(mut chunks) = req.stream() else {
+    let Some(raw) = req.inner().body() else {
         return Ok(Vec::new()); // no body at all
     };
-    let capacity = usize::try_from(declared.unwrap_or(0)).unwrap_or(0);
+    let mut chunks = wasm_streams::ReadableStream::from_raw(raw).into_stream();
+    let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
     let mut body = Vec::with_capacity(capacity);
+    let mut over = false;
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Body(BodyError::Unreadable(e.to_string())))?;
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Err(too_large());
+        let chunk = chunk.map_err(|e| ApiError::Body(BodyError::Unreadable(format!("{e:?}"))))?;
+        let Some(bytes) = chunk.dyn_ref::<Uint8Array>() else {
+            return Err(ApiError::Body(BodyError::Unreadable(
+                "a body chunk is not bytes".into(),
+            )));
+        };
+        let len = bytes.length() as usize;
+        if over || (body.len() + len) as u64 > limit {
+            // Refused, but read on (discarding, in JS) so the client gets to read the 413:
+            // answering mid-upload resets the connection, and crashes `wrangler dev`'s proxy.
+            // The platform caps bodies (100 MB and up), so this ends.
+            over = true;
+            continue;
         }
-        body.extend_from_slice(&chunk);
+        let start = body.len();
+        body.resize(start + len, 0);
+        bytes.copy_to(&mut body[start..]);
+    }
+    if over {
+        return Err(too_large());
     }
     Ok(body)
 }

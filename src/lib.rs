@@ -1,24 +1,57 @@
 //! The Worker: a thin adapter that routes HTTP requests through the pure core (`sdxl-core`),
-//! calls the `AI` binding, and streams the image back with the content type of its bytes.
+//! calls the `AI` binding, and answers with the image and the headers clients rely on.
 //!
 //! Everything here needs the Workers runtime, so the crate is empty off `wasm32`; the logic it
 //! wires together is tested natively in `sdxl-core`.
 #![cfg(target_arch = "wasm32")]
 
+mod access;
 pub mod ai_binding;
 pub mod ai_inputs;
 mod cache_tiers;
 mod config;
+mod failure;
 mod generate;
 mod model_output;
 mod permalink;
 mod responses;
 mod routes;
 mod single_flight;
+mod trace;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
+use crate::config::Config;
+use crate::failure::Failure;
+use crate::trace::Trace;
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    routes::handle(req, env, ctx).await
+    let mut trace = Trace::start(&req);
+    let origin = req.headers().get("origin").ok().flatten();
+    let config = Config::from_env(&env);
+    let handled = match &config {
+        Ok(config) => routes::handle(req, &env, &ctx, config, &mut trace).await,
+        Err(reason) => Err(Failure::Misconfigured(reason.clone())),
+    };
+    let mut response = match handled {
+        Ok(response) => response,
+        Err(failure) => {
+            match &failure {
+                Failure::Api(error) => trace.log.error_code = error.items().first().map(|i| i.code),
+                Failure::Misconfigured(reason) | Failure::Internal(reason) => {
+                    worker::console_error!("request {} failed: {reason}", trace.id());
+                }
+            }
+            responses::failure_response(&failure, trace.id())?
+        }
+    };
+    let headers = response.headers_mut();
+    headers.set("x-request-id", trace.id())?;
+    headers.set("server-timing", &trace.log.ms.server_timing())?;
+    if let Ok(config) = &config {
+        access::add_cors(&mut response, origin.as_deref(), config)?;
+    }
+    trace.finish(response.status_code());
+    Ok(response)
 }

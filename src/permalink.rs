@@ -3,29 +3,35 @@
 use sdxl_core::cache_key::is_cache_key;
 use sdxl_core::headers::etag_matches;
 use sdxl_core::ApiError;
-use worker::{Context, Env, Request, Response, Result};
+use worker::{Context, Env, Request};
 
 use crate::cache_tiers::{Tier, Tiers};
+use crate::failure::Handled;
 use crate::generate::permalink_url;
-use crate::responses::{error_response, image_response, not_modified, CacheStatus};
+use crate::responses::{image_response, not_modified, CacheStatus};
 
-pub async fn serve(req: &Request, env: &Env, ctx: &Context, key: &str) -> Result<Response> {
+pub async fn serve(req: &Request, env: &Env, ctx: &Context, key: &str) -> Handled {
     if !is_cache_key(key) {
-        return error_response(&ApiError::NoSuchImage(key.chars().take(80).collect()));
+        return Err(ApiError::NoSuchImage(key.chars().take(80).collect()).into());
     }
     if let Some(tag) = req.headers().get("if-none-match")? {
         if etag_matches(&tag, key) {
-            return not_modified(key, None);
+            return Ok(not_modified(key, None)?);
         }
     }
     let url = permalink_url(req, key)?;
     let tiers = Tiers::new(env);
     let Some((stored, tier)) = tiers.get(&url, key).await else {
-        return error_response(&ApiError::NoSuchImage(key.to_owned()));
+        return Err(ApiError::NoSuchImage(key.to_owned()).into());
     };
     if tier == Tier::R2 {
         let (tiers, stored, url, key) = (tiers.clone(), stored.clone(), url, key.to_owned());
         ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
     }
-    image_response(&stored, key, CacheStatus::Hit(tier.name()), &[])
+    Ok(image_response(
+        &stored,
+        key,
+        CacheStatus::Hit(tier.name()),
+        &[],
+    )?)
 }

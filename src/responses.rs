@@ -1,9 +1,11 @@
 //! Responses: images with their cache headers, and every refusal in the Cloudflare v4 envelope.
 
+use sdxl_core::envelope::CODE_BAD_UPSTREAM;
 use sdxl_core::ApiError;
-use worker::{Headers, Response, Result};
+use worker::{Headers, Response, ResponseBody, Result};
 
 use crate::cache_tiers::{Stored, IMMUTABLE};
+use crate::failure::Failure;
 
 /// Where a response's image came from, for `x-cache` (and `x-cache-tier` on hits).
 #[derive(Debug, Clone, Copy)]
@@ -13,6 +15,17 @@ pub enum CacheStatus {
     Miss,
     /// The client said `no-store`: run, not stored.
     Bypass,
+}
+
+impl CacheStatus {
+    /// The `x-cache` value.
+    pub fn label(self) -> &'static str {
+        match self {
+            CacheStatus::Hit(_) => "HIT",
+            CacheStatus::Miss => "MISS",
+            CacheStatus::Bypass => "BYPASS",
+        }
+    }
 }
 
 /// An image response. The body is the JS-side bytes, handed over without a copy into Wasm.
@@ -27,18 +40,29 @@ pub fn image_response(
     let headers = response.headers_mut();
     headers.set("content-type", stored.image.format.content_type())?;
     set_entity_headers(headers, key, stored.seed.as_deref())?;
-    match cache {
-        CacheStatus::Hit(tier) => {
-            headers.set("x-cache", "HIT")?;
-            headers.set("x-cache-tier", tier)?;
-        }
-        CacheStatus::Miss => headers.set("x-cache", "MISS")?,
-        CacheStatus::Bypass => headers.set("x-cache", "BYPASS")?,
+    headers.set("x-cache", cache.label())?;
+    if let CacheStatus::Hit(tier) = cache {
+        headers.set("x-cache-tier", tier)?;
     }
     for (name, value) in extra {
         headers.set(name, value)?;
     }
     Ok(response)
+}
+
+/// A copy of a fetched response whose headers can be changed (a subrequest's are immutable, and
+/// every response gets `x-request-id`).
+pub fn with_mutable_headers(response: Response) -> Result<Response> {
+    let status = response.status_code();
+    let headers = Headers::new();
+    for (name, value) in response.headers() {
+        headers.append(&name, &value)?;
+    }
+    let raw: web_sys::Response = response.into();
+    let body = raw.body().map_or(ResponseBody::Empty, ResponseBody::Stream);
+    Ok(Response::from_body(body)?
+        .with_status(status)
+        .with_headers(headers))
 }
 
 /// `304 Not Modified` for a client that already holds the image named `key`.
@@ -58,31 +82,50 @@ fn set_entity_headers(headers: &Headers, key: &str, seed: Option<&str>) -> Resul
     Ok(())
 }
 
-/// The envelope response for `error`. Never cacheable: failures are not results.
-pub fn error_response(error: &ApiError) -> Result<Response> {
+/// The envelope response for any failure, carrying the request id. Never cacheable: failures
+/// are not results.
+pub fn failure_response(failure: &Failure, request_id: &str) -> Result<Response> {
+    let (status, body) = match failure {
+        Failure::Api(error) => (error.status(), error.envelope(Some(request_id)).to_json()),
+        Failure::Misconfigured(reason) => (
+            500,
+            other_envelope(
+                &format!("the gateway is misconfigured: {reason}"),
+                request_id,
+            ),
+        ),
+        // The details go to the log line, not to the client.
+        Failure::Internal(_) => (
+            500,
+            other_envelope("the gateway failed; report the request id", request_id),
+        ),
+    };
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", "no-store")?;
-    if let ApiError::MethodNotAllowed { allow, .. } = error {
-        headers.set("allow", allow)?;
+    if let Failure::Api(error) = failure {
+        if let ApiError::MethodNotAllowed { allow, .. } = error.as_ref() {
+            headers.set("allow", allow)?;
+        }
+        if let ApiError::Unauthorized(_) = error.as_ref() {
+            headers.set("www-authenticate", "Bearer")?;
+        }
+        if let Some(seconds) = error.retry_after() {
+            headers.set("retry-after", &seconds.to_string())?;
+        }
     }
-    Ok(Response::ok(error.envelope().to_json())?
-        .with_status(error.status())
+    Ok(Response::ok(body)?
+        .with_status(status)
         .with_headers(headers))
 }
 
-/// A 500 for the operator's own mistakes (a missing binding, an unreadable setting), in the same
-/// envelope so clients parse one shape.
-pub fn misconfigured(reason: &str) -> Result<Response> {
-    let body = serde_json::json!({
+fn other_envelope(message: &str, request_id: &str) -> String {
+    serde_json::json!({
         "success": false,
-        "errors": [{"code": 3043, "message": format!("the gateway is misconfigured: {reason}")}],
+        "errors": [{"code": CODE_BAD_UPSTREAM, "message": message}],
         "messages": [],
         "result": null,
-    });
-    let headers = Headers::new();
-    headers.set("cache-control", "no-store")?;
-    Ok(Response::from_json(&body)?
-        .with_status(500)
-        .with_headers(headers))
+        "request_id": request_id,
+    })
+    .to_string()
 }

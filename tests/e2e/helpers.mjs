@@ -7,6 +7,10 @@ import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 
 export const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8787";
+/** The same gateway with `ALLOW_ANONYMOUS=false` and tokens `tok-alpha`, `tok-beta`. */
+export const LOCKED = process.env.LOCKED_URL;
+/** The same gateway with `ALLOW_ANONYMOUS=false` and no token configured. */
+export const CLOSED = process.env.CLOSED_URL;
 export const MODEL = "@cf/bytedance/stable-diffusion-xl-lightning";
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
@@ -16,10 +20,21 @@ export const fixture = (name) => readFileSync(join(fixtures, name));
 export const uniquePrompt = (label) =>
   `${label} ${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
 
-export async function generate(body, { path = "/", headers = {} } = {}) {
-  const res = await fetch(`${BASE}${path}`, {
+/**
+ * A client address of its own. The local rate limit is per `cf-connecting-ip` (which Cloudflare's
+ * edge sets in production); tests that are not about rate limiting stay under it this way.
+ */
+export const someIp = () =>
+  `10.${(Math.random() * 256) | 0}.${(Math.random() * 256) | 0}.${(Math.random() * 256) | 0}`;
+
+/** `fetch` from a client address of its own (see `someIp`). */
+export const api = (url, init = {}) =>
+  fetch(url, { ...init, headers: { "cf-connecting-ip": someIp(), ...(init.headers ?? {}) } });
+
+export async function generate(body, { path = "/", headers = {}, base = BASE } = {}) {
+  const res = await fetch(`${base}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", "cf-connecting-ip": someIp(), ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   const bytes = Buffer.from(await res.arrayBuffer());
@@ -80,7 +95,7 @@ export const keyOf = (res) => res.headers.get("etag")?.replaceAll('"', "");
 export async function storedAt(key, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const res = await fetch(`${BASE}/images/${key}`);
+    const res = await fetch(`${BASE}/images/${key}`, { headers: { "cf-connecting-ip": someIp() } });
     await res.arrayBuffer();
     if (res.status === 200) return res;
     await new Promise((r) => setTimeout(r, 50));

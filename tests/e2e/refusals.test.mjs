@@ -1,7 +1,7 @@
 // Every refusal: its status, and the v4 envelope naming what was wrong.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BASE, MODEL, arm, generate, json, uniquePrompt } from "./helpers.mjs";
+import { api, BASE, MODEL, arm, generate, json, uniquePrompt } from "./helpers.mjs";
 
 function assertEnvelope(body) {
   assert.equal(body.success, false);
@@ -78,7 +78,7 @@ test("a wrong content type is a 415", async () => {
 
 test("an over-limit body is a 413", async () => {
   const big = Buffer.alloc(33 * 1024 * 1024, 0x20); // 33 MiB of spaces: over the 32 MiB default
-  const res = await fetch(`${BASE}/`, {
+  const res = await api(`${BASE}/`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: big,
@@ -91,7 +91,7 @@ test("an over-limit body is a 413", async () => {
 
 test("an unknown path is a 404", async () => {
   for (const path of ["/nope", `/ai/run/@cf/not/a-model`]) {
-    const res = await fetch(`${BASE}${path}`, { method: "POST", body: "{}" });
+    const res = await api(`${BASE}${path}`, { method: "POST", body: "{}" });
     assert.equal(res.status, 404, path);
     const body = await res.json();
     assertEnvelope(body);
@@ -101,29 +101,30 @@ test("an unknown path is a 404", async () => {
 
 test("a wrong method is a 405 naming the allowed one", async () => {
   for (const method of ["PUT", "DELETE", "PATCH"]) {
-    const res = await fetch(`${BASE}/ai/run/${MODEL}`, { method });
+    const res = await api(`${BASE}/ai/run/${MODEL}`, { method });
     assert.equal(res.status, 405, method);
     assert.equal(res.headers.get("allow"), "GET, POST");
     assertEnvelope(await res.json());
   }
 });
 
-// The model failing in each documented way, via the stand-in's armed faults.
+// The model failing in each documented way, via the stand-in's armed faults. Capacity is armed
+// for 3 runs: the first try and both retries (AI_RETRIES=2 locally).
 const faults = [
-  ["capacity", 503, 3040],
-  ["bad_input", 400, 5006],
-  ["not_image", 502, 3043],
+  ["capacity", 503, 3040, 3],
+  ["bad_input", 400, 5006, 1],
+  ["not_image", 502, 3043, 1],
 ];
-for (const [behaviour, status, code] of faults) {
+for (const [behaviour, status, code, times] of faults) {
   test(`upstream ${behaviour} becomes ${status}`, async () => {
     const prompt = uniquePrompt(`fault ${behaviour}`);
-    await arm(prompt, behaviour);
+    await arm(prompt, behaviour, { times });
     const r = await generate({ prompt, width: 256, height: 256, seed: 1 });
     assert.equal(r.status, status);
     const body = await json(r.res, r.bytes);
     assertEnvelope(body);
     assert.equal(body.errors[0].code, code);
-    // Armed for one run only: the same request now succeeds.
+    // Armed for that many runs only: the same request now succeeds.
     const again = await generate({ prompt, width: 256, height: 256, seed: 1 });
     assert.equal(again.status, 200);
   });

@@ -1,7 +1,8 @@
-// Starts the gateway exactly as `npm start` does (scripts/serve.sh), waits until it answers,
-// runs every end-to-end test against it, and stops it. Exit code: the tests'.
+// Starts the gateway exactly as `npm start` does (scripts/serve.sh), plus two variants of it
+// that differ only in `--var` settings (auth on), waits until they answer, runs every
+// end-to-end test against them, and stops them. Exit code: the tests'.
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,18 +10,31 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const READY_TIMEOUT_MS = 15 * 60 * 1000; // the first run compiles both Workers
 
-/** 8787 like `npm start`, unless something (say, `npm start` itself) already holds it. */
-async function pickPort() {
-  const wanted = Number(process.env.E2E_PORT ?? 8787);
-  const free = (port) =>
-    new Promise((resolve) => {
-      const s = createServer()
-        .once("error", () => resolve(false))
-        .listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-    });
-  if (await free(wanted)) return wanted;
-  for (let port = 18787; port < 18887; port++) if (await free(port)) return port;
-  throw new Error("no free port for the end-to-end server");
+/** The instances: the first is `npm start`'s setup as is; the others reuse its build. */
+const INSTANCES = [
+  { name: "open", env: "BASE_URL", port: Number(process.env.E2E_PORT ?? 8787), vars: [] },
+  {
+    name: "locked",
+    env: "LOCKED_URL",
+    vars: ["ALLOW_ANONYMOUS:false", "API_TOKENS:tok-alpha,tok-beta", "MAX_IMAGE_PIXELS:3000", "CORS_ALLOWED_ORIGINS:*"],
+  },
+  { name: "closed", env: "CLOSED_URL", vars: ["ALLOW_ANONYMOUS:false", "API_TOKENS:"] },
+];
+
+const isFree = (port) =>
+  new Promise((resolve) => {
+    const s = createServer()
+      .once("error", () => resolve(false))
+      .listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+
+/** The wanted port, unless something (say, `npm start` itself) already holds it. */
+async function pickPort(wanted, taken) {
+  if (wanted && !taken.has(wanted) && (await isFree(wanted))) return wanted;
+  for (let port = 18787; port < 18987; port++) {
+    if (!taken.has(port) && (await isFree(port))) return port;
+  }
+  throw new Error("no free port for an end-to-end server");
 }
 
 async function waitUntilServing(base, server) {
@@ -35,44 +49,71 @@ async function waitUntilServing(base, server) {
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error(`the gateway did not answer within ${READY_TIMEOUT_MS / 1000} s`);
+  throw new Error(`${base} did not answer within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-const port = await pickPort();
-const base = `http://127.0.0.1:${port}`;
-const server = spawn("bash", [join(root, "scripts", "serve.sh")], {
-  cwd: root,
-  env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false" },
-  stdio: ["ignore", "inherit", "inherit"],
-  detached: true,
-});
-const stop = () => {
-  try {
-    process.kill(-server.pid, "SIGTERM");
-  } catch {
-    // already gone
+const servers = [];
+const stopAll = () => {
+  for (const s of servers) {
+    try {
+      process.kill(-s.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
   }
 };
-process.on("exit", stop);
+process.on("exit", stopAll);
 process.on("SIGINT", () => process.exit(130));
+
+function start(instance, port, reuseBuild) {
+  // Each instance keeps its local R2/cache state apart, and from `npm start`'s.
+  const persist = join(root, ".wrangler", "e2e", instance.name);
+  rmSync(persist, { recursive: true, force: true });
+  mkdirSync(persist, { recursive: true });
+  const args = [join(root, "scripts", "serve.sh"), "--persist-to", persist];
+  for (const v of instance.vars) args.push("--var", v);
+  const server = spawn("bash", args, {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      WRANGLER_SEND_METRICS: "false",
+      ...(reuseBuild ? { SKIP_WORKER_BUILD: "1" } : {}),
+    },
+    stdio: ["ignore", reuseBuild ? "ignore" : "inherit", "inherit"],
+    detached: true,
+  });
+  servers.push(server);
+  return server;
+}
 
 let code = 1;
 try {
-  await waitUntilServing(base, server);
-  console.log(`[e2e] gateway serving on ${base}`);
+  const env = { ...process.env };
+  const taken = new Set();
+  // The first instance builds; the others start once it serves, reusing its build.
+  for (const [i, instance] of INSTANCES.entries()) {
+    const port = await pickPort(instance.port, taken);
+    taken.add(port);
+    const base = `http://127.0.0.1:${port}`;
+    const server = start(instance, port, i > 0);
+    await waitUntilServing(base, server);
+    console.log(`[e2e] ${instance.name} gateway serving on ${base}`);
+    env[instance.env] = base;
+  }
   const dir = join(root, "tests", "e2e");
   const files = readdirSync(dir)
     .filter((f) => f.endsWith(".test.mjs"))
     .map((f) => join(dir, f));
   const tests = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
     cwd: root,
-    env: { ...process.env, BASE_URL: base },
+    env,
     stdio: "inherit",
   });
   code = await new Promise((resolve) => tests.on("exit", (c) => resolve(c ?? 1)));
 } catch (e) {
   console.error(`[e2e] ${e.message}`);
 } finally {
-  stop();
+  stopAll();
 }
 process.exit(code);

@@ -1,0 +1,61 @@
+//! Per-request observability: the request id, phase timings and the one JSON log line.
+//!
+//! Timings use `Date.now()`, which in Workers advances only across I/O (a Spectre mitigation), so
+//! pure CPU phases can read as 0 ms; the I/O-bound phases (cache, ai) are what it shows well.
+
+use sdxl_core::observe::RequestLog;
+use worker::{console_log, Request};
+
+pub struct Trace {
+    pub log: RequestLog,
+    started: f64,
+}
+
+pub fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+impl Trace {
+    /// Starts the record of `req`. Its id is Cloudflare's `cf-ray` when present (so it matches the
+    /// platform's own logs), otherwise a fresh random one.
+    pub fn start(req: &Request) -> Trace {
+        let request_id = req
+            .headers()
+            .get("cf-ray")
+            .ok()
+            .flatten()
+            .filter(|ray| !ray.is_empty() && ray.len() <= 64 && ray.is_ascii())
+            .unwrap_or_else(random_id);
+        Trace {
+            log: RequestLog {
+                request_id,
+                method: req.method().to_string(),
+                path: req.path(),
+                ..RequestLog::default()
+            },
+            started: now(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.log.request_id
+    }
+
+    /// Writes the log line for a response with `status`.
+    pub fn finish(&mut self, status: u16) {
+        self.log.status = status;
+        self.log.total_ms = now() - self.started;
+        console_log!("{}", self.log.to_json());
+    }
+}
+
+/// 32 hex digits. Request ids need to be unique, not secret, so `Math.random` is enough.
+fn random_id() -> String {
+    let mut id = String::with_capacity(32);
+    for _ in 0..4 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let part = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+        id.push_str(&format!("{part:08x}"));
+    }
+    id
+}

@@ -124,7 +124,7 @@ impl CorsPolicy {
             CorsPolicy::Any => Some("*".to_owned()),
             CorsPolicy::List(list) => {
                 let wanted = origin.trim_end_matches('/').to_ascii_lowercase();
-                list.iter().any(|o| *o == wanted).then(|| origin.to_owned())
+                list.contains(&wanted).then(|| origin.to_owned())
             }
         }
     }

@@ -79,10 +79,10 @@ fn strip_data_url(text: &str) -> Result<&str, Base64Error> {
     let Some((header, payload)) = text[5..].split_once(',') else {
         return Err(Base64Error::DataUrlNotBase64);
     };
+    // RFC 2397: `data:[<mediatype>][;base64],`. In `data:base64,` the word is the media type.
     let is_base64 = header
-        .rsplit(';')
-        .next()
-        .is_some_and(|last| last.trim().eq_ignore_ascii_case("base64"));
+        .rsplit_once(';')
+        .is_some_and(|(_, last)| last.trim().eq_ignore_ascii_case("base64"));
     if is_base64 {
         Ok(payload)
     } else {

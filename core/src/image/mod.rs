@@ -63,6 +63,8 @@ pub enum ImageError {
     Truncated(&'static str),
     #[error("has a zero width or height")]
     ZeroSize,
+    #[error("is a JPEG with {0}; only one baseline, extended or progressive frame is accepted")]
+    UnsupportedJpeg(&'static str),
 }
 
 /// Format and dimensions of a whole image file.
@@ -74,6 +76,11 @@ pub fn inspect(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
         return Err(ImageError::Empty);
     }
     let format = sniff(bytes).ok_or(ImageError::UnknownFormat)?;
+    if format == ImageFormat::Jpeg {
+        // Decoders disagree on which frame header of a JPEG holds its size; accept only JPEGs
+        // with exactly one, so the size checked here is the size every decoder sees.
+        check_single_frame(bytes)?;
+    }
     let name = match format {
         ImageFormat::Png => "PNG",
         ImageFormat::Jpeg => "JPEG",
@@ -95,6 +102,50 @@ pub fn inspect(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
         width,
         height,
     })
+}
+
+/// Walks a JPEG's marker segments up to the start of scan and insists on exactly one frame
+/// header, of type SOF0 (baseline), SOF1 (extended) or SOF2 (progressive).
+fn check_single_frame(bytes: &[u8]) -> Result<(), ImageError> {
+    let mut at = 2; // after SOI
+    let mut frames = 0;
+    loop {
+        // Markers may be padded with any number of 0xFF bytes.
+        while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        let (Some(&0xFF), Some(&marker)) = (bytes.get(at), bytes.get(at + 1)) else {
+            return Err(ImageError::BadHeader("JPEG"));
+        };
+        match marker {
+            0xDA => break, // start of scan: the headers are over
+            0xD8 | 0xD9 | 0x01 | 0xD0..=0xD7 => {
+                // Stand-alone markers carry no length.
+                at += 2;
+                continue;
+            }
+            0xC0..=0xC2 => frames += 1,
+            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                return Err(ImageError::UnsupportedJpeg(
+                    "a lossless, hierarchical or arithmetic-coded frame",
+                ));
+            }
+            _ => {}
+        }
+        let len = match (bytes.get(at + 2), bytes.get(at + 3)) {
+            (Some(&hi), Some(&lo)) => usize::from(u16::from_be_bytes([hi, lo])),
+            _ => return Err(ImageError::BadHeader("JPEG")),
+        };
+        if len < 2 {
+            return Err(ImageError::BadHeader("JPEG"));
+        }
+        at += 2 + len;
+    }
+    match frames {
+        1 => Ok(()),
+        0 => Err(ImageError::BadHeader("JPEG")),
+        _ => Err(ImageError::UnsupportedJpeg("more than one frame header")),
+    }
 }
 
 /// How many trailing bytes [`ends_whole`] looks at.

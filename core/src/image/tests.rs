@@ -102,3 +102,26 @@ fn ends_whole_judges_from_head_tail_and_length_alone() {
         "short head"
     );
 }
+
+#[test]
+fn jpegs_with_two_frame_headers_are_refused() {
+    // Found by fuzzing: a lossless SOF7 frame saying 64x48, then a baseline SOF0 saying
+    // 8000x8000. Header readers take the first, decoders the second.
+    let forged = include_bytes!(
+        "../../../fuzz/regressions/image_dims/jpeg-sof7-64x48-then-sof0-8000x8000.jpg"
+    );
+    assert!(matches!(
+        inspect(forged),
+        Err(ImageError::UnsupportedJpeg(_))
+    ));
+    // A real JPEG with its SOF0 duplicated right after itself.
+    let sof = JPEG.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let len = usize::from(u16::from_be_bytes([JPEG[sof + 2], JPEG[sof + 3]]));
+    let mut doubled = JPEG[..sof + 2 + len].to_vec();
+    doubled.extend_from_slice(&JPEG[sof..]);
+    assert_eq!(
+        inspect(&doubled),
+        Err(ImageError::UnsupportedJpeg("more than one frame header"))
+    );
+    assert!(inspect(JPEG).is_ok(), "one frame is fine");
+}

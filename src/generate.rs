@@ -226,7 +226,6 @@ async fn read_json_body(req: &mut Request, limit: u64) -> std::result::Result<Ve
     let mut chunks = wasm_streams::ReadableStream::from_raw(raw).into_stream();
     let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
     let mut body = Vec::with_capacity(capacity);
-    let mut over = false;
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| ApiError::Body(BodyError::Unreadable(format!("{e:?}"))))?;
         let Some(bytes) = chunk.dyn_ref::<Uint8Array>() else {
@@ -235,19 +234,13 @@ async fn read_json_body(req: &mut Request, limit: u64) -> std::result::Result<Ve
             )));
         };
         let len = bytes.length() as usize;
-        if over || (body.len() + len) as u64 > limit {
-            // Refused, but read on (discarding, in JS) so the client gets to read the 413:
-            // answering mid-upload resets the connection, and crashes `wrangler dev`'s proxy.
-            // The platform caps bodies (100 MB and up), so this ends.
-            over = true;
-            continue;
+        if (body.len() + len) as u64 > limit {
+            // Stop reading at once: the rest of an over-limit body is not worth receiving.
+            return Err(too_large());
         }
         let start = body.len();
         body.resize(start + len, 0);
         bytes.copy_to(&mut body[start..]);
-    }
-    if over {
-        return Err(too_large());
     }
     Ok(body)
 }

@@ -1,6 +1,7 @@
 // Starts the gateway exactly as `npm start` does (scripts/serve.sh), plus two variants of it
 // that differ only in `--var` settings (auth on), waits until they answer, runs every
-// end-to-end test against them, and stops them. Exit code: the tests'.
+// end-to-end test against them and a smoke run of the load script, and stops them.
+// Exit code: the tests'.
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -111,6 +112,15 @@ try {
     stdio: "inherit",
   });
   code = await new Promise((resolve) => tests.on("exit", (c) => resolve(c ?? 1)));
+  if (code === 0) {
+    // A smoke run of the load script (the full run, 10,000 requests, is `npm run load`).
+    const load = spawn(process.execPath, [join(root, "tests", "load", "load.mjs"), "--requests", "1000"], {
+      cwd: root,
+      env,
+      stdio: "inherit",
+    });
+    code = await new Promise((resolve) => load.on("exit", (c) => resolve(c ?? 1)));
+  }
 } catch (e) {
   console.error(`[e2e] ${e.message}`);
 } finally {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The full load run: serves the gateway as `npm start` does, on its own state and port, and sends
+# 10,000 mixed requests at concurrency 64 (tests/load/load.mjs). Extra arguments go to the script.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+port="${PORT:-8797}"
+state="$(mktemp -d)"
+PORT="$port" bash scripts/serve.sh --persist-to "$state" > "$state/wrangler.log" 2>&1 &
+server=$!
+trap 'kill -- -$server 2>/dev/null || kill $server 2>/dev/null; pkill -f "port $port" || true' EXIT
+for _ in $(seq 600); do
+  curl -sf "http://127.0.0.1:$port/__standin/stats" > /dev/null && break
+  sleep 1
+done
+BASE_URL="http://127.0.0.1:$port" node tests/load/load.mjs "$@"

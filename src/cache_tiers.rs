@@ -8,7 +8,7 @@ use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{console_warn, Cache, Env};
+use worker::{console_warn, Cache, Context, Env, Request};
 
 use crate::model_output::{verify, ModelImage};
 
@@ -92,6 +92,16 @@ impl Tiers {
         }
     }
 
+    /// After an R2 hit, copies the entry into this data centre's Cache API, after the response.
+    pub fn backfill(&self, ctx: &Context, tier: Tier, url: &str, key: &str, stored: &Stored) {
+        if tier != Tier::R2 {
+            return;
+        }
+        let (tiers, stored, url, key) =
+            (self.clone(), stored.clone(), url.to_owned(), key.to_owned());
+        ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
+    }
+
     /// Writes to the Cache API, and to R2 unless `only_cache_api` (the R2 copy already exists).
     pub async fn put(&self, url: &str, key: &str, stored: &Stored, only_cache_api: bool) {
         if let Err(e) = cache_api_put(url, key, stored).await {
@@ -106,6 +116,15 @@ impl Tiers {
             }
         }
     }
+}
+
+/// The permalink of a result, `<origin>/images/<key>`: also its Cache API key.
+pub fn permalink_url(req: &Request, key: &str) -> worker::Result<String> {
+    let url = req.url()?;
+    Ok(format!(
+        "{}/images/{key}",
+        url.origin().ascii_serialization()
+    ))
 }
 
 /// Deletes the Cache API entry only (local admin, to show the R2 tier on its own).

@@ -17,7 +17,7 @@ use worker::{Context, Delay, Env, Request, Result};
 
 use crate::ai_binding::AiBinding;
 use crate::ai_inputs;
-use crate::cache_tiers::{Stored, Tier, Tiers};
+use crate::cache_tiers::{permalink_url, Stored, Tiers};
 use crate::config::Config;
 use crate::failure::{Failure, Handled};
 use crate::model_output::{read_image, ModelImage};
@@ -108,12 +108,7 @@ async fn generate(
         let found = tiers.get(&url, &key).await;
         trace.log.ms.cache += now() - started;
         if let Some((stored, tier)) = found {
-            if tier == Tier::R2 {
-                // Bring the entry into this data centre's cache for the next request.
-                let (tiers, stored, url, key) =
-                    (tiers.clone(), stored.clone(), url.clone(), key.clone());
-                ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
-            }
+            tiers.backfill(ctx, tier, &url, &key, &stored);
             trace.log.cache = Some("HIT");
             return Ok(image_response(
                 &stored,
@@ -187,15 +182,6 @@ async fn run_model(
             ms: config.ai_timeout_ms,
         }),
     }
-}
-
-/// The permalink of a result, `<origin>/images/<key>`: also its Cache API key.
-pub fn permalink_url(req: &Request, key: &str) -> Result<String> {
-    let url = req.url()?;
-    Ok(format!(
-        "{}/images/{key}",
-        url.origin().ascii_serialization()
-    ))
 }
 
 /// The body, refused when its media type is not JSON or it is over `limit` bytes, whatever

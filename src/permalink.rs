@@ -5,9 +5,8 @@ use sdxl_core::headers::etag_matches;
 use sdxl_core::ApiError;
 use worker::{Context, Env, Request};
 
-use crate::cache_tiers::{Tier, Tiers};
+use crate::cache_tiers::{permalink_url, Tiers};
 use crate::failure::Handled;
-use crate::generate::permalink_url;
 use crate::responses::{image_response, not_modified, CacheStatus};
 
 pub async fn serve(req: &Request, env: &Env, ctx: &Context, key: &str) -> Handled {
@@ -24,10 +23,7 @@ pub async fn serve(req: &Request, env: &Env, ctx: &Context, key: &str) -> Handle
     let Some((stored, tier)) = tiers.get(&url, key).await else {
         return Err(ApiError::NoSuchImage(key.to_owned()).into());
     };
-    if tier == Tier::R2 {
-        let (tiers, stored, url, key) = (tiers.clone(), stored.clone(), url, key.to_owned());
-        ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
-    }
+    tiers.backfill(ctx, tier, &url, key, &stored);
     Ok(image_response(
         &stored,
         key,

@@ -5,10 +5,10 @@ use sdxl_core::{ApiError, ModelSpec};
 use worker::{Context, Env, Method, Request, Response};
 
 use crate::access::{authorize, client_address, preflight, rate_limit};
-use crate::cache_tiers::cache_api_delete;
+use crate::cache_tiers::{cache_api_delete, permalink_url};
 use crate::config::Config;
 use crate::failure::Handled;
-use crate::generate::{self, permalink_url};
+use crate::generate;
 use crate::permalink;
 use crate::responses::with_mutable_headers;
 use crate::trace::Trace;

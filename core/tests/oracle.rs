@@ -1012,7 +1012,13 @@ fn decided_edge_cases_of_the_contract() {
     let picture = STANDARD.encode(include_bytes!("../../tests/fixtures/photo-64x48.png"));
     let spaced = format!("{} {}\t{}", &picture[..8], &picture[8..16], &picture[16..]);
     let accepts = |body: String| {
-        validate_json(&SDXL_LIGHTNING, body.as_bytes(), Policy::default(), &mut || 0).is_ok()
+        validate_json(
+            &SDXL_LIGHTNING,
+            body.as_bytes(),
+            Policy::default(),
+            &mut || 0,
+        )
+        .is_ok()
     };
     assert!(!accepts(
         json!({"prompt": "a", "image_b64": format!("data:base64,{picture}")}).to_string()

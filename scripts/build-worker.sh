@@ -11,6 +11,6 @@ if [ "${SKIP_WORKER_BUILD:-}" = "1" ] && [ -f build/index.js ]; then
 fi
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
-export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/scripts/wasm-opt.sh}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
 exec worker-build --release

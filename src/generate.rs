@@ -103,7 +103,8 @@ async fn generate(
         extra.push(("x-ignored-fields", field_list(&normalized.ignored_fields)));
     }
 
-    if caching.read {
+    // A drawn seed makes a key no one has asked for yet: looking it up would only cost time.
+    if caching.read && !normalized.seed_drawn {
         let started = now();
         let found = tiers.get(&url, &key).await;
         trace.log.ms.cache += now() - started;

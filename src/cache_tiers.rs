@@ -1,10 +1,14 @@
-//! The two cache tiers results are kept in: the Cache API (`caches.default`, per data centre,
-//! fast) and, when an R2 bucket is bound as `IMAGES`, R2 (durable, global). Entries are whole,
-//! verified images keyed by `sdxl_core::cache_key`.
+//! The cache tiers results are kept in: this isolate's memory (the hottest results, no I/O at
+//! all), the Cache API (`caches.default`, per data centre, fast) and, when an R2 bucket is bound
+//! as `IMAGES`, R2 (durable, global). Entries are whole, verified images keyed by
+//! `sdxl_core::cache_key`.
 //!
 //! A tier that fails is a miss, never a failed request: the model can always be asked again.
 
+use std::cell::RefCell;
+
 use js_sys::{Object, Promise, Reflect, Uint8Array};
+use sdxl_core::lru::BoundedLru;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -42,9 +46,16 @@ pub struct Stored {
     pub seed: Option<String>,
 }
 
+thread_local! {
+    /// Results this isolate served lately. The values are handles to JS memory, shared by the
+    /// requests that read them; images are immutable, so sharing is safe.
+    static MEMORY: RefCell<BoundedLru<Stored>> = RefCell::new(BoundedLru::new(0));
+}
+
 /// Which tier answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
+    Memory,
     CacheApi,
     R2,
 }
@@ -52,6 +63,7 @@ pub enum Tier {
 impl Tier {
     pub fn name(self) -> &'static str {
         match self {
+            Tier::Memory => "memory",
             Tier::CacheApi => "cache-api",
             Tier::R2 => "r2",
         }
@@ -61,35 +73,56 @@ impl Tier {
 #[derive(Clone)]
 pub struct Tiers {
     r2: Option<JsValue>,
+    memory_budget: usize,
 }
 
 impl Tiers {
-    pub fn new(env: &Env) -> Tiers {
+    /// The tiers, with at most `memory_budget` bytes of images kept in this isolate.
+    pub fn new(env: &Env, memory_budget: usize) -> Tiers {
         let r2 = Reflect::get(env, &JsValue::from_str(R2_BINDING))
             .ok()
             .filter(|b| !b.is_undefined() && !b.is_null());
-        Tiers { r2 }
+        Tiers { r2, memory_budget }
+    }
+
+    fn remember(&self, key: &str, stored: &Stored) {
+        MEMORY.with(|m| {
+            let mut memory = m.borrow_mut();
+            memory.set_budget(self.memory_budget);
+            memory.insert(key, stored.clone(), stored.image.bytes.length() as usize);
+        });
     }
 
     fn bucket(&self) -> Option<&R2Bucket> {
         self.r2.as_ref().map(JsCast::unchecked_ref)
     }
 
-    /// Looks `key` up in the Cache API (at `url`), then in R2.
+    /// Looks `key` up in memory, then in the Cache API (at `url`), then in R2.
     pub async fn get(&self, url: &str, key: &str) -> Option<(Stored, Tier)> {
-        match cache_api_get(url).await {
-            Ok(Some(stored)) => return Some((stored, Tier::CacheApi)),
-            Ok(None) => {}
-            Err(e) => console_warn!("cache api read of {key} failed: {e:?}"),
+        if let Some(stored) = MEMORY.with(|m| m.borrow_mut().get(key)) {
+            return Some((stored, Tier::Memory));
         }
-        let bucket = self.bucket()?;
-        match r2_get(bucket, key).await {
-            Ok(found) => found.map(|stored| (stored, Tier::R2)),
+        let found = match cache_api_get(url).await {
+            Ok(Some(stored)) => Some((stored, Tier::CacheApi)),
+            Ok(None) => self.r2_get(key).await.map(|stored| (stored, Tier::R2)),
             Err(e) => {
-                console_warn!("r2 read of {key} failed: {e:?}");
-                None
+                console_warn!("cache api read of {key} failed: {e:?}");
+                self.r2_get(key).await.map(|stored| (stored, Tier::R2))
             }
+        };
+        if let Some((stored, _)) = &found {
+            self.remember(key, stored);
         }
+        found
+    }
+
+    async fn r2_get(&self, key: &str) -> Option<Stored> {
+        let bucket = self.bucket()?;
+        r2_get(bucket, key)
+            .await
+            .map_err(|e| console_warn!("r2 read of {key} failed: {e:?}"))
+            .ok()
+            .flatten()
     }
 
     /// After an R2 hit, copies the entry into this data centre's Cache API, after the response.
@@ -102,8 +135,10 @@ impl Tiers {
         ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
     }
 
-    /// Writes to the Cache API, and to R2 unless `only_cache_api` (the R2 copy already exists).
+    /// Keeps the result in memory, and writes it to the Cache API, and to R2 unless
+    /// `only_cache_api` (the R2 copy already exists).
     pub async fn put(&self, url: &str, key: &str, stored: &Stored, only_cache_api: bool) {
+        self.remember(key, stored);
         if let Err(e) = cache_api_put(url, key, stored).await {
             console_warn!("cache api write of {key} failed: {e:?}");
         }
@@ -127,8 +162,9 @@ pub fn permalink_url(req: &Request, key: &str) -> worker::Result<String> {
     ))
 }
 
-/// Deletes the Cache API entry only (local admin, to show the R2 tier on its own).
-pub async fn cache_api_delete(url: &str) -> worker::Result<bool> {
+/// Deletes the memory and Cache API entries only (local admin, to show the R2 tier on its own).
+pub async fn forget_locally(url: &str, key: &str) -> worker::Result<bool> {
+    MEMORY.with(|m| m.borrow_mut().remove(key));
     let outcome = Cache::default().delete(url, true).await?;
     Ok(matches!(outcome, worker::CacheDeletionOutcome::Success))
 }

@@ -8,6 +8,8 @@ use worker::Env;
 
 /// Default request body limit: 32 MiB, room for a 2048x2048 img2img request as a JSON array.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+/// Default budget of the in-memory cache tier: the hottest results, in each isolate's 128 MB.
+pub const DEFAULT_MEMORY_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// Default deadline for one model run, retries included.
 pub const DEFAULT_AI_TIMEOUT_MS: u32 = 60_000;
 /// Default rate-limit period: must equal `simple.period` of the `RATE_LIMITER` binding, which the
@@ -36,6 +38,8 @@ pub struct Config {
     pub rate_limit_period_s: u32,
     /// `LOG_PROMPTS = "true"` logs prompt text; by default only its SHA-256.
     pub log_prompts: bool,
+    /// `MEMORY_CACHE_BYTES`: the in-memory tier's budget; 0 turns it off.
+    pub memory_cache_bytes: usize,
 }
 
 impl Config {
@@ -81,6 +85,7 @@ impl Config {
             ai_timeout_ms: number(&var, "AI_TIMEOUT_MS", DEFAULT_AI_TIMEOUT_MS)?,
             rate_limit_period_s: number(&var, "RATE_LIMIT_PERIOD_S", DEFAULT_RATE_LIMIT_PERIOD_S)?,
             log_prompts: flag("LOG_PROMPTS"),
+            memory_cache_bytes: number(&var, "MEMORY_CACHE_BYTES", DEFAULT_MEMORY_CACHE_BYTES)?,
         })
     }
 }

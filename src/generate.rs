@@ -88,7 +88,7 @@ async fn generate(
         headers.get("pragma")?.as_deref(),
     );
     let url = permalink_url(req, &key)?;
-    let tiers = Tiers::new(env);
+    let tiers = Tiers::new(env, config.memory_cache_bytes);
 
     let mut extra = Vec::new();
     for (field, header) in [

@@ -6,10 +6,11 @@ use sdxl_core::ApiError;
 use worker::{Context, Env, Request};
 
 use crate::cache_tiers::{permalink_url, Tiers};
+use crate::config::Config;
 use crate::failure::Handled;
 use crate::responses::{image_response, not_modified, CacheStatus};
 
-pub async fn serve(req: &Request, env: &Env, ctx: &Context, key: &str) -> Handled {
+pub async fn serve(req: &Request, env: &Env, ctx: &Context, config: &Config, key: &str) -> Handled {
     if !is_cache_key(key) {
         return Err(ApiError::NoSuchImage(key.chars().take(80).collect()).into());
     }
@@ -19,7 +20,7 @@ pub async fn serve(req: &Request, env: &Env, ctx: &Context, key: &str) -> Handle
         }
     }
     let url = permalink_url(req, key)?;
-    let tiers = Tiers::new(env);
+    let tiers = Tiers::new(env, config.memory_cache_bytes);
     let Some((stored, tier)) = tiers.get(&url, key).await else {
         return Err(ApiError::NoSuchImage(key.to_owned()).into());
     };

@@ -10,7 +10,8 @@ use crate::failure::Failure;
 /// Where a response's image came from, for `x-cache` (and `x-cache-tier` on hits).
 #[derive(Debug, Clone, Copy)]
 pub enum CacheStatus {
-    /// Served without a model run: `cache-api`, `r2`, or `in-flight` (shared a concurrent run).
+    /// Served without a model run: `memory`, `cache-api`, `r2`, or `in-flight` (shared a
+    /// concurrent run).
     Hit(&'static str),
     Miss,
     /// The client said `no-store`: run, not stored.

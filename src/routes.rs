@@ -5,7 +5,7 @@ use sdxl_core::{ApiError, ModelSpec};
 use worker::{Context, Env, Method, Request, Response};
 
 use crate::access::{authorize, client_address, preflight, rate_limit};
-use crate::cache_tiers::{cache_api_delete, permalink_url};
+use crate::cache_tiers::{forget_locally, permalink_url};
 use crate::config::Config;
 use crate::failure::Handled;
 use crate::generate;
@@ -52,7 +52,7 @@ pub async fn handle(
         }
         let caller = client_address(&req)?;
         rate_limit(env, config, caller).await?;
-        return permalink::serve(&req, env, ctx, key).await;
+        return permalink::serve(&req, env, ctx, config, key).await;
     }
     let spec: &'static ModelSpec = if path == "/" {
         &SDXL_LIGHTNING
@@ -72,7 +72,8 @@ pub async fn handle(
     }
 }
 
-/// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API and emptying the Cache API tier.
+/// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API, and emptying the memory and Cache
+/// API tiers of one key.
 async fn local_admin(req: &Request, env: &Env, path: &str) -> Handled<Option<Response>> {
     if path.starts_with("/__standin/") {
         let forwarded = env.service("AI")?.fetch_request(req.clone()?).await?;
@@ -80,7 +81,7 @@ async fn local_admin(req: &Request, env: &Env, path: &str) -> Handled<Option<Res
     }
     if let Some(key) = path.strip_prefix("/__admin/cache-api/") {
         if req.method() == Method::Delete {
-            let deleted = cache_api_delete(&permalink_url(req, key)?).await?;
+            let deleted = forget_locally(&permalink_url(req, key)?, key).await?;
             let body = serde_json::json!({ "deleted": deleted });
             return Ok(Some(Response::from_json(&body)?));
         }

@@ -7,7 +7,7 @@
 // For the gateway it runs sdxl-core compiled to wasm32 with the Worker's release profile (the
 // crate in bench/native), step by step as src/generate.rs does, plus the JS-side copies the Worker
 // makes: the body into Wasm memory, and the decoded image out of it as the number array handed to
-// AI.run (src/ai_inputs.rs: one Uint8Array copy, then Array.from). For the plain-JS Worker it runs
+// AI.run (src/ai_inputs.rs: one Uint8Array copy, then an indexed loop, `numberArray` below). For the plain-JS Worker it runs
 // its own `normalize` (bench/workers/plainjs.js) after TextDecoder + JSON.parse. Both then pay
 // the same structured-clone serialization of the inputs for the RPC to the model (v8.serialize,
 // the serializer workerd's RPC uses), reported on its own.
@@ -17,6 +17,13 @@ import { readFileSync } from "node:fs";
 import { serialize } from "node:v8";
 import { fileURLToPath } from "node:url";
 import { normalize as plainNormalize } from "../workers/plainjs.js";
+
+/** The same loop as the inline JS in src/ai_inputs.rs. */
+function numberArray(bytes) {
+  const out = new Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i];
+  return out;
+}
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -72,7 +79,7 @@ export async function timeOwnWork({ wasmPath, bodies, seconds = 2 }) {
       const t4 = now();
       const len = w.bench_image_len();
       const image = len > 0
-        ? Array.from(new Uint8Array(new Uint8Array(w.memory.buffer, w.bench_image_ptr(), len)))
+        ? numberArray(new Uint8Array(new Uint8Array(w.memory.buffer, w.bench_image_ptr(), len)))
         : undefined;
       const t5 = now();
       const wire = serialize({ prompt: "p", strength: 0.6, image });

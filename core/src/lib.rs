@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod headers;
 pub mod image;
 pub mod inputs;
+pub mod lru;
 pub mod model;
 pub mod models;
 pub mod normalize;

@@ -29,6 +29,7 @@ test("a second identical seeded request is a HIT: same bytes, no new run", async
 
   const second = await generate({ prompt, ...small, seed: 11 });
   assert.equal(second.res.headers.get("x-cache"), "HIT");
+  assert.equal(second.res.headers.get("x-cache-tier"), "memory", "the isolate's own tier first");
   assert.equal(keyOf(second.res), key);
   assert.equal(second.res.headers.get("x-seed"), "11");
   assert.ok(first.bytes.equals(second.bytes));
@@ -171,7 +172,7 @@ test("10 concurrent identical requests share 1 upstream run", async () => {
   assert.equal(statuses.filter((s) => s === "MISS").length, 1, statuses.join());
 });
 
-test("with the Cache API entry gone, R2 still serves the permalink and the POST as a HIT", async () => {
+test("with the memory and Cache API entries gone, R2 still serves the permalink and the POST as a HIT", async () => {
   const prompt = uniquePrompt("durable");
   const body = { prompt, ...small, seed: 12 };
   const first = await generate(body);
@@ -188,6 +189,7 @@ test("with the Cache API entry gone, R2 still serves the permalink and the POST 
   assert.ok(permalinkBytes.equals(first.bytes));
 
   await new Promise((r) => setTimeout(r, 200)); // let the backfill land, then remove it again
+  assert.equal((await api(`${BASE}/images/${key}`)).headers.get("x-cache-tier"), "memory");
   await dropFromCacheApi(key);
   const post = await generate(body);
   assert.equal(post.res.headers.get("x-cache"), "HIT");

@@ -103,7 +103,7 @@ export async function storedAt(key, timeoutMs = 10_000) {
   throw new Error(`/images/${key} was not stored within ${timeoutMs} ms`);
 }
 
-/** Empties the Cache API tier for `key` (local admin), leaving R2. */
+/** Empties the memory and Cache API tiers for `key` (local admin), leaving R2. */
 export async function dropFromCacheApi(key) {
   const res = await fetch(`${BASE}/__admin/cache-api/${key}`, { method: "DELETE" });
   if (res.status !== 200) throw new Error(`cache delete failed: ${res.status}`);

@@ -29,3 +29,6 @@ grep "Total Upload" dist/dry-run.log
 
 step "end to end over HTTP (scripts/serve.sh, as npm start)"
 node tests/e2e/run.mjs
+
+step "benchmark smoke run (checks the harness works; figures too short to quote)"
+node bench/run.mjs --smoke

@@ -20,8 +20,8 @@ import { normalize as plainNormalize } from "../workers/plainjs.js";
 
 /** The same loop as the inline JS in src/ai_inputs.rs. */
 function numberArray(bytes) {
-  const out = new Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i];
+  const out = [];
+  for (let i = 0; i < bytes.length; i++) out.push(bytes[i]);
   return out;
 }
 

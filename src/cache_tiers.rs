@@ -102,13 +102,13 @@ impl Tiers {
         if let Some(stored) = MEMORY.with(|m| m.borrow_mut().get(key)) {
             return Some((stored, Tier::Memory));
         }
-        let found = match cache_api_get(url).await {
-            Ok(Some(stored)) => Some((stored, Tier::CacheApi)),
-            Ok(None) => self.r2_get(key).await.map(|stored| (stored, Tier::R2)),
-            Err(e) => {
-                console_warn!("cache api read of {key} failed: {e:?}");
-                self.r2_get(key).await.map(|stored| (stored, Tier::R2))
-            }
+        let from_cache_api = cache_api_get(url).await.unwrap_or_else(|e| {
+            console_warn!("cache api read of {key} failed: {e:?}");
+            None
+        });
+        let found = match from_cache_api {
+            Some(stored) => Some((stored, Tier::CacheApi)),
+            None => self.r2_get(key).await.map(|stored| (stored, Tier::R2)),
         };
         if let Some((stored, _)) = &found {
             self.remember(key, stored);

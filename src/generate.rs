@@ -9,7 +9,7 @@ use futures_util::future::{select, Either};
 use futures_util::{pin_mut, StreamExt};
 use js_sys::Uint8Array;
 use sdxl_core::cache_key::cache_key;
-use sdxl_core::headers::{etag_matches, field_list, ClientCaching};
+use sdxl_core::headers::{field_list, ClientCaching};
 use sdxl_core::{normalize, parse_json, parse_query, ApiError, BodyError, ModelSpec, RawRequest};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
@@ -21,7 +21,7 @@ use crate::cache_tiers::{permalink_url, Stored, Tiers};
 use crate::config::Config;
 use crate::failure::{Failure, Handled};
 use crate::model_output::{read_image, ModelImage};
-use crate::responses::{image_response, not_modified, CacheStatus};
+use crate::responses::{image_response, not_modified_if_held, CacheStatus};
 use crate::single_flight::run_once;
 use crate::trace::{now, Trace};
 
@@ -77,12 +77,10 @@ async fn generate(
         trace.log.set_prompt(prompt, config.log_prompts);
     }
     let seed = normalized.seed().map(|s| s.to_string());
-    let headers = req.headers();
-    if let Some(tag) = headers.get("if-none-match")? {
-        if etag_matches(&tag, &key) {
-            return Ok(not_modified(&key, seed.as_deref())?);
-        }
+    if let Some(response) = not_modified_if_held(req, &key, seed.as_deref())? {
+        return Ok(response);
     }
+    let headers = req.headers();
     let caching = ClientCaching::from_headers(
         headers.get("cache-control")?.as_deref(),
         headers.get("pragma")?.as_deref(),
@@ -110,13 +108,9 @@ async fn generate(
         trace.log.ms.cache += now() - started;
         if let Some((stored, tier)) = found {
             tiers.backfill(ctx, tier, &url, &key, &stored);
-            trace.log.cache = Some("HIT");
-            return Ok(image_response(
-                &stored,
-                &key,
-                CacheStatus::Hit(tier.name()),
-                &extra,
-            )?);
+            let status = CacheStatus::Hit(tier.name());
+            trace.log.cache = Some(status.label());
+            return Ok(image_response(&stored, &key, status, &extra)?);
         }
     }
 

@@ -1,8 +1,9 @@
 //! Responses: images with their cache headers, and every refusal in the Cloudflare v4 envelope.
 
 use sdxl_core::envelope::CODE_BAD_UPSTREAM;
+use sdxl_core::headers::etag_matches;
 use sdxl_core::ApiError;
-use worker::{Headers, Response, ResponseBody, Result};
+use worker::{Headers, Request, Response, ResponseBody, Result};
 
 use crate::cache_tiers::{Stored, IMMUTABLE};
 use crate::failure::Failure;
@@ -66,8 +67,20 @@ pub fn with_mutable_headers(response: Response) -> Result<Response> {
         .with_headers(headers))
 }
 
-/// `304 Not Modified` for a client that already holds the image named `key`.
-pub fn not_modified(key: &str, seed: Option<&str>) -> Result<Response> {
+/// `304 Not Modified` when the request's `If-None-Match` names `key`: the client already holds
+/// that exact image.
+pub fn not_modified_if_held(
+    req: &Request,
+    key: &str,
+    seed: Option<&str>,
+) -> Result<Option<Response>> {
+    match req.headers().get("if-none-match")? {
+        Some(tag) if etag_matches(&tag, key) => Ok(Some(not_modified(key, seed)?)),
+        _ => Ok(None),
+    }
+}
+
+fn not_modified(key: &str, seed: Option<&str>) -> Result<Response> {
     let headers = Headers::new();
     set_entity_headers(&headers, key, seed)?;
     Ok(Response::empty()?.with_status(304).with_headers(headers))

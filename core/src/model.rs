@@ -12,7 +12,35 @@ pub struct ModelSpec {
     pub fields: &'static [FieldSpec],
     /// Rules that span more than one field.
     pub rules: &'static [CrossRule],
+    /// One line on what the model does, for documentation.
+    pub summary: &'static str,
+    /// What the binding answers on success.
+    pub output: Output,
+    /// Whether fields outside the table are left to the operator's policy or always refused.
+    pub additional_fields: AdditionalFields,
 }
+
+/// What `env.AI.run` resolves to for a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A `ReadableStream` of image bytes. `documented` is the type the docs claim; the bytes
+    /// decide the type actually served.
+    ImageStream { documented: &'static str },
+    /// A JSON object whose `image` member is the base64 of the image (FLUX, Lucid Origin).
+    JsonImageBase64,
+}
+
+/// How a model's schema treats fields it does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdditionalFields {
+    /// The schema is silent: the operator's [`crate::UnknownFields`] policy decides.
+    Policy,
+    /// The schema sets `additionalProperties: false`: the model refuses them, so do we.
+    Refused,
+}
+
+/// Largest integer a JavaScript number (and so the binding) carries exactly: 2^53 − 1.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
 impl ModelSpec {
     /// The field called `name`, if the model has one.
@@ -34,8 +62,12 @@ pub struct FieldSpec {
 /// What a field holds and the rule it must meet.
 #[derive(Debug)]
 pub enum FieldKind {
-    /// A string of at least `min_chars` Unicode scalar values (JSON Schema counts code points).
-    Text { min_chars: usize },
+    /// A string of `min_chars` Unicode scalar values or more (JSON Schema counts code points),
+    /// and at most `max_chars` when the schema sets a bound (the operator's bound applies too).
+    Text {
+        min_chars: usize,
+        max_chars: Option<usize>,
+    },
     /// A JSON Schema integer: a number with no fractional part, inside `min..=max`.
     Integer {
         min: i64,
@@ -77,6 +109,8 @@ pub enum CrossRule {
         field: &'static str,
         needs: &'static [&'static str],
     },
+    /// At least one of these must be sent (an image model needs its image, in either encoding).
+    RequiredAnyOf(&'static [&'static str]),
     /// The image in `field` must have the same dimensions as the image in `as_field`
     /// (after normalization, so `as_field` is the forwarded name).
     SameDimensions {

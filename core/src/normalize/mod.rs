@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::base64_image;
 use crate::image::{self, ImageInfo};
 use crate::inputs::{InputImage, InputValue, Inputs, Normalized};
-use crate::model::{CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec};
+use crate::model::{AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec};
 use crate::parse::{ByteArrayProblem, ElementProblem, RawRequest, RawValue};
 use crate::violation::{Rule, Violation};
 
@@ -88,12 +88,18 @@ pub fn normalize(
     check_cross_rules(spec, &sent, &inputs, &mut violations);
 
     let unknown_fields = std::mem::take(&mut raw.unknown);
-    if policy.unknown_fields == UnknownFields::Reject {
+    let refused = spec.additional_fields == AdditionalFields::Refused;
+    if refused || policy.unknown_fields == UnknownFields::Reject {
+        let known: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
         for name in &unknown_fields {
             violations.push(Violation::new(
                 format!("/{}", escape_pointer(name)),
                 Rule::UnknownField,
-                format!("is not a field of {}", spec.id),
+                format!(
+                    "is not a field of {}, which accepts only {}",
+                    spec.id,
+                    known.join(", ")
+                ),
             ));
         }
     }
@@ -159,7 +165,13 @@ fn check_field(
         )
     };
     match (&field.kind, value) {
-        (FieldKind::Text { min_chars }, RawValue::Json(Value::String(s))) => {
+        (
+            FieldKind::Text {
+                min_chars,
+                max_chars,
+            },
+            RawValue::Json(Value::String(s)),
+        ) => {
             if s.chars().count() < *min_chars {
                 let plural = if *min_chars == 1 { "" } else { "s" };
                 return Err(Violation::new(
@@ -169,8 +181,8 @@ fn check_field(
                 )
                 .with_limit(*min_chars));
             }
-            if s.len() > policy.max_prompt_chars && s.chars().count() > policy.max_prompt_chars {
-                let max = policy.max_prompt_chars;
+            let max = max_chars.map_or(policy.max_prompt_chars, |m| m.min(policy.max_prompt_chars));
+            if s.len() > max && s.chars().count() > max {
                 return Err(Violation::new(
                     path,
                     Rule::MaxLength,
@@ -367,6 +379,24 @@ fn check_cross_rules(
                     ));
                 }
             }
+            CrossRule::RequiredAnyOf(fields) => {
+                if !fields.iter().any(|f| sent.contains(f)) {
+                    let detail = match fields {
+                        [_] => format!("is required by {}", spec.id),
+                        [_, rest @ ..] => {
+                            let rest: Vec<String> =
+                                rest.iter().map(|n| format!("'/{n}'")).collect();
+                            format!("(or {}) is required by {}", rest.join(" or "), spec.id)
+                        }
+                        [] => continue,
+                    };
+                    violations.push(Violation::new(
+                        format!("/{}", fields[0]),
+                        Rule::Required,
+                        detail,
+                    ));
+                }
+            }
             CrossRule::RequiresOneOf { field, needs } => {
                 if sent.contains(field) && !needs.iter().any(|n| sent.contains(n)) {
                     let needs: Vec<String> = needs.iter().map(|n| format!("'/{n}'")).collect();
@@ -405,3 +435,6 @@ fn escape_pointer(name: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod other_models_tests;

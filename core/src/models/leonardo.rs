@@ -1,0 +1,141 @@
+//! Leonardo's partner models, from their published schemas. Seeds are drawn when absent, as for
+//! the other models, so every result can be reproduced and cached by what produced it.
+
+use crate::model::{
+    AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
+    MAX_SAFE_INTEGER,
+};
+
+const PROMPT: FieldSpec = FieldSpec {
+    name: "prompt",
+    kind: FieldKind::Text {
+        min_chars: 1,
+        max_chars: None,
+    },
+    required: true,
+    description: "A text description of the image you want to generate",
+};
+
+const SEED: FieldSpec = FieldSpec {
+    name: "seed",
+    kind: FieldKind::Integer {
+        min: 0,
+        max: MAX_SAFE_INTEGER,
+        default: IntegerDefault::Drawn,
+        round_to_multiple: None,
+    },
+    required: false,
+    description: "Random seed for reproducibility; when absent the gateway draws one and returns it in x-seed",
+};
+
+const fn side(name: &'static str, max: i64, default: i64, description: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind: FieldKind::Integer {
+            min: 0,
+            max,
+            default: IntegerDefault::Value(default),
+            round_to_multiple: None,
+        },
+        required: false,
+        description,
+    }
+}
+
+const fn steps(name: &'static str, max: i64, default: IntegerDefault) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind: FieldKind::Integer {
+            min: 1,
+            max,
+            default,
+            round_to_multiple: None,
+        },
+        required: false,
+        description:
+            "The number of diffusion steps; higher values can improve quality but take longer",
+    }
+}
+
+pub static PHOENIX_1_0: ModelSpec = ModelSpec {
+    id: "@cf/leonardo/phoenix-1.0",
+    summary: "Leonardo Phoenix 1.0: prompt adherence and legible text in images",
+    fields: &[
+        PROMPT,
+        FieldSpec {
+            name: "negative_prompt",
+            kind: FieldKind::Text {
+                min_chars: 1,
+                max_chars: None,
+            },
+            required: false,
+            description: "Text describing elements to avoid in the generated image",
+        },
+        FieldSpec {
+            name: "guidance",
+            kind: FieldKind::Number {
+                min: Some(2.0),
+                max: Some(10.0),
+                default: Some(2.0),
+            },
+            required: false,
+            description: "Controls how closely the generated image should adhere to the prompt",
+        },
+        SEED,
+        side(
+            "height",
+            2048,
+            1024,
+            "The height of the generated image in pixels",
+        ),
+        side(
+            "width",
+            2048,
+            1024,
+            "The width of the generated image in pixels",
+        ),
+        steps("num_steps", 50, IntegerDefault::Value(25)),
+    ],
+    rules: &[],
+    output: Output::ImageStream {
+        documented: "image/jpeg",
+    },
+    additional_fields: AdditionalFields::Policy,
+};
+
+pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
+    id: "@cf/leonardo/lucid-origin",
+    summary: "Leonardo Lucid Origin: photorealistic images with strong prompt adherence",
+    fields: &[
+        PROMPT,
+        FieldSpec {
+            name: "guidance",
+            kind: FieldKind::Number {
+                min: Some(0.0),
+                max: Some(10.0),
+                default: Some(4.5),
+            },
+            required: false,
+            description: "Controls how closely the generated image should adhere to the prompt",
+        },
+        SEED,
+        side(
+            "height",
+            2500,
+            1120,
+            "The height of the generated image in pixels",
+        ),
+        side(
+            "width",
+            2500,
+            1120,
+            "The width of the generated image in pixels",
+        ),
+        steps("num_steps", 40, IntegerDefault::None),
+        steps("steps", 40, IntegerDefault::None),
+    ],
+    // The schema has both names for one setting; sending both would be ambiguous.
+    rules: &[CrossRule::Exclusive("num_steps", "steps")],
+    output: Output::JsonImageBase64,
+    additional_fields: AdditionalFields::Policy,
+};

@@ -26,7 +26,7 @@ pub use image::{ImageFormat, ImageInfo};
 pub use inputs::{InputImage, InputValue, Inputs, Normalized};
 pub use model::ModelSpec;
 pub use normalize::{normalize, Policy, UnknownFields};
-pub use parse::{parse_json, parse_query, BodyError, RawRequest};
+pub use parse::{parse_form, parse_json, parse_query, BodyError, FormPart, RawRequest};
 pub use violation::{Rule, Violation};
 
 /// Parses, validates and normalizes a JSON body for `spec` in one call.

@@ -237,6 +237,12 @@ fn check_field(
             Rule::NotInQuery,
             "cannot be sent in a query string; POST it in a JSON body",
         )),
+        (_, RawValue::TextForFile) => Err(Violation::new(
+            path,
+            Rule::Type,
+            "must be a file part of the form (or, in a JSON body, an array of integers 0-255)",
+        )),
+        (_, RawValue::BinaryForText) => Err(type_error("UTF-8 text", "a binary file")),
         (FieldKind::ImageBase64 { into }, RawValue::Json(Value::String(s))) => {
             let bytes = base64_image::decode(&s)
                 .map_err(|e| Violation::new(path.clone(), Rule::Base64, e.to_string()))?;
@@ -358,6 +364,8 @@ fn json_kind(v: &RawValue) -> &'static str {
         | RawValue::Bytes(_)
         | RawValue::BadBytes(_)
         | RawValue::NotInQuery => "an array",
+        RawValue::TextForFile => "a string",
+        RawValue::BinaryForText => "a file",
         RawValue::Json(Value::Object(_)) => "an object",
     }
 }

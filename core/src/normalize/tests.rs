@@ -426,6 +426,76 @@ fn a_query_string_meets_the_same_rules_and_key_as_json() {
 }
 
 #[test]
+fn a_form_meets_the_same_rules_and_key_as_json() {
+    use crate::cache_key::cache_key;
+    use crate::normalize::normalize;
+    use crate::parse::{parse_form, FormPart};
+    let text = |s: &str| FormPart::Text(s.to_owned());
+    let file = |bytes: &[u8]| FormPart::File {
+        filename: "upload.png".into(),
+        bytes: bytes.to_vec(),
+    };
+    let from_form = |parts: Vec<(&str, FormPart)>| {
+        normalize(
+            &SDXL_LIGHTNING,
+            parse_form(&SDXL_LIGHTNING, parts),
+            Policy::default(),
+            &mut || DRAWN_SEED,
+        )
+    };
+    let f = from_form(vec![
+        ("prompt", text("a cat")),
+        ("seed", text("7")),
+        ("strength", text("0.5")),
+        // What a browser sends for inputs left empty: they are absent, not invalid.
+        ("negative_prompt", text("")),
+        ("width", text("")),
+        ("image", file(PNG_256)),
+        ("mask", file(MASK_256)),
+    ])
+    .unwrap();
+    let j = accept(json!({
+        "prompt": "a cat", "seed": 7, "strength": 0.5,
+        "image": bytes_json(PNG_256), "mask": bytes_json(MASK_256),
+    }));
+    assert_eq!(f.inputs, j.inputs);
+    assert_eq!(cache_key(&f), cache_key(&j));
+    // The image as base64 text in a form is the same request again.
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PNG_256);
+    let b = from_form(vec![
+        ("prompt", text("a cat")),
+        ("seed", text("7")),
+        ("strength", text("0.5")),
+        ("image_b64", text(&b64)),
+        ("mask", file(MASK_256)),
+    ])
+    .unwrap();
+    assert_eq!(cache_key(&b), cache_key(&j));
+
+    let refused = from_form(vec![
+        ("prompt", file(b"a prompt from a file")),
+        ("image", text("[1,2,3]")),
+        ("guidance", file(&[0xff, 0xfe])),
+        ("seed", text("1.5")),
+    ])
+    .unwrap_err();
+    let got: Vec<_> = refused.iter().map(|v| (v.path.as_str(), v.rule)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("/image", Rule::Type),
+            ("/guidance", Rule::Type),
+            ("/seed", Rule::Integer),
+        ]
+    );
+    assert!(
+        refused[0].message.contains("file part"),
+        "{}",
+        refused[0].message
+    );
+}
+
+#[test]
 fn operator_limits_on_text_and_pixels() {
     let policy = Policy {
         max_prompt_chars: 5,

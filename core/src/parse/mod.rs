@@ -21,6 +21,10 @@ pub enum RawValue {
     BadBytes(ByteArrayProblem),
     /// A field that a query string cannot carry (byte arrays need a body).
     NotInQuery,
+    /// An image sent as a text part of a form instead of a file.
+    TextForFile,
+    /// A text field sent as a file that is not UTF-8.
+    BinaryForText,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,16 +134,68 @@ where
         };
         let raw = match field.kind {
             FieldKind::ImageBytes => RawValue::NotInQuery,
-            FieldKind::Integer { .. } | FieldKind::Number { .. } => {
-                match serde_json::from_str::<serde_json::Number>(value.trim()) {
-                    Ok(n) => RawValue::Json(serde_json::Value::Number(n)),
-                    // Left a string, so it fails the type rule with the JSON wording.
-                    Err(_) => RawValue::Json(serde_json::Value::String(value.to_owned())),
-                }
+            _ => text_value(field, value),
+        };
+        request.insert(field, raw);
+    }
+    request
+}
+
+/// A value sent as text, typed by the JSON rules: numeric fields must parse as JSON numbers,
+/// text fields are taken as they are.
+fn text_value(field: &FieldSpec, value: &str) -> RawValue {
+    match field.kind {
+        FieldKind::Integer { .. } | FieldKind::Number { .. } => {
+            match serde_json::from_str::<serde_json::Number>(value.trim()) {
+                Ok(n) => RawValue::Json(serde_json::Value::Number(n)),
+                // Left a string, so it fails the type rule with the JSON wording.
+                Err(_) => RawValue::Json(serde_json::Value::String(value.to_owned())),
             }
-            FieldKind::Text { .. } | FieldKind::ImageBase64 { .. } => {
-                RawValue::Json(serde_json::Value::String(value.to_owned()))
+        }
+        _ => RawValue::Json(serde_json::Value::String(value.to_owned())),
+    }
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormPart {
+    Text(String),
+    File { filename: String, bytes: Vec<u8> },
+}
+
+/// Reads the parts of a `multipart/form-data` (or url-encoded) body for the model `spec`, by the
+/// rules of a query string, with images as file parts. An empty part is an absent field: an HTML
+/// form sends every input, filled or not, and an empty file input as a nameless empty file.
+#[must_use]
+pub fn parse_form<I, K>(spec: &'static ModelSpec, parts: I) -> RawRequest
+where
+    I: IntoIterator<Item = (K, FormPart)>,
+    K: AsRef<str>,
+{
+    let mut request = RawRequest::default();
+    for (key, part) in parts {
+        let key = key.as_ref();
+        let empty = match &part {
+            FormPart::Text(t) => t.is_empty(),
+            FormPart::File { bytes, .. } => bytes.is_empty(),
+        };
+        let Some(field) = spec.field(key) else {
+            if !request.unknown.iter().any(|k| k == key) {
+                request.unknown.push(key.to_owned());
             }
+            continue;
+        };
+        if empty {
+            continue;
+        }
+        let raw = match (&field.kind, part) {
+            (FieldKind::ImageBytes, FormPart::File { bytes, .. }) => RawValue::Bytes(bytes),
+            (FieldKind::ImageBytes, FormPart::Text(_)) => RawValue::TextForFile,
+            (_, FormPart::Text(text)) => text_value(field, &text),
+            (_, FormPart::File { bytes, .. }) => match String::from_utf8(bytes) {
+                Ok(text) => text_value(field, &text),
+                Err(_) => RawValue::BinaryForText,
+            },
         };
         request.insert(field, raw);
     }

@@ -14,6 +14,8 @@ pub const CODE_BAD_INPUT: u32 = 5006;
 pub const CODE_BAD_REQUEST: u32 = 3003;
 /// Code for an over-limit body (Workers AI: "Request too large").
 pub const CODE_TOO_LARGE: u32 = 3006;
+/// Code for an unknown model (Workers AI: "No such model ${model} or task").
+pub const CODE_NO_SUCH_MODEL: u32 = 5007;
 /// Code for an unknown path (Cloudflare API: "No route for that URI").
 pub const CODE_NO_ROUTE: u32 = 7000;
 /// Code for a known path with the wrong method (Cloudflare API: "Method not allowed").
@@ -40,10 +42,14 @@ pub enum ApiError {
     Invalid(Vec<Violation>),
     #[error(transparent)]
     Body(#[from] BodyError),
-    #[error("content-type {0:?} is not accepted here; send application/json")]
+    #[error(
+        "content-type {0:?} is not accepted here; send application/json or multipart/form-data"
+    )]
     UnsupportedMediaType(String),
     #[error("the request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("No such model {0} or task")]
+    NoSuchModel(String),
     #[error("no route for {method} {path}")]
     NotFound { method: String, path: String },
     #[error("{method} is not allowed on {path}; use {allow}")]
@@ -73,7 +79,7 @@ impl ApiError {
     #[must_use]
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::Invalid(_) | ApiError::Body(_) => 400,
+            ApiError::Invalid(_) | ApiError::Body(_) | ApiError::NoSuchModel(_) => 400,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::TooLarge { .. } => 413,
             ApiError::NotFound { .. } | ApiError::NoSuchImage(_) => 404,
@@ -131,6 +137,7 @@ impl ApiError {
                 })
                 .collect(),
             ApiError::Body(_) => whole(CODE_BAD_REQUEST),
+            ApiError::NoSuchModel(_) => whole(CODE_NO_SUCH_MODEL),
             ApiError::UnsupportedMediaType(_) => whole(CODE_MEDIA_TYPE),
             ApiError::TooLarge { .. } => whole(CODE_TOO_LARGE),
             ApiError::NotFound { .. } | ApiError::NoSuchImage(_) => whole(CODE_NO_ROUTE),

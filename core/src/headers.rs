@@ -47,6 +47,75 @@ pub fn etag_matches(if_none_match: &str, key: &str) -> bool {
     })
 }
 
+/// How much an `Accept` header wants `media_type` (0 to 1), by the most specific range that
+/// matches it (RFC 9110 §12.5.1), and that range's specificity (2 exact, 1 `type/*`, 0 `*/*`).
+/// No header at all accepts everything.
+#[must_use]
+pub fn accept_quality(accept: Option<&str>, media_type: &str) -> (f32, u8) {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return (1.0, 0);
+    };
+    let (kind, _) = media_type.split_once('/').unwrap_or((media_type, ""));
+    let mut best: Option<(u8, f32)> = None; // (specificity, quality)
+    for range in accept.split(',') {
+        let mut params = range.split(';');
+        let name = params
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let specificity = if name == media_type {
+            2
+        } else if name.strip_suffix("/*") == Some(kind) {
+            1
+        } else if name == "*/*" {
+            0
+        } else {
+            continue;
+        };
+        let quality = params
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0)
+            .clamp(0.0, 1.0);
+        if best.is_none_or(|(s, _)| specificity > s) {
+            best = Some((specificity, quality));
+        }
+    }
+    best.map_or((0.0, 0), |(s, q)| (q, s))
+}
+
+/// What a generation answers with, by the `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    /// The image bytes (the default: `*/*`, `image/*`, no header).
+    Image,
+    /// The v4 envelope with the image in base64 (`Accept: application/json`).
+    Json,
+    /// A page (`Accept: text/html`, as browsers navigate).
+    Html,
+}
+
+/// The representation `accept` prefers: the highest quality, then the type named most
+/// specifically (`application/json, */*` asks for JSON); full ties go to the image.
+#[must_use]
+pub fn wanted(accept: Option<&str>) -> Wanted {
+    let rank = |media_type| {
+        let (q, specificity) = accept_quality(accept, media_type);
+        (q > 0.0, q, specificity)
+    };
+    let image = rank("image/png");
+    let json = rank("application/json");
+    let html = rank("text/html");
+    if html.0 && html > image && html >= json {
+        Wanted::Html
+    } else if json.0 && json > image {
+        Wanted::Json
+    } else {
+        Wanted::Image
+    }
+}
+
 /// What a client's `Cache-Control` (and legacy `Pragma`) allow the gateway to do with its caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientCaching {
@@ -82,6 +151,33 @@ impl ClientCaching {
 
 #[cfg(test)]
 mod tests {
+    use super::{wanted, Wanted};
+
+    #[test]
+    fn accept_negotiation() {
+        let cases = [
+            (None, Wanted::Image),
+            (Some("*/*"), Wanted::Image),
+            (Some("application/json"), Wanted::Json),
+            (Some("application/json, text/plain, */*"), Wanted::Json),
+            (Some("image/*,application/json;q=0.5"), Wanted::Image),
+            (
+                Some("image/avif,image/webp,image/apng,*/*;q=0.8"),
+                Wanted::Image,
+            ),
+            // A browser navigation.
+            (
+                Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                Wanted::Html,
+            ),
+            (Some("application/json;q=0, */*"), Wanted::Image),
+            (Some("text/html;q=0.1, image/png"), Wanted::Image),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(wanted(accept), expected, "{accept:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

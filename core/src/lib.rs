@@ -18,6 +18,7 @@ pub mod observe;
 pub mod openapi;
 pub mod parse;
 pub mod retry;
+pub mod route;
 pub mod upstream;
 pub mod violation;
 

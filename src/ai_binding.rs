@@ -11,11 +11,16 @@ use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
-    /// Anything with `run(model, inputs)`: the Workers AI binding or an RPC stub.
+    /// Anything with `run(model, inputs, options)`: the Workers AI binding or an RPC stub.
     pub type AiBinding;
 
     #[wasm_bindgen(method, catch, js_name = run)]
-    fn run_raw(this: &AiBinding, model: &str, inputs: &JsValue) -> Result<JsValue, JsValue>;
+    fn run_raw(
+        this: &AiBinding,
+        model: &str,
+        inputs: &JsValue,
+        options: &JsValue,
+    ) -> Result<JsValue, JsValue>;
 }
 
 impl AiBinding {
@@ -31,12 +36,19 @@ impl AiBinding {
         Ok(binding.unchecked_into())
     }
 
-    /// `await AI.run(model, inputs)`.
+    /// `await AI.run(model, inputs, options)`; `options` may be `undefined`.
     ///
     /// # Errors
     /// The binding's failure, read into a code and a reason.
-    pub async fn run(&self, model: &str, inputs: &JsValue) -> Result<JsValue, UpstreamError> {
-        let returned = self.run_raw(model, inputs).map_err(|e| read_error(&e))?;
+    pub async fn run(
+        &self,
+        model: &str,
+        inputs: &JsValue,
+        options: &JsValue,
+    ) -> Result<JsValue, UpstreamError> {
+        let returned = self
+            .run_raw(model, inputs, options)
+            .map_err(|e| read_error(&e))?;
         // RPC stubs return thenables that are not `Promise` instances; resolve adopts them.
         JsFuture::from(Promise::resolve(&returned))
             .await
@@ -52,4 +64,27 @@ pub(crate) fn read_error(error: &JsValue) -> UpstreamError {
         .or_else(|| error.as_string())
         .unwrap_or_else(|| String::from("the AI binding failed without a message"));
     UpstreamError::parse(&message)
+}
+
+/// The options argument of `run`: `{gateway: {id, skipCache: true, metadata: {cache_key}}}` when
+/// an AI Gateway is configured, so runs appear in its logs and analytics while this Worker's own
+/// cache stays the cache of record (the gateway would cache by the whole body, seed included,
+/// which is what our key already does); `undefined` otherwise.
+pub fn run_options(gateway_id: Option<&str>, cache_key: &str) -> JsValue {
+    let Some(id) = gateway_id else {
+        return JsValue::UNDEFINED;
+    };
+    let metadata = js_sys::Object::new();
+    let gateway = js_sys::Object::new();
+    let options = js_sys::Object::new();
+    let set = |target: &js_sys::Object, name: &str, value: &JsValue| {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(target, &JsValue::from_str(name), value);
+    };
+    set(&metadata, "cache_key", &JsValue::from_str(cache_key));
+    set(&gateway, "id", &JsValue::from_str(id));
+    set(&gateway, "skipCache", &JsValue::TRUE);
+    set(&gateway, "metadata", &metadata);
+    set(&options, "gateway", &gateway);
+    options.into()
 }

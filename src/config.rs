@@ -40,6 +40,8 @@ pub struct Config {
     pub log_prompts: bool,
     /// `MEMORY_CACHE_BYTES`: the in-memory tier's budget; 0 turns it off.
     pub memory_cache_bytes: usize,
+    /// `AI_GATEWAY_ID`: runs go through this AI Gateway (for its logs and analytics).
+    pub ai_gateway_id: Option<String>,
 }
 
 impl Config {
@@ -86,6 +88,9 @@ impl Config {
             rate_limit_period_s: number(&var, "RATE_LIMIT_PERIOD_S", DEFAULT_RATE_LIMIT_PERIOD_S)?,
             log_prompts: flag("LOG_PROMPTS"),
             memory_cache_bytes: number(&var, "MEMORY_CACHE_BYTES", DEFAULT_MEMORY_CACHE_BYTES)?,
+            ai_gateway_id: var("AI_GATEWAY_ID")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
         })
     }
 }

@@ -10,36 +10,53 @@ use futures_util::{pin_mut, StreamExt};
 use js_sys::Uint8Array;
 use sdxl_core::cache_key::cache_key;
 use sdxl_core::headers::{field_list, ClientCaching};
-use sdxl_core::{normalize, parse_json, parse_query, ApiError, BodyError, ModelSpec, RawRequest};
+use sdxl_core::{
+    normalize, parse_form, parse_json, parse_query, ApiError, BodyError, FormPart, ModelSpec,
+    RawRequest,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Delay, Env, Request, Result};
 
-use crate::ai_binding::AiBinding;
+use crate::ai_binding::{run_options, AiBinding};
 use crate::ai_inputs;
 use crate::cache_tiers::{permalink_url, Stored, Tiers};
 use crate::config::Config;
 use crate::failure::{Failure, Handled};
 use crate::model_output::{read_image, ModelImage};
-use crate::responses::{image_response, not_modified_if_held, CacheStatus};
+use crate::responses::{deliver, not_modified_if_held, CacheStatus, Delivery};
 use crate::single_flight::run_once;
 use crate::trace::{now, Trace};
 
-/// `POST` with a JSON body.
+/// `POST` with a JSON, `multipart/form-data` or url-encoded body.
 pub async fn from_body(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
     config: &Config,
     spec: &'static ModelSpec,
+    delivery: Delivery,
     trace: &mut Trace,
 ) -> Handled {
     let started = now();
-    let body = read_json_body(req, config.max_body_bytes).await?;
-    let raw = parse_json(spec, &body).map_err(ApiError::Body)?;
-    drop(body);
+    let content_type = req.headers().get("content-type")?.unwrap_or_default();
+    let shape = BodyShape::of(&content_type)?;
+    let body = read_body(req, config.max_body_bytes).await?;
+    let raw = match shape {
+        BodyShape::Json => parse_json(spec, &body).map_err(ApiError::Body)?,
+        BodyShape::FormOrJson if !looks_like_json(&body) => parse_form(
+            spec,
+            form_urlencoded::parse(&body).map(|(k, v)| (k, FormPart::Text(v.into_owned()))),
+        ),
+        BodyShape::FormOrJson => parse_json(spec, &body).map_err(ApiError::Body)?,
+        BodyShape::Multipart => {
+            let parts = multipart_parts(body, &content_type).await?;
+            parse_form(spec, parts)
+        }
+    };
     trace.log.ms.validate += now() - started;
-    generate(req, env, ctx, config, spec, raw, trace).await
+    generate(req, env, ctx, config, spec, raw, delivery, trace).await
 }
 
 /// `GET` with a query string, so results can sit in `<img src>` and behind a CDN.
@@ -49,13 +66,15 @@ pub async fn from_query(
     ctx: &Context,
     config: &Config,
     spec: &'static ModelSpec,
+    delivery: Delivery,
     trace: &mut Trace,
 ) -> Handled {
     let url = req.url()?;
     let raw = parse_query(spec, url.query_pairs());
-    generate(req, env, ctx, config, spec, raw, trace).await
+    generate(req, env, ctx, config, spec, raw, delivery, trace).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn generate(
     req: &Request,
     env: &Env,
@@ -63,6 +82,7 @@ async fn generate(
     config: &Config,
     spec: &'static ModelSpec,
     raw: RawRequest,
+    delivery: Delivery,
     trace: &mut Trace,
 ) -> Handled {
     let started = now();
@@ -77,7 +97,8 @@ async fn generate(
         trace.log.set_prompt(prompt, config.log_prompts);
     }
     let seed = normalized.seed().map(|s| s.to_string());
-    if let Some(response) = not_modified_if_held(req, &key, seed.as_deref())? {
+    let tag = delivery.entity_tag(&key);
+    if let Some(response) = not_modified_if_held(req, &tag, &key, seed.as_deref())? {
         return Ok(response);
     }
     let headers = req.headers();
@@ -110,14 +131,15 @@ async fn generate(
             tiers.backfill(ctx, tier, &url, &key, &stored);
             let status = CacheStatus::Hit(tier.name());
             trace.log.cache = Some(status.label());
-            return Ok(image_response(&stored, &key, status, &extra)?);
+            return Ok(deliver(&stored, &key, status, &extra, delivery)?);
         }
     }
 
     let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
     let inputs = ai_inputs::to_js(&normalized.inputs)?;
+    let options = run_options(config.ai_gateway_id.as_deref(), &key);
     let attempts = Cell::new(0);
-    let run = || run_model(&ai, spec.id, &inputs, config, &attempts);
+    let run = || run_model(&ai, spec.id, &inputs, &options, config, &attempts);
     let started = now();
     let (result, started_here) = if caching.store {
         run_once(&key, run).await
@@ -140,7 +162,7 @@ async fn generate(
         let (tiers, stored, url, key) = (tiers, stored.clone(), url, key.clone());
         ctx.wait_until(async move { tiers.put(&url, &key, &stored, false).await });
     }
-    Ok(image_response(&stored, &key, status, &extra)?)
+    Ok(deliver(&stored, &key, status, &extra, delivery)?)
 }
 
 /// One model run as a client can rely on it: capacity failures retried a bounded number of times
@@ -149,6 +171,7 @@ async fn run_model(
     ai: &AiBinding,
     model: &str,
     inputs: &JsValue,
+    options: &JsValue,
     config: &Config,
     attempts: &Cell<u32>,
 ) -> Result<ModelImage, ApiError> {
@@ -156,7 +179,7 @@ async fn run_model(
         let mut retry = 0;
         loop {
             attempts.set(attempts.get() + 1);
-            match ai.run(model, inputs).await {
+            match ai.run(model, inputs, options).await {
                 Ok(output) => return read_image(output).await,
                 Err(error) => {
                     retry += 1;
@@ -179,18 +202,94 @@ async fn run_model(
     }
 }
 
-/// The body, refused when its media type is not JSON or it is over `limit` bytes, whatever
-/// `Content-Length` claims.
-async fn read_json_body(req: &mut Request, limit: u64) -> std::result::Result<Vec<u8>, ApiError> {
-    let content_type = req
-        .headers()
-        .get("content-type")
+/// How a body is encoded, by its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyShape {
+    Json,
+    /// `application/x-www-form-urlencoded`: an HTML form, or JSON from `curl -d '{...}'`, which
+    /// sends this type by default (the Workers AI REST API reads such bodies as JSON too).
+    FormOrJson,
+    Multipart,
+}
+
+impl BodyShape {
+    fn of(content_type: &str) -> Result<BodyShape, ApiError> {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "" | "application/json" => Ok(BodyShape::Json),
+            "application/x-www-form-urlencoded" => Ok(BodyShape::FormOrJson),
+            "multipart/form-data" => Ok(BodyShape::Multipart),
+            other if other.ends_with("+json") => Ok(BodyShape::Json),
+            _ => Err(ApiError::UnsupportedMediaType(content_type.to_owned())),
+        }
+    }
+}
+
+/// A url-encoded body that is really JSON starts with `{` (url-encoded names cannot).
+fn looks_like_json(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// The parts of a `multipart/form-data` body, split by the runtime's own parser (the body was
+/// read, within the limit, first).
+async fn multipart_parts(
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<Vec<(String, FormPart)>, ApiError> {
+    let unreadable = |what: &str| ApiError::Body(BodyError::Unreadable(what.to_owned()));
+    let headers = web_sys::Headers::new().map_err(|_| unreadable("headers"))?;
+    headers
+        .set("content-type", content_type)
+        .map_err(|_| unreadable("content-type"))?;
+    let init = web_sys::ResponseInit::new();
+    init.set_headers(&headers);
+    let mut body = body;
+    let form = web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
+        .and_then(|r| r.form_data())
+        .map_err(|_| unreadable("the multipart body"))?;
+    drop(body);
+    let form: web_sys::FormData = JsFuture::from(form)
+        .await
+        .map_err(|e| {
+            unreadable(&format!(
+                "the multipart body is malformed: {}",
+                crate::ai_binding::read_error(&e).reason
+            ))
+        })?
+        .unchecked_into();
+    let mut parts = Vec::new();
+    let entries = js_sys::try_iter(&form)
         .ok()
         .flatten()
-        .unwrap_or_default();
-    if !is_json_media_type(&content_type) {
-        return Err(ApiError::UnsupportedMediaType(content_type));
+        .ok_or_else(|| unreadable("the multipart body"))?;
+    for entry in entries {
+        let entry: js_sys::Array = entry.map_err(|_| unreadable("a part"))?.unchecked_into();
+        let name = entry.get(0).as_string().unwrap_or_default();
+        let value = entry.get(1);
+        let part = if let Some(text) = value.as_string() {
+            FormPart::Text(text)
+        } else {
+            let file: web_sys::File = value.unchecked_into();
+            let buffer = JsFuture::from(file.array_buffer())
+                .await
+                .map_err(|_| unreadable("a file part"))?;
+            FormPart::File {
+                filename: file.name(),
+                bytes: Uint8Array::new(&buffer).to_vec(),
+            }
+        };
+        parts.push((name, part));
     }
+    Ok(parts)
+}
+
+/// The body, refused when it is over `limit` bytes, whatever `Content-Length` claims.
+async fn read_body(req: &mut Request, limit: u64) -> std::result::Result<Vec<u8>, ApiError> {
     let too_large = || ApiError::TooLarge { limit };
     let declared = req
         .headers()
@@ -224,21 +323,6 @@ async fn read_json_body(req: &mut Request, limit: u64) -> std::result::Result<Ve
         bytes.copy_to(&mut body[start..]);
     }
     Ok(body)
-}
-
-/// JSON, or no type at all, or the form type `curl -d '{...}'` sends by default (the Workers AI
-/// REST API reads such bodies as JSON too, and its own docs' curl example relies on it).
-fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence.is_empty()
-        || essence == "application/json"
-        || essence.ends_with("+json")
-        || essence == "application/x-www-form-urlencoded"
 }
 
 /// Seeds the gateway draws are 32-bit so they suit any backend; the contract allows up to 2^53-1.

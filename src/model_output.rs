@@ -7,7 +7,8 @@
 //! here, not passed on as a smaller "whole" one. Models send the image when it is finished, so
 //! holding it costs no time to first byte worth keeping.
 
-use js_sys::{ArrayBuffer, Uint8Array};
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use sdxl_core::base64_image::decode;
 use sdxl_core::image::{ends_whole, sniff, SNIFF_LEN, TAIL_LEN};
 use sdxl_core::{ApiError, ImageFormat};
 use wasm_bindgen::{JsCast, JsValue};
@@ -22,13 +23,19 @@ pub struct ModelImage {
     pub bytes: Uint8Array,
 }
 
-/// Reads the model's output stream to its end and checks it is a whole PNG, JPEG or WebP.
+/// Reads the model's output to its end and checks it is a whole PNG, JPEG or WebP. The output is
+/// a stream of bytes (Stable Diffusion, Phoenix) or, for models that answer JSON (FLUX, Lucid
+/// Origin), an object whose `image` is the base64 of the bytes; which one is decided by what
+/// arrives, as the binding decides by the content type it receives.
 ///
 /// # Errors
-/// [`ApiError::NotAnImage`] when the output is not a stream or not an image we know;
+/// [`ApiError::NotAnImage`] when the output is neither or not an image we know;
 /// [`ApiError::Incomplete`] when the stream fails or ends before the image does.
 pub async fn read_image(output: JsValue) -> Result<ModelImage, ApiError> {
-    let stream: web_sys::ReadableStream = output.dyn_into().map_err(|_| ApiError::NotAnImage)?;
+    let stream: web_sys::ReadableStream = match output.dyn_into() {
+        Ok(stream) => stream,
+        Err(output) => return decode_json_image(&output),
+    };
     let js_error = |e: JsValue| ApiError::Incomplete(read_error(&e).reason);
     let buffer = web_sys::Response::new_with_opt_readable_stream(Some(&stream))
         .and_then(|r| r.array_buffer())
@@ -38,6 +45,18 @@ pub async fn read_image(output: JsValue) -> Result<ModelImage, ApiError> {
         .map_err(js_error)?
         .unchecked_into();
     let bytes = Uint8Array::new(&buffer);
+    let format = verify(&bytes)?;
+    Ok(ModelImage { format, bytes })
+}
+
+/// `{image: "<base64>"}`, the answer of JSON models, as verified image bytes in JS memory.
+fn decode_json_image(output: &JsValue) -> Result<ModelImage, ApiError> {
+    let encoded = Reflect::get(output, &JsValue::from_str("image"))
+        .ok()
+        .and_then(|v| v.as_string())
+        .ok_or(ApiError::NotAnImage)?;
+    let decoded = decode(&encoded).map_err(|_| ApiError::NotAnImage)?;
+    let bytes = Uint8Array::from(decoded.as_slice());
     let format = verify(&bytes)?;
     Ok(ModelImage { format, bytes })
 }

@@ -13,7 +13,7 @@ pub async fn serve(req: &Request, env: &Env, ctx: &Context, config: &Config, key
     if !is_cache_key(key) {
         return Err(ApiError::NoSuchImage(key.chars().take(80).collect()).into());
     }
-    if let Some(response) = not_modified_if_held(req, key, None)? {
+    if let Some(response) = not_modified_if_held(req, key, key, None)? {
         return Ok(response);
     }
     let url = permalink_url(req, key)?;

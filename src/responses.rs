@@ -1,5 +1,6 @@
 //! Responses: images with their cache headers, and every refusal in the Cloudflare v4 envelope.
 
+use base64::Engine as _;
 use sdxl_core::envelope::CODE_BAD_UPSTREAM;
 use sdxl_core::headers::etag_matches;
 use sdxl_core::ApiError;
@@ -30,6 +31,74 @@ impl CacheStatus {
     }
 }
 
+/// The form a generated image is answered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The image bytes, typed by what they are.
+    Image,
+    /// `Accept: application/json`: the v4 envelope with `result.image` (base64),
+    /// `result.content_type` and `result.seed`.
+    Envelope,
+    /// The REST API's answer for JSON models: the v4 envelope with `result.image` alone.
+    RestEnvelope,
+}
+
+impl Delivery {
+    /// The entity tag of this representation: the key for the bytes, the key marked `.json` for
+    /// an envelope (same image, different body, so a different tag).
+    pub fn entity_tag(self, key: &str) -> String {
+        match self {
+            Delivery::Image => key.to_owned(),
+            Delivery::Envelope => format!("{key}.json"),
+            Delivery::RestEnvelope => format!("{key}.rest.json"),
+        }
+    }
+}
+
+/// A generated (or stored) image in the form `delivery` asks for.
+pub fn deliver(
+    stored: &Stored,
+    key: &str,
+    cache: CacheStatus,
+    extra: &[(&str, String)],
+    delivery: Delivery,
+) -> Result<Response> {
+    if delivery == Delivery::Image {
+        let mut response = image_response(stored, key, cache, extra)?;
+        response.headers_mut().set("vary", "accept")?;
+        return Ok(response);
+    }
+    let image = base64::engine::general_purpose::STANDARD.encode(stored.image.bytes.to_vec());
+    let result = if delivery == Delivery::Envelope {
+        let seed = stored.seed.as_deref().and_then(|s| s.parse::<i64>().ok());
+        serde_json::json!({
+            "image": image,
+            "content_type": stored.image.format.content_type(),
+            "seed": seed,
+        })
+    } else {
+        serde_json::json!({ "image": image })
+    };
+    let body = serde_json::json!({
+        "result": result,
+        "success": true,
+        "errors": [],
+        "messages": [],
+    });
+    let mut response = Response::ok(body.to_string())?;
+    let headers = response.headers_mut();
+    headers.set("content-type", "application/json")?;
+    headers.set("vary", "accept")?;
+    set_entity_headers(
+        headers,
+        &delivery.entity_tag(key),
+        key,
+        stored.seed.as_deref(),
+    )?;
+    set_cache_headers(headers, cache, extra)?;
+    Ok(response)
+}
+
 /// An image response. The body is the JS-side bytes, handed over without a copy into Wasm.
 pub fn image_response(
     stored: &Stored,
@@ -41,7 +110,16 @@ pub fn image_response(
     let mut response = Response::from(response);
     let headers = response.headers_mut();
     headers.set("content-type", stored.image.format.content_type())?;
-    set_entity_headers(headers, key, stored.seed.as_deref())?;
+    set_entity_headers(headers, key, key, stored.seed.as_deref())?;
+    set_cache_headers(headers, cache, extra)?;
+    Ok(response)
+}
+
+fn set_cache_headers(
+    headers: &Headers,
+    cache: CacheStatus,
+    extra: &[(&str, String)],
+) -> Result<()> {
     headers.set("x-cache", cache.label())?;
     if let CacheStatus::Hit(tier) = cache {
         headers.set("x-cache-tier", tier)?;
@@ -49,7 +127,7 @@ pub fn image_response(
     for (name, value) in extra {
         headers.set(name, value)?;
     }
-    Ok(response)
+    Ok(())
 }
 
 /// A copy of a fetched response whose headers can be changed (a subrequest's are immutable, and
@@ -67,27 +145,28 @@ pub fn with_mutable_headers(response: Response) -> Result<Response> {
         .with_headers(headers))
 }
 
-/// `304 Not Modified` when the request's `If-None-Match` names `key`: the client already holds
-/// that exact image.
+/// `304 Not Modified` when the request's `If-None-Match` names `tag` (the entity tag of the
+/// representation for `key`): the client already holds that exact answer.
 pub fn not_modified_if_held(
     req: &Request,
+    tag: &str,
     key: &str,
     seed: Option<&str>,
 ) -> Result<Option<Response>> {
     match req.headers().get("if-none-match")? {
-        Some(tag) if etag_matches(&tag, key) => Ok(Some(not_modified(key, seed)?)),
+        Some(sent) if etag_matches(&sent, tag) => Ok(Some(not_modified(tag, key, seed)?)),
         _ => Ok(None),
     }
 }
 
-fn not_modified(key: &str, seed: Option<&str>) -> Result<Response> {
+fn not_modified(tag: &str, key: &str, seed: Option<&str>) -> Result<Response> {
     let headers = Headers::new();
-    set_entity_headers(&headers, key, seed)?;
+    set_entity_headers(&headers, tag, key, seed)?;
     Ok(Response::empty()?.with_status(304).with_headers(headers))
 }
 
-fn set_entity_headers(headers: &Headers, key: &str, seed: Option<&str>) -> Result<()> {
-    headers.set("etag", &format!("\"{key}\""))?;
+fn set_entity_headers(headers: &Headers, tag: &str, key: &str, seed: Option<&str>) -> Result<()> {
+    headers.set("etag", &format!("\"{tag}\""))?;
     headers.set("cache-control", IMMUTABLE)?;
     headers.set("content-location", &format!("/images/{key}"))?;
     if let Some(seed) = seed {

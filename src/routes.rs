@@ -1,6 +1,11 @@
 //! Which handler answers which method and path, after access control.
 
-use sdxl_core::models::{self, SDXL_LIGHTNING};
+use sdxl_core::headers::{wanted, Wanted};
+use sdxl_core::json_schema::catalog;
+use sdxl_core::model::Output;
+use sdxl_core::models;
+use sdxl_core::openapi::{document, DocOptions};
+use sdxl_core::route::Route;
 use sdxl_core::{ApiError, ModelSpec};
 use worker::{Context, Env, Method, Request, Response};
 
@@ -10,12 +15,8 @@ use crate::config::Config;
 use crate::failure::Handled;
 use crate::generate;
 use crate::permalink;
-use crate::responses::with_mutable_headers;
+use crate::responses::{with_mutable_headers, Delivery};
 use crate::trace::Trace;
-
-/// Where a model is served: `/ai/run/<model id>`, as in the Workers AI REST API.
-const RUN_PREFIX: &str = "/ai/run/";
-const IMAGES_PREFIX: &str = "/images/";
 
 pub async fn handle(
     mut req: Request,
@@ -34,42 +35,100 @@ pub async fn handle(
             return Ok(response);
         }
     }
-    let not_found = || ApiError::NotFound {
-        method: method.to_string(),
-        path: path.clone(),
-    };
     let not_allowed = |allow: &'static str| ApiError::MethodNotAllowed {
         method: method.to_string(),
         path: path.clone(),
         allow,
     };
-
-    // Permalinks serve results someone already paid for, by an unguessable key: public, so they
-    // work in <img src> and behind a CDN. Rate limited all the same.
-    if let Some(key) = path.strip_prefix(IMAGES_PREFIX) {
-        if method != Method::Get {
-            return Err(not_allowed("GET").into());
+    let accept = req.headers().get("accept")?;
+    let (spec, delivery) = match Route::parse(&path) {
+        // Permalinks serve results someone already paid for, by an unguessable key: public, so
+        // they work in <img src> and behind a CDN. Rate limited all the same.
+        Route::Image { key } => {
+            if method != Method::Get {
+                return Err(not_allowed("GET").into());
+            }
+            let caller = client_address(&req)?;
+            rate_limit(env, config, caller).await?;
+            return permalink::serve(&req, env, ctx, config, key).await;
         }
-        let caller = client_address(&req)?;
-        rate_limit(env, config, caller).await?;
-        return permalink::serve(&req, env, ctx, config, key).await;
-    }
-    let spec: &'static ModelSpec = if path == "/" {
-        &SDXL_LIGHTNING
-    } else if let Some(spec) = path.strip_prefix(RUN_PREFIX).and_then(models::by_id) {
-        spec
-    } else {
-        return Err(not_found().into());
+        // Documentation is public: it says what is enforced, nothing more.
+        Route::Models | Route::OpenApi if method != Method::Get => {
+            return Err(not_allowed("GET").into())
+        }
+        Route::Models => return Ok(json_response(&catalog(models::ALL, &config.policy))?),
+        Route::OpenApi => {
+            let doc = document(&DocOptions {
+                models: models::ALL,
+                policy: &config.policy,
+                anonymous: config.allow_anonymous,
+            });
+            return Ok(json_response(&doc)?);
+        }
+        Route::Root => {
+            let browsing = wanted(accept.as_deref()) == Wanted::Html;
+            if method == Method::Get && browsing && req.url()?.query().is_none() {
+                return Ok(Response::from_html(PLAYGROUND)?);
+            }
+            (Ok(models::ALL[0]), negotiated(accept.as_deref()))
+        }
+        Route::Run { model } => (model_named(&model), negotiated(accept.as_deref())),
+        // The REST API answers as it always does, whatever `Accept` says: the official SDK
+        // sends `Accept: application/json` and still expects bytes from image-stream models.
+        Route::Rest { model, .. } => {
+            if method != Method::Post {
+                return Err(not_allowed("POST").into());
+            }
+            let spec = model_named(&model);
+            let delivery = match spec.as_ref().map(|s| s.output) {
+                Ok(Output::JsonImageBase64) => Delivery::RestEnvelope,
+                _ => Delivery::Image,
+            };
+            (spec, delivery)
+        }
+        Route::NotFound => {
+            return Err(ApiError::NotFound {
+                method: method.to_string(),
+                path: path.clone(),
+            }
+            .into())
+        }
     };
     if !matches!(method, Method::Get | Method::Post) {
         return Err(not_allowed("GET, POST").into());
     }
     let caller = authorize(&req, config)?;
     rate_limit(env, config, caller).await?;
+    let spec = spec?;
     match method {
-        Method::Post => generate::from_body(&mut req, env, ctx, config, spec, trace).await,
-        _ => generate::from_query(&req, env, ctx, config, spec, trace).await,
+        Method::Post => {
+            generate::from_body(&mut req, env, ctx, config, spec, delivery, trace).await
+        }
+        _ => generate::from_query(&req, env, ctx, config, spec, delivery, trace).await,
     }
+}
+
+/// The playground page, served to browsers at `/`.
+const PLAYGROUND: &str = include_str!("playground/index.html");
+
+fn model_named(id: &str) -> Result<&'static ModelSpec, ApiError> {
+    models::by_id(id).ok_or_else(|| ApiError::NoSuchModel(id.to_owned()))
+}
+
+/// Bytes, unless the client asked for JSON.
+fn negotiated(accept: Option<&str>) -> Delivery {
+    match wanted(accept) {
+        Wanted::Json => Delivery::Envelope,
+        Wanted::Image | Wanted::Html => Delivery::Image,
+    }
+}
+
+fn json_response(value: &serde_json::Value) -> worker::Result<Response> {
+    let mut response = Response::ok(value.to_string())?;
+    let headers = response.headers_mut();
+    headers.set("content-type", "application/json")?;
+    headers.set("cache-control", "public, max-age=300")?;
+    Ok(response)
 }
 
 /// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API, and emptying the memory and Cache

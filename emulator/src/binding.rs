@@ -4,10 +4,12 @@
 use std::cell::{OnceCell, RefCell};
 use std::time::Duration;
 
+use base64::Engine as _;
 use futures_util::stream;
 use js_sys::{Uint8Array, JSON};
-use sdxl_core::models;
-use sdxl_core::{validate_json, ApiError, Normalized, Policy};
+use sdxl_core::model::Output;
+use sdxl_core::models::{self, FLUX_1_SCHNELL};
+use sdxl_core::{validate_json, ApiError, ModelSpec, Normalized, Policy, Rule};
 use wasm_bindgen::prelude::*;
 use worker::{event, Context, Delay, Env, Method, Request, Response, Result};
 
@@ -31,22 +33,34 @@ extern "C" {
 /// The size the real model draws when none is asked for.
 const DEFAULT_SIDE: u32 = 1024;
 
+/// The side FLUX.1 schnell always draws.
+const FLUX_SIDE: u32 = 1024;
+
+/// The smallest side the stand-in draws: the Leonardo schemas allow 0, which no model can draw.
+const MIN_SIDE: u32 = 64;
+
 /// The side of the precomputed picture: the smallest the model draws, so it costs little to send.
 const PRECOMPUTED_SIDE: u32 = 256;
 
-/// `env.AI.run(model, inputs)`: a `ReadableStream` of image bytes, or a thrown `AiError` whose
-/// message is `"<code>: <reason>"`, as the real binding throws.
+/// `env.AI.run(model, inputs, options)`: what the model's table says it answers — a
+/// `ReadableStream` of image bytes (Stable Diffusion: PNG; Phoenix: JPEG) or an object
+/// `{image: "<base64 JPEG>"}` (FLUX, Lucid Origin) — or a thrown `AiError` whose message is
+/// `"<code>: <reason>"`, as the real binding throws. `options` is only recorded, for tests.
 ///
 /// With `STANDIN_PRECOMPUTED = "true"` (benchmarks) every run of a known model answers the same
 /// precomputed PNG at once: the inputs are neither validated nor read, and no fault is applied,
 /// so the stand-in costs next to nothing and the callers' own work is what gets measured.
 #[wasm_bindgen]
-pub async fn run(model: String, inputs: JsValue) -> std::result::Result<JsValue, JsValue> {
+pub async fn run(
+    model: String,
+    inputs: JsValue,
+    options: JsValue,
+) -> std::result::Result<JsValue, JsValue> {
     let spec = models::by_id(&model)
         .ok_or_else(|| ai_error(5007, &format!("No such model {model} or task")))?;
     if var("STANDIN_PRECOMPUTED").as_deref().map(str::trim) == Some("true") {
         let image = PRECOMPUTED.with(|p| p.get_or_init(precomputed_image).clone());
-        return Ok(bytes_stream(image)?.into());
+        return answer(spec, image);
     }
     let json = JSON::stringify(&inputs)
         .ok()
@@ -55,7 +69,15 @@ pub async fn run(model: String, inputs: JsValue) -> std::result::Result<JsValue,
     let normalized = validate_json(spec, json.as_bytes(), Policy::default(), &mut draw_seed)
         .map_err(|e| ai_error(5006, &format!("Error: {}", first_reason(&e))))?;
     let prompt = normalized.inputs.text("prompt").unwrap_or_default();
-    let plan = LEDGER.with(|l| l.borrow_mut().start_run(prompt));
+    let options = (!options.is_undefined() && !options.is_null())
+        .then(|| JSON::stringify(&options).ok()?.as_string())
+        .flatten()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let plan = LEDGER.with(|l| {
+        let mut ledger = l.borrow_mut();
+        ledger.note_options(prompt, options);
+        ledger.start_run(prompt)
+    });
 
     match plan.fault {
         Some((Behaviour::Capacity, _)) => {
@@ -83,20 +105,43 @@ pub async fn run(model: String, inputs: JsValue) -> std::result::Result<JsValue,
         _ => {}
     }
 
-    let format = plan.format.unwrap_or_else(configured_format);
-    let image = render(&normalized, format)?;
+    let format = plan.format.unwrap_or_else(|| match spec.output {
+        // Only the SD family's format is in doubt (the docs say PNG, users saw JPEG).
+        Output::ImageStream {
+            documented: "image/png",
+        } => configured_format(),
+        _ => OutputFormat::Jpeg,
+    });
+    let image = render(spec, &normalized, format)?;
     match plan.fault {
-        Some((Behaviour::CutShort, _)) => Ok(cut_short_stream(&image).into()),
-        Some((Behaviour::Truncated, _)) => {
-            let half = image.len() / 2;
-            Ok(bytes_stream(image[..half].to_vec())?.into())
+        Some((Behaviour::CutShort, _)) if spec.output == Output::JsonImageBase64 => {
+            Err(ai_error(3043, "the connection to the model was cut short"))
         }
-        _ => Ok(bytes_stream(image)?.into()),
+        Some((Behaviour::CutShort, _)) => Ok(cut_short_stream(&image).into()),
+        Some((Behaviour::Truncated, _)) => answer(spec, image[..image.len() / 2].to_vec()),
+        _ => answer(spec, image),
+    }
+}
+
+/// The bytes in the shape the model answers in: a stream, or `{image: "<base64>"}`.
+fn answer(spec: &ModelSpec, image: Vec<u8>) -> std::result::Result<JsValue, JsValue> {
+    match spec.output {
+        Output::ImageStream { .. } => Ok(bytes_stream(image)?.into()),
+        Output::JsonImageBase64 => {
+            let object = js_sys::Object::new();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&image);
+            js_sys::Reflect::set(&object, &"image".into(), &encoded.into())?;
+            Ok(object.into())
+        }
     }
 }
 
 /// Paints the picture the inputs describe and encodes it.
-fn render(n: &Normalized, format: OutputFormat) -> std::result::Result<Vec<u8>, JsValue> {
+fn render(
+    spec: &ModelSpec,
+    n: &Normalized,
+    format: OutputFormat,
+) -> std::result::Result<Vec<u8>, JsValue> {
     let decode = |name: &str| {
         n.inputs
             .image(name)
@@ -107,21 +152,31 @@ fn render(n: &Normalized, format: OutputFormat) -> std::result::Result<Vec<u8>, 
     let image = decode("image")?;
     let mask = decode("mask")?;
     let side = |name: &str| {
-        n.inputs
+        if spec.id == FLUX_1_SCHNELL.id {
+            return Ok(FLUX_SIDE); // FLUX.1 schnell takes no size and draws 1024x1024
+        }
+        let side = n
+            .inputs
             .integer(name)
             .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(DEFAULT_SIDE)
+            .unwrap_or(DEFAULT_SIDE);
+        if side < MIN_SIDE {
+            return Err(ai_error(
+                5006,
+                &format!(
+                    "Error: '/{name}' of {side} px is too small to draw (at least {MIN_SIDE})"
+                ),
+            ));
+        }
+        Ok(side)
     };
+    let steps = n.inputs.integer("num_steps").or(n.inputs.integer("steps"));
     let request = PaintRequest {
         prompt: n.inputs.text("prompt").unwrap_or_default(),
         negative_prompt: n.inputs.text("negative_prompt"),
-        width: side("width"),
-        height: side("height"),
-        num_steps: n
-            .inputs
-            .integer("num_steps")
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(20),
+        width: side("width")?,
+        height: side("height")?,
+        num_steps: steps.and_then(|v| u32::try_from(v).ok()).unwrap_or(20),
         guidance: n.inputs.number("guidance").unwrap_or(7.5),
         strength: n.inputs.number("strength").unwrap_or(1.0),
         seed: n.seed().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
@@ -169,9 +224,16 @@ fn configured_format() -> OutputFormat {
 
 fn first_reason(error: &ApiError) -> String {
     match error {
+        // The real API's wording for fields a closed schema does not have.
         ApiError::Invalid(violations) => violations
             .first()
-            .map(|v| v.message.clone())
+            .map(|v| match v.rule {
+                Rule::UnknownField => format!(
+                    "Additional or unevaluated properties '{}' at '/' not allowed",
+                    v.path
+                ),
+                _ => v.message.clone(),
+            })
             .unwrap_or_default(),
         other => other.to_string(),
     }

@@ -74,18 +74,22 @@ pub struct RunPlan {
 }
 
 /// `GET /__standin/stats` answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
     /// Every call of `run` that passed validation.
     pub runs: u64,
     /// Runs for the prompt asked about (0 when none was asked).
     pub prompt_runs: u64,
+    /// The options argument (`{gateway: ...}`) of the prompt's last run, if it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_options: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default)]
 pub struct Ledger {
     runs: u64,
     runs_by_prompt: HashMap<String, u64>,
+    options_by_prompt: HashMap<String, serde_json::Value>,
     armed: Vec<ArmRequest>,
 }
 
@@ -96,6 +100,14 @@ impl Ledger {
 
     pub fn disarm_all(&mut self) {
         self.armed.clear();
+    }
+
+    /// Keeps the options argument of a run for `prompt`, so tests can see what was passed.
+    pub fn note_options(&mut self, prompt: &str, options: Option<serde_json::Value>) {
+        match options {
+            Some(options) => self.options_by_prompt.insert(prompt.to_owned(), options),
+            None => self.options_by_prompt.remove(prompt),
+        };
     }
 
     /// Counts a run for `prompt` and consumes the behaviours armed for it.
@@ -135,6 +147,7 @@ impl Ledger {
                 .and_then(|p| self.runs_by_prompt.get(p))
                 .copied()
                 .unwrap_or(0),
+            last_options: prompt.and_then(|p| self.options_by_prompt.get(p).cloned()),
         }
     }
 }
@@ -162,14 +175,16 @@ mod tests {
             l.stats(Some("a cat")),
             Stats {
                 runs: 3,
-                prompt_runs: 2
+                prompt_runs: 2,
+                last_options: None
             }
         );
         assert_eq!(
             l.stats(Some("a fox")),
             Stats {
                 runs: 3,
-                prompt_runs: 0
+                prompt_runs: 0,
+                last_options: None
             }
         );
         assert_eq!(l.stats(None).prompt_runs, 0);

@@ -61,8 +61,13 @@ export async function arm(promptContains, behaviour, extra = {}) {
 }
 
 export async function runsFor(prompt) {
-  const res = await fetch(`${BASE}/__standin/stats?prompt=${encodeURIComponent(prompt)}`);
-  return (await res.json()).prompt_runs;
+  return (await statsFor(prompt)).prompt_runs;
+}
+
+/** The stand-in's counters for `prompt` (and the options of its last run) on instance `base`. */
+export async function statsFor(prompt, base = BASE) {
+  const res = await fetch(`${base}/__standin/stats?prompt=${encodeURIComponent(prompt)}`);
+  return res.json();
 }
 
 export function decodePng(bytes) {

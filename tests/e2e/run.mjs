@@ -17,7 +17,13 @@ const INSTANCES = [
   {
     name: "locked",
     env: "LOCKED_URL",
-    vars: ["ALLOW_ANONYMOUS:false", "API_TOKENS:tok-alpha,tok-beta", "MAX_IMAGE_PIXELS:3000", "CORS_ALLOWED_ORIGINS:*"],
+    vars: [
+      "ALLOW_ANONYMOUS:false",
+      "API_TOKENS:tok-alpha,tok-beta",
+      "MAX_IMAGE_PIXELS:3000",
+      "CORS_ALLOWED_ORIGINS:*",
+      "AI_GATEWAY_ID:e2e-gateway",
+    ],
   },
   { name: "closed", env: "CLOSED_URL", vars: ["ALLOW_ANONYMOUS:false", "API_TOKENS:"] },
 ];

@@ -18,7 +18,7 @@ cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D war
 step "cargo test (native: core, stand-in)"
 cargo test --workspace
 
-step "wasm-bindgen-test (the object handed to AI.run, in Node)"
+step "wasm-bindgen-test (what crosses the JS boundary: AI.run inputs and options, model answers; in Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p sdxl-gateway --target wasm32-unknown-unknown
 

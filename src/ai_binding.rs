@@ -88,3 +88,6 @@ pub fn run_options(gateway_id: Option<&str>, cache_key: &str) -> JsValue {
     set(&options, "gateway", &gateway);
     options.into()
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,7 +12,7 @@ mod cache_tiers;
 mod config;
 mod failure;
 mod generate;
-mod model_output;
+pub mod model_output;
 mod permalink;
 mod responses;
 mod routes;

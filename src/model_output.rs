@@ -82,3 +82,6 @@ pub fn verify(bytes: &Uint8Array) -> Result<ImageFormat, ApiError> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -134,5 +134,6 @@ pub fn output_type(spec: &ModelSpec) -> &'static str {
     }
 }
 
-#[cfg(test)]
+// The checks use the `jsonschema` crate, a native-only dev-dependency (see core/Cargo.toml).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

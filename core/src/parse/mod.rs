@@ -11,6 +11,8 @@ use thiserror::Error;
 
 use crate::model::{FieldKind, FieldSpec, ModelSpec};
 
+mod byte_arrays;
+
 /// A field's value as sent, before validation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawValue {
@@ -102,6 +104,29 @@ pub enum BodyError {
 /// # Errors
 /// When the body is empty, is not JSON, or is JSON but not an object.
 pub fn parse_json(spec: &'static ModelSpec, body: &[u8]) -> Result<RawRequest, BodyError> {
+    if let Some(split) = byte_arrays::split(spec, body) {
+        // The remainder parses as the body would, but with other positions in syntax errors:
+        // on any error, the whole body is parsed again for the exact message.
+        if let Ok(mut request) = parse_json_with_serde(spec, &split.rest) {
+            for (field, bytes) in split.arrays {
+                if let Some((_, value)) = request.fields.iter_mut().find(|(f, _)| f == &field) {
+                    *value = RawValue::Bytes(bytes);
+                }
+            }
+            return Ok(request);
+        }
+    }
+    parse_json_with_serde(spec, body)
+}
+
+/// [`parse_json`] without the fast path: serde_json reads everything.
+///
+/// # Errors
+/// As [`parse_json`].
+pub fn parse_json_with_serde(
+    spec: &'static ModelSpec,
+    body: &[u8],
+) -> Result<RawRequest, BodyError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::Empty);
     }

@@ -1,0 +1,110 @@
+//! The fast path of `parse_json` (byte arrays read by a tight loop) against the serde path it
+//! short-cuts: on every generated body, valid or broken, both must answer exactly the same.
+
+// proptest is a native-only dev-dependency (see core/Cargo.toml).
+#![cfg(not(target_arch = "wasm32"))]
+
+use proptest::prelude::*;
+use sdxl_core::models::SDXL_LIGHTNING;
+use sdxl_core::parse::parse_json_with_serde;
+use sdxl_core::parse_json;
+
+/// Text of one JSON value, from shapes that exercise both paths.
+fn value() -> impl Strategy<Value = String> {
+    let element = prop_oneof![
+        8 => (0u32..=255).prop_map(|n| n.to_string()),
+        1 => Just("256".to_owned()),
+        1 => Just("1.0".to_owned()),
+        1 => Just("-0".to_owned()),
+        1 => Just("007".to_owned()),
+        1 => Just("\"7\"".to_owned()),
+        1 => Just("[1]".to_owned()),
+        1 => Just("1e2".to_owned()),
+    ];
+    let sep = prop_oneof![4 => Just(","), 1 => Just(" , "), 1 => Just(",\n")];
+    let array = prop::collection::vec((element, sep), 0..12).prop_map(|items| {
+        let mut s = String::from("[");
+        for (i, (e, sep)) in items.iter().enumerate() {
+            if i > 0 {
+                s.push_str(sep);
+            }
+            s.push_str(e);
+        }
+        s.push(']');
+        s
+    });
+    prop_oneof![
+        6 => array,
+        2 => "[a-z \\[\\]{}\\\\\"]{0,8}".prop_map(|s| serde_json::Value::String(s).to_string()),
+        1 => (0i64..300).prop_map(|n| n.to_string()),
+        1 => Just("{\"image\":[1,2],\"s\":\"]\"}".to_owned()),
+        1 => Just("null".to_owned()),
+        1 => Just("[[1,2],[3]]".to_owned()),
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => Just("\"image\"".to_owned()),
+        3 => Just("\"mask\"".to_owned()),
+        2 => Just("\"prompt\"".to_owned()),
+        1 => Just("\"im\\u0061ge\"".to_owned()),
+        1 => Just("\"other\"".to_owned()),
+    ]
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    let object =
+        prop::collection::vec((key(), value(), prop::bool::ANY), 0..5).prop_map(|entries| {
+            let mut s = String::from("{");
+            for (i, (k, v, spaced)) in entries.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str(k);
+                s.push_str(if *spaced { " : " } else { ":" });
+                s.push_str(v);
+            }
+            s.push('}');
+            s.into_bytes()
+        });
+    // Some bodies are cut short or have a byte changed: syntax errors must match too.
+    (object, 0usize..4, any::<prop::sample::Index>(), any::<u8>()).prop_map(
+        |(mut b, damage, at, byte)| {
+            match damage {
+                0 if !b.is_empty() => b.truncate(at.index(b.len())),
+                1 if !b.is_empty() => {
+                    let i = at.index(b.len());
+                    b[i] = byte;
+                }
+                _ => {}
+            }
+            b
+        },
+    )
+}
+
+fn outcome(result: Result<sdxl_core::RawRequest, sdxl_core::BodyError>) -> Result<String, String> {
+    result.map(|r| format!("{r:?}")).map_err(|e| e.to_string())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20_000))]
+    #[test]
+    fn fast_path_answers_exactly_as_serde(body in body()) {
+        prop_assert_eq!(
+            outcome(parse_json(&SDXL_LIGHTNING, &body)),
+            outcome(parse_json_with_serde(&SDXL_LIGHTNING, &body)),
+            "{}", String::from_utf8_lossy(&body)
+        );
+    }
+}
+
+#[test]
+fn a_large_image_array_takes_the_fast_path_and_matches() {
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let body = serde_json::to_vec(&serde_json::json!({"prompt": "p", "image": bytes})).unwrap();
+    let fast = parse_json(&SDXL_LIGHTNING, &body).unwrap();
+    let slow = parse_json_with_serde(&SDXL_LIGHTNING, &body).unwrap();
+    assert_eq!(fast, slow);
+}

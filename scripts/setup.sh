@@ -29,3 +29,18 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing npm dependencies"
   npm ci --no-audit --no-fund
 fi
+
+# Headless Chromium for the playground's browser test (tests/e2e/playground.test.mjs), from
+# Debian. Not fatal: serving needs no browser, and without one that test fails saying so.
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium (for the browser test)"
+  as_root=()
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  fi
+  if ! { ${as_root[@]+"${as_root[@]}"} apt-get update &&
+    ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y --no-install-recommends chromium; }; then
+    say "could not install chromium; the browser test will fail until /usr/bin/chromium exists"
+  fi
+fi

@@ -4,7 +4,11 @@ use sdxl_core::access::{CorsPolicy, Tokens};
 use sdxl_core::normalize::{DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PROMPT_CHARS};
 use sdxl_core::retry::RetryPolicy;
 use sdxl_core::{Policy, UnknownFields};
+use std::rc::Rc;
+
 use worker::Env;
+
+use crate::ai_inputs::ImageEncoding;
 
 /// Default request body limit: 32 MiB, room for a 2048x2048 img2img request as a JSON array.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
@@ -42,6 +46,21 @@ pub struct Config {
     pub memory_cache_bytes: usize,
     /// `AI_GATEWAY_ID`: runs go through this AI Gateway (for its logs and analytics).
     pub ai_gateway_id: Option<String>,
+    /// `AI_IMAGE_ENCODING`: `base64` (default) sends the input image as `image_b64`, `array` as
+    /// `image` (a number array).
+    pub image_encoding: ImageEncoding,
+}
+
+thread_local! {
+    /// The settings, read once per isolate: vars and secrets are fixed for a deployment's
+    /// lifetime (a change deploys a new version, in new isolates), and reading them per request
+    /// re-hashed every token.
+    static CACHED: std::cell::OnceCell<Rc<Result<Config, String>>> = const { std::cell::OnceCell::new() };
+}
+
+/// [`Config::from_env`], once per isolate.
+pub fn cached(env: &Env) -> Rc<Result<Config, String>> {
+    CACHED.with(|cell| cell.get_or_init(|| Rc::new(Config::from_env(env))).clone())
 }
 
 impl Config {
@@ -58,6 +77,15 @@ impl Config {
             Some(other) => {
                 return Err(format!(
                     "UNKNOWN_FIELDS must be \"ignore\" or \"reject\", not {other:?}"
+                ))
+            }
+        };
+        let image_encoding = match var("AI_IMAGE_ENCODING").as_deref().map(str::trim) {
+            None | Some("base64") => ImageEncoding::Base64,
+            Some("array") => ImageEncoding::Array,
+            Some(other) => {
+                return Err(format!(
+                    "AI_IMAGE_ENCODING must be \"base64\" or \"array\", not {other:?}"
                 ))
             }
         };
@@ -91,6 +119,7 @@ impl Config {
             ai_gateway_id: var("AI_GATEWAY_ID")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
+            image_encoding,
         })
     }
 }

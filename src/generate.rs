@@ -8,7 +8,6 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use futures_util::{pin_mut, StreamExt};
 use js_sys::Uint8Array;
-use sdxl_core::cache_key::cache_key;
 use sdxl_core::headers::{field_list, ClientCaching};
 use sdxl_core::{
     normalize, parse_form, parse_json, parse_query, ApiError, BodyError, FormPart, ModelSpec,
@@ -89,7 +88,7 @@ async fn generate(
     trace.log.model = Some(spec.id);
     let normalized =
         normalize(spec, raw, config.policy, &mut draw_seed).map_err(ApiError::Invalid)?;
-    let key = cache_key(&normalized);
+    let key = crate::digest::cache_key(&normalized).await?;
     trace.log.ms.validate += now() - started;
     trace.log.key = Some(key.clone());
     trace.log.seed = normalized.seed();
@@ -136,7 +135,7 @@ async fn generate(
     }
 
     let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
-    let inputs = ai_inputs::to_js(&normalized.inputs)?;
+    let inputs = ai_inputs::to_js(&normalized.inputs, config.image_encoding)?;
     let options = run_options(config.ai_gateway_id.as_deref(), &key);
     let attempts = Cell::new(0);
     let run = || run_model(&ai, spec.id, &inputs, &options, config, &attempts);

@@ -10,6 +10,7 @@ pub mod ai_binding;
 pub mod ai_inputs;
 mod cache_tiers;
 mod config;
+pub mod digest;
 mod failure;
 mod generate;
 pub mod model_output;
@@ -21,7 +22,6 @@ mod trace;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
-use crate::config::Config;
 use crate::failure::Failure;
 use crate::trace::Trace;
 
@@ -29,8 +29,8 @@ use crate::trace::Trace;
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let mut trace = Trace::start(&req);
     let origin = req.headers().get("origin").ok().flatten();
-    let config = Config::from_env(&env);
-    let handled = match &config {
+    let config = config::cached(&env);
+    let handled = match config.as_ref() {
         Ok(config) => routes::handle(req, &env, &ctx, config, &mut trace).await,
         Err(reason) => Err(Failure::Misconfigured(reason.clone())),
     };
@@ -49,7 +49,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let headers = response.headers_mut();
     headers.set("x-request-id", trace.id())?;
     headers.set("server-timing", &trace.log.ms.server_timing())?;
-    if let Ok(config) = &config {
+    if let Ok(config) = config.as_ref() {
         access::add_cors(&mut response, origin.as_deref(), config)?;
     }
     trace.finish(response.status_code());

@@ -6,16 +6,21 @@ use sdxl_core::{validate_json, Policy};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::to_js;
+use super::{to_js, ImageEncoding};
 
 const PNG: &[u8] = include_bytes!("../../tests/fixtures/photo-64x48.png");
 const MASK: &[u8] = include_bytes!("../../tests/fixtures/mask-256.png");
 const PNG_256: &[u8] = include_bytes!("../../tests/fixtures/photo-256.png");
 
+/// The inputs with images as number arrays (`AI_IMAGE_ENCODING = "array"`).
 fn inputs_for(body: &serde_json::Value) -> Object {
+    inputs_encoded(body, ImageEncoding::Array)
+}
+
+fn inputs_encoded(body: &serde_json::Value, encoding: ImageEncoding) -> Object {
     let text = serde_json::to_vec(body).unwrap();
     let n = validate_json(&SDXL_LIGHTNING, &text, Policy::default(), &mut || 77).unwrap();
-    to_js(&n.inputs).unwrap()
+    to_js(&n.inputs, encoding).unwrap()
 }
 
 fn get(o: &Object, key: &str) -> JsValue {
@@ -71,6 +76,24 @@ fn mask_is_an_array_too() {
     let o = inputs_for(&serde_json::json!({"prompt": "a", "image": PNG_256, "mask": MASK}));
     assert_number_array_equals(&get(&o, "mask"), MASK);
     assert_number_array_equals(&get(&o, "image"), PNG_256);
+}
+
+#[wasm_bindgen_test]
+fn by_default_the_image_goes_as_image_b64_and_the_mask_as_an_array() {
+    let body = serde_json::json!({"prompt": "a", "image": PNG_256, "mask": MASK});
+    let o = inputs_encoded(&body, ImageEncoding::Base64);
+    assert!(get(&o, "image").is_undefined());
+    // Decoded by JS's own atob, not by the code under test.
+    let atob = js_sys::Reflect::get(&js_sys::global(), &"atob".into()).unwrap();
+    let f: &js_sys::Function = atob.unchecked_ref();
+    let binary = f
+        .call1(&JsValue::NULL, &get(&o, "image_b64"))
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let decoded: Vec<u8> = binary.chars().map(|c| c as u8).collect();
+    assert_eq!(decoded, PNG_256);
+    assert_number_array_equals(&get(&o, "mask"), MASK);
 }
 
 #[wasm_bindgen_test]

@@ -33,6 +33,15 @@ pub const VERSION_LINE: &str = "sdxl-gateway cache key v1";
 /// The canonical text the key is the hash of (exposed for documentation and tests).
 #[must_use]
 pub fn canonical_text(request: &Normalized) -> String {
+    canonical_text_with(request, &mut |_, bytes| sha256_hex(bytes))
+}
+
+/// [`canonical_text`] with the images' SHA-256 (lowercase hex) supplied by `image_digest(name,
+/// bytes)`: the Worker computes them with WebCrypto, natively, instead of in Wasm.
+pub fn canonical_text_with(
+    request: &Normalized,
+    image_digest: &mut dyn FnMut(&str, &[u8]) -> String,
+) -> String {
     let mut text = format!("{VERSION_LINE}\nmodel:{}\n", request.model.id);
     for (name, value) in request.inputs.iter() {
         // Writing to a String cannot fail.
@@ -40,7 +49,9 @@ pub fn canonical_text(request: &Normalized) -> String {
             InputValue::Text(s) => writeln!(text, "{name}:str:{}", json_string(s)),
             InputValue::Integer(i) => writeln!(text, "{name}:int:{i}"),
             InputValue::Number(n) => writeln!(text, "{name}:num:{}", canonical_number(*n)),
-            InputValue::Image(img) => writeln!(text, "{name}:img:{}", sha256_hex(&img.bytes)),
+            InputValue::Image(img) => {
+                writeln!(text, "{name}:img:{}", image_digest(name, &img.bytes))
+            }
         };
     }
     text
@@ -50,6 +61,14 @@ pub fn canonical_text(request: &Normalized) -> String {
 #[must_use]
 pub fn cache_key(request: &Normalized) -> String {
     sha256_hex(canonical_text(request).as_bytes())
+}
+
+/// [`cache_key`] with the images' digests supplied (see [`canonical_text_with`]).
+pub fn cache_key_with(
+    request: &Normalized,
+    image_digest: &mut dyn FnMut(&str, &[u8]) -> String,
+) -> String {
+    sha256_hex(canonical_text_with(request, image_digest).as_bytes())
 }
 
 /// Whether `text` has the shape of a key (used to refuse junk in `/images/<key>` early).
@@ -71,13 +90,18 @@ fn canonical_number(n: f64) -> String {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
+/// Lowercase hex of a SHA-256 digest.
+#[must_use]
+pub fn hex(digest: &[u8]) -> String {
+    let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
         let _ = write!(hex, "{byte:02x}");
     }
     hex
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]

@@ -124,3 +124,30 @@ fn key_shape() {
     assert!(!is_cache_key(&k[1..]));
     assert!(!is_cache_key("../../etc/passwd"));
 }
+
+#[test]
+fn supplied_image_digests_give_the_same_key() {
+    use super::{cache_key, cache_key_with, hex};
+    use sha2::{Digest, Sha256};
+    let png: &[u8] = include_bytes!("../../../tests/fixtures/photo-256.png");
+    let body = serde_json::json!({"prompt": "p", "seed": 1, "image": png});
+    let n = crate::validate_json(
+        &crate::models::SDXL_LIGHTNING,
+        &serde_json::to_vec(&body).unwrap(),
+        crate::Policy::default(),
+        &mut || 0,
+    )
+    .unwrap();
+    let mut asked = Vec::new();
+    let with = cache_key_with(&n, &mut |name, bytes| {
+        asked.push(name.to_owned());
+        hex(&Sha256::digest(bytes))
+    });
+    assert_eq!(with, cache_key(&n));
+    assert_eq!(asked, ["image"]);
+    // A wrong digest is a different key: the supplied digest is really used.
+    assert_ne!(
+        cache_key_with(&n, &mut |_, _| "0".repeat(64)),
+        cache_key(&n)
+    );
+}

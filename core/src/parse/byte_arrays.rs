@@ -187,7 +187,10 @@ mod tests {
     use super::split;
     use crate::models::SDXL_LIGHTNING;
 
-    fn arrays(body: &str) -> Option<(String, Vec<(&'static str, Vec<u8>)>)> {
+    /// The remainder and the arrays taken out, by field name.
+    type Taken = (String, Vec<(&'static str, Vec<u8>)>);
+
+    fn arrays(body: &str) -> Option<Taken> {
         split(&SDXL_LIGHTNING, body.as_bytes()).map(|s| {
             let rest = String::from_utf8(s.rest).unwrap();
             let arrays = s.arrays.into_iter().map(|(f, b)| (f.name, b)).collect();

@@ -77,3 +77,12 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn the_skeleton_is_json() {
+    let skeleton: Value = serde_json::from_str(super::SKELETON).unwrap();
+    assert_eq!(skeleton["openapi"], "3.1.0");
+    assert!(doc(true)["info"]["version"]
+        .as_str()
+        .is_some_and(|v| !v.is_empty()));
+}

@@ -380,8 +380,10 @@ function printTable(report) {
     const p = own.plainjs;
     out.push("", "own work per img2img array request (median ms, Wasm/JS in Node's V8):");
     out.push(`  ours:     body into Wasm ${g.bodyIntoWasm.median}, parse ${g.parse.median}, validate ${g.validate.median}, ` +
-             `cache key ${g.key.median}, image to JS array ${g.imageToJsArray.median} = ${g.ownWork.median}` +
+             `cache key ${g.key.median}, image to JS as image_b64 ${g.imageToJs.median} = ${g.ownWork.median}` +
              ` (+ RPC serialization ${g.rpcSerialize.median})`);
+    out.push(`  (with AI_IMAGE_ENCODING=array the image step is a number array: ${g.imageToJsArray.median}` +
+             ` + RPC serialization ${g.rpcSerializeArray.median})`);
     out.push(`  plain JS: JSON.parse ${p.jsonParse.median}, normalize ${p.normalize.median} = ${p.ownWork.median}` +
              ` (+ RPC serialization ${p.rpcSerialize.median})`);
     const n = report.ownWork.native.array;

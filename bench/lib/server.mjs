@@ -28,6 +28,15 @@ if (names.length === 0) {
 // All Workers run on the production configuration's compatibility date and flags.
 const production = unstable_readConfig({ config: path.join(root, "wrangler.toml") });
 
+/**
+ * Settings for an experiment on our Worker, on top of everything else:
+ * `BENCH_GATEWAY_VARS="AI_IMAGE_ENCODING=array,MEMORY_CACHE_BYTES=0"`.
+ */
+function experimentVars() {
+  const pairs = (process.env.BENCH_GATEWAY_VARS ?? "").split(",").filter(Boolean);
+  return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+}
+
 const workers = names.map((name) => {
   // A name, or (for experiments) the path of another wrangler config.
   const configPath = name.endsWith(".toml")
@@ -38,7 +47,7 @@ const workers = names.map((name) => {
   const exposed = config.name !== "bench-standin"; // the stand-in is reached through `AI` only
   if (main === path.join(root, "build/index.js")) {
     // Our Worker runs on the production settings, with the bench config's [vars] on top.
-    workerOptions.bindings = { ...production.vars, ...workerOptions.bindings };
+    workerOptions.bindings = { ...production.vars, ...workerOptions.bindings, ...experimentVars() };
     delete workerOptions.bindings.LOCAL_ADMIN;
   }
   return {

@@ -15,6 +15,7 @@
 // Prints one JSON object: per body and step, the median and mean milliseconds.
 import { readFileSync } from "node:fs";
 import { serialize } from "node:v8";
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { normalize as plainNormalize } from "../workers/plainjs.js";
 
@@ -25,6 +26,7 @@ function numberArray(bytes) {
   return out;
 }
 
+const decoder = new TextDecoder();
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 function summary(values) {
@@ -75,25 +77,41 @@ export async function timeOwnWork({ wasmPath, bodies, seconds = 2 }) {
       const t2 = now();
       if (!w.bench_validate()) throw new Error(`${label}: the body is not valid`);
       const t3 = now();
-      w.bench_key();
-      const t4 = now();
+      // The key as src/digest.rs makes it: the image's SHA-256 natively (WebCrypto in workerd;
+      // Node's createHash, the same native code path, here), the rest in Wasm.
       const len = w.bench_image_len();
+      if (len > 0) createHash("sha256").update(new Uint8Array(w.memory.buffer, w.bench_image_ptr(), len)).digest();
+      w.bench_key_supplied();
+      const t4 = now();
+      // AI_IMAGE_ENCODING = "base64" (the default): the image as one string, as wasm-bindgen
+      // hands a Rust string to JS.
+      let image_b64;
+      if (len > 0) {
+        const textLen = w.bench_image_b64();
+        image_b64 = decoder.decode(new Uint8Array(w.memory.buffer, w.bench_b64_ptr(), textLen));
+      }
+      const t5 = now();
+      const wire = serialize({ prompt: "p", strength: 0.6, image_b64 });
+      const t6 = now();
+      // AI_IMAGE_ENCODING = "array": a number array (src/ai_inputs.rs), for comparison.
       const image = len > 0
         ? numberArray(new Uint8Array(new Uint8Array(w.memory.buffer, w.bench_image_ptr(), len)))
         : undefined;
-      const t5 = now();
-      const wire = serialize({ prompt: "p", strength: 0.6, image });
-      const t6 = now();
+      const t7 = now();
+      const wireArray = serialize({ prompt: "p", strength: 0.6, image });
+      const t8 = now();
       w.bench_free(ptr, body.length);
-      if (wire.length === 0) throw new Error("unreachable");
+      if (wire.length === 0 || wireArray.length === 0) throw new Error("unreachable");
       return {
         bodyIntoWasm: t1 - t0,
         parse: t2 - t1,
         validate: t3 - t2,
         key: t4 - t3,
-        imageToJsArray: t5 - t4,
+        imageToJs: t5 - t4,
         ownWork: t5 - t0,
         rpcSerialize: t6 - t5,
+        imageToJsArray: t7 - t6,
+        rpcSerializeArray: t8 - t7,
       };
     };
     const plainjs = () => {

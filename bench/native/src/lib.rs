@@ -8,7 +8,8 @@
 //!   `cargo build --release --target wasm32-unknown-unknown` and driven by
 //!   `bench/lib/wasm-timing.mjs`, which also times the JS-side copies the Worker makes.
 
-use sdxl_core::cache_key::cache_key;
+use base64::Engine as _;
+use sdxl_core::cache_key::{cache_key, cache_key_with};
 use sdxl_core::models::SDXL_LIGHTNING;
 use sdxl_core::{normalize, parse_json, Normalized, Policy, RawRequest};
 
@@ -36,7 +37,22 @@ pub fn key(normalized: &Normalized) -> String {
     cache_key(normalized)
 }
 
-/// The decoded image, as handed to `AI.run` (the Worker turns it into a JS number array).
+/// Step 3 as the Worker does it: the images' digests come from WebCrypto (timed on the JS side),
+/// so only the rest of the key is computed in Wasm.
+#[must_use]
+pub fn key_with_supplied_digests(normalized: &Normalized) -> String {
+    let supplied = "0".repeat(64);
+    cache_key_with(normalized, &mut |_, _| supplied.clone())
+}
+
+/// Step 4 by default (`AI_IMAGE_ENCODING = "base64"`): the image as the `image_b64` string.
+#[must_use]
+pub fn image_base64(normalized: &Normalized) -> String {
+    base64::engine::general_purpose::STANDARD.encode(image(normalized))
+}
+
+/// The decoded image, as handed to `AI.run` (with `AI_IMAGE_ENCODING = "array"` the Worker turns
+/// it into a JS number array).
 #[must_use]
 pub fn image(normalized: &Normalized) -> &[u8] {
     normalized
@@ -54,6 +70,7 @@ mod wasm {
     use sdxl_core::{Normalized, RawRequest};
 
     thread_local! {
+        static BASE64: RefCell<String> = const { RefCell::new(String::new()) };
         static RAW: RefCell<Option<RawRequest>> = const { RefCell::new(None) };
         static NORMALIZED: RefCell<Option<Normalized>> = const { RefCell::new(None) };
     }
@@ -102,6 +119,31 @@ mod wasm {
     #[no_mangle]
     pub extern "C" fn bench_key() -> usize {
         NORMALIZED.with(|n| n.borrow().as_ref().map_or(0, |n| super::key(n).len()))
+    }
+
+    /// The key as the Worker computes it, image digests supplied; answers its length (64).
+    #[no_mangle]
+    pub extern "C" fn bench_key_supplied() -> usize {
+        NORMALIZED.with(|n| {
+            n.borrow()
+                .as_ref()
+                .map_or(0, |n| super::key_with_supplied_digests(n).len())
+        })
+    }
+
+    /// Encodes the kept image as base64; answers the text's length (read at [`bench_b64_ptr`]).
+    #[no_mangle]
+    pub extern "C" fn bench_image_b64() -> usize {
+        let text = NORMALIZED.with(|n| n.borrow().as_ref().map(super::image_base64).unwrap_or_default());
+        let len = text.len();
+        BASE64.with(|b| *b.borrow_mut() = text);
+        len
+    }
+
+    /// Where that text starts in memory.
+    #[no_mangle]
+    pub extern "C" fn bench_b64_ptr() -> *const u8 {
+        BASE64.with(|b| b.borrow().as_ptr())
     }
 
     /// Where the decoded image of what [`bench_validate`] kept starts in memory.

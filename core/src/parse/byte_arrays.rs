@@ -101,7 +101,31 @@ fn read_bytes(body: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
         return Some((bytes, i + 1));
     }
     loop {
-        // One element: "0", or 1-3 digits not starting with 0, at most 255.
+        // The common shapes first, each matched with one bounds check: "ddd," (most bytes of a
+        // picture are 100-255), "dd,", "d,".
+        match body[i..] {
+            [a @ b'1'..=b'2', b @ b'0'..=b'9', c @ b'0'..=b'9', b',', ..] => {
+                let value =
+                    u32::from(a - b'0') * 100 + u32::from(b - b'0') * 10 + u32::from(c - b'0');
+                bytes.push(u8::try_from(value).ok()?);
+                i += 4;
+                continue;
+            }
+            [a @ b'1'..=b'9', b @ b'0'..=b'9', b',', ..] => {
+                bytes.push((a - b'0') * 10 + (b - b'0'));
+                i += 3;
+                continue;
+            }
+            [d @ b'0'..=b'9', b',', ..] => {
+                bytes.push(d - b'0');
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        // Anything else: one element, "0" or 1-3 digits not starting with 0, at most 255, maybe
+        // after whitespace.
+        i = skip_ws(body, i);
         let first = *body.get(i)?;
         let mut value = u32::from(first.wrapping_sub(b'0'));
         if value > 9 {
@@ -121,7 +145,6 @@ fn read_bytes(body: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
         }
         let byte = u8::try_from(value).ok()?;
         bytes.push(byte);
-        // Fast case: a comma straight after the number.
         match body.get(i) {
             Some(b',') => i += 1,
             Some(b']') => return Some((bytes, i + 1)),

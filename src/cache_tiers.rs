@@ -9,6 +9,7 @@ use std::cell::RefCell;
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use sdxl_core::lru::BoundedLru;
+use sdxl_core::route::origin_and_query;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -155,11 +156,9 @@ impl Tiers {
 
 /// The permalink of a result, `<origin>/images/<key>`: also its Cache API key.
 pub fn permalink_url(req: &Request, key: &str) -> worker::Result<String> {
-    let url = req.url()?;
-    Ok(format!(
-        "{}/images/{key}",
-        url.origin().ascii_serialization()
-    ))
+    let url = req.inner().url();
+    let (origin, _) = origin_and_query(&url);
+    Ok(format!("{origin}/images/{key}"))
 }
 
 /// Deletes the memory and Cache API entries only (local admin, to show the R2 tier on its own).

@@ -9,6 +9,7 @@ use futures_util::future::{select, Either};
 use futures_util::{pin_mut, StreamExt};
 use js_sys::Uint8Array;
 use sdxl_core::headers::{field_list, ClientCaching};
+use sdxl_core::route::origin_and_query;
 use sdxl_core::{
     normalize, parse_form, parse_json, parse_query, ApiError, BodyError, FormPart, ModelSpec,
     RawRequest,
@@ -68,8 +69,10 @@ pub async fn from_query(
     delivery: Delivery,
     trace: &mut Trace,
 ) -> Handled {
-    let url = req.url()?;
-    let raw = parse_query(spec, url.query_pairs());
+    let url = req.inner().url();
+    let (_, query) = origin_and_query(&url);
+    let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes());
+    let raw = parse_query(spec, pairs);
     generate(req, env, ctx, config, spec, raw, delivery, trace).await
 }
 

@@ -5,7 +5,7 @@ use sdxl_core::json_schema::catalog;
 use sdxl_core::model::Output;
 use sdxl_core::models;
 use sdxl_core::openapi::{document, DocOptions};
-use sdxl_core::route::Route;
+use sdxl_core::route::{origin_and_query, Route};
 use sdxl_core::{ApiError, ModelSpec};
 use worker::{Context, Env, Method, Request, Response};
 
@@ -67,7 +67,8 @@ pub async fn handle(
         }
         Route::Root => {
             let browsing = wanted(accept.as_deref()) == Wanted::Html;
-            if method == Method::Get && browsing && req.url()?.query().is_none() {
+            let no_query = origin_and_query(&req.inner().url()).1.is_none();
+            if method == Method::Get && browsing && no_query {
                 return Ok(Response::from_html(PLAYGROUND)?);
             }
             (Ok(models::ALL[0]), negotiated(accept.as_deref()))

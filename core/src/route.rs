@@ -65,6 +65,20 @@ impl<'a> Route<'a> {
     }
 }
 
+/// The parts of an absolute request URL (`scheme://host[:port]/path?query`) the gateway reads:
+/// the origin and the query string. Workers hand every request over with such a URL, so this
+/// needs no general URL parser (the `url` crate and its IDNA tables weigh ~10 KiB of bundle).
+#[must_use]
+pub fn origin_and_query(url: &str) -> (&str, Option<&str>) {
+    let without_fragment = url.split('#').next().unwrap_or(url);
+    let after_scheme = without_fragment.find("://").map_or(0, |i| i + 3);
+    let origin_end = without_fragment[after_scheme..]
+        .find(['/', '?'])
+        .map_or(without_fragment.len(), |i| after_scheme + i);
+    let query = without_fragment.split_once('?').map(|(_, q)| q);
+    (&without_fragment[..origin_end], query)
+}
+
 /// Percent-decodes a path segment; bytes that do not form UTF-8 are replaced (such a model id
 /// cannot exist, and is refused as unknown).
 fn decode(segment: &str) -> Cow<'_, str> {
@@ -101,6 +115,31 @@ mod tests {
         );
         let raw = format!("/client/v4/accounts/acc123/ai/run/{ID}");
         assert!(matches!(Route::parse(&raw), Route::Rest { .. }));
+    }
+
+    #[test]
+    fn origin_and_query_of_request_urls() {
+        use super::origin_and_query;
+        assert_eq!(
+            origin_and_query("http://127.0.0.1:8787/?prompt=a%20b&seed=1"),
+            ("http://127.0.0.1:8787", Some("prompt=a%20b&seed=1"))
+        );
+        assert_eq!(
+            origin_and_query("https://img.example.com/ai/run/@cf/x/y"),
+            ("https://img.example.com", None)
+        );
+        assert_eq!(
+            origin_and_query("https://h.example/?a=1#frag?b=2"),
+            ("https://h.example", Some("a=1"))
+        );
+        assert_eq!(
+            origin_and_query("https://h.example?q"),
+            ("https://h.example", Some("q"))
+        );
+        assert_eq!(
+            origin_and_query("https://h.example/p?"),
+            ("https://h.example", Some(""))
+        );
     }
 
     #[test]

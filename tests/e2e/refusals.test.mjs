@@ -89,13 +89,20 @@ test("an over-limit body is a 413", async () => {
   assert.equal(body.errors[0].code, 3006);
 });
 
-test("an unknown path is a 404", async () => {
-  for (const path of ["/nope", `/ai/run/@cf/not/a-model`]) {
+test("an unknown path is a 404; an unknown model is Workers AI's 400 with 5007", async () => {
+  for (const path of ["/nope", "/client/v4/accounts/a/b/ai/run/x"]) {
     const res = await api(`${BASE}${path}`, { method: "POST", body: "{}" });
     assert.equal(res.status, 404, path);
     const body = await res.json();
     assertEnvelope(body);
     assert.equal(body.errors[0].code, 7000);
+  }
+  for (const path of ["/ai/run/@cf/not/a-model", "/client/v4/accounts/a/ai/run/@cf%2Fnot%2Fa-model"]) {
+    const res = await api(`${BASE}${path}`, { method: "POST", body: '{"prompt":"x"}' });
+    assert.equal(res.status, 400, path);
+    const body = await res.json();
+    assertEnvelope(body);
+    assert.deepEqual([body.errors[0].code, body.errors[0].message], [5007, "No such model @cf/not/a-model or task"]);
   }
 });
 

@@ -302,6 +302,21 @@ async fn read_body(req: &mut Request, limit: u64) -> std::result::Result<Vec<u8>
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
+    if declared.is_some() {
+        // A declared length within the limit: the runtime gathers the body natively, in one
+        // call, and it crosses into Wasm in one copy (reading it chunk by chunk from Wasm cost
+        // ~25 ms for a 5.6 MB body). The runtime holds the body to its declared length.
+        let unreadable = |e: JsValue| {
+            ApiError::Body(BodyError::Unreadable(crate::ai_binding::read_error(&e).reason))
+        };
+        let promise = req.inner().array_buffer().map_err(unreadable)?;
+        let buffer = JsFuture::from(promise).await.map_err(unreadable)?;
+        let bytes = Uint8Array::new(&buffer);
+        if u64::from(bytes.length()) > limit {
+            return Err(too_large());
+        }
+        return Ok(bytes.to_vec());
+    }
     let Some(raw) = req.inner().body() else {
         return Ok(Vec::new()); // no body at all
     };

@@ -307,7 +307,9 @@ async fn read_body(req: &mut Request, limit: u64) -> std::result::Result<Vec<u8>
         // call, and it crosses into Wasm in one copy (reading it chunk by chunk from Wasm cost
         // ~25 ms for a 5.6 MB body). The runtime holds the body to its declared length.
         let unreadable = |e: JsValue| {
-            ApiError::Body(BodyError::Unreadable(crate::ai_binding::read_error(&e).reason))
+            ApiError::Body(BodyError::Unreadable(
+                crate::ai_binding::read_error(&e).reason,
+            ))
         };
         let promise = req.inner().array_buffer().map_err(unreadable)?;
         let buffer = JsFuture::from(promise).await.map_err(unreadable)?;

@@ -101,28 +101,29 @@ fn read_bytes(body: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
         return Some((bytes, i + 1));
     }
     loop {
-        // The common shapes first, each matched with one bounds check: "ddd," (most bytes of a
-        // picture are 100-255), "dd,", "d,".
-        match body[i..] {
-            [a @ b'1'..=b'2', b @ b'0'..=b'9', c @ b'0'..=b'9', b',', ..] => {
-                let value =
-                    u32::from(a - b'0') * 100 + u32::from(b - b'0') * 10 + u32::from(c - b'0');
-                bytes.push(u8::try_from(value).ok()?);
-                i += 4;
-                continue;
+        // The common shapes first, each matched with one length check: "ddd," (most bytes of a
+        // picture are 100-255), "dd,", "d,". The tight loop runs over the rest of the slice.
+        let mut rest = &body[i..];
+        loop {
+            match *rest {
+                [a @ b'1'..=b'2', b @ b'0'..=b'9', c @ b'0'..=b'9', b',', ref tail @ ..] => {
+                    let value =
+                        u32::from(a - b'0') * 100 + u32::from(b - b'0') * 10 + u32::from(c - b'0');
+                    bytes.push(u8::try_from(value).ok()?);
+                    rest = tail;
+                }
+                [a @ b'1'..=b'9', b @ b'0'..=b'9', b',', ref tail @ ..] => {
+                    bytes.push((a - b'0') * 10 + (b - b'0'));
+                    rest = tail;
+                }
+                [d @ b'0'..=b'9', b',', ref tail @ ..] => {
+                    bytes.push(d - b'0');
+                    rest = tail;
+                }
+                _ => break,
             }
-            [a @ b'1'..=b'9', b @ b'0'..=b'9', b',', ..] => {
-                bytes.push((a - b'0') * 10 + (b - b'0'));
-                i += 3;
-                continue;
-            }
-            [d @ b'0'..=b'9', b',', ..] => {
-                bytes.push(d - b'0');
-                i += 2;
-                continue;
-            }
-            _ => {}
         }
+        i = body.len() - rest.len();
         // Anything else: one element, "0" or 1-3 digits not starting with 0, at most 255, maybe
         // after whitespace.
         i = skip_ws(body, i);

@@ -51,11 +51,11 @@ impl Trace {
 
 /// 32 hex digits. Request ids need to be unique, not secret, so `Math.random` is enough.
 fn random_id() -> String {
-    let mut id = String::with_capacity(32);
-    for _ in 0..4 {
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(4) {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let part = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-        id.push_str(&format!("{part:08x}"));
+        chunk.copy_from_slice(&part.to_be_bytes());
     }
-    id
+    sdxl_core::cache_key::hex(&bytes)
 }

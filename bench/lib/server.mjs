@@ -66,6 +66,8 @@ const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,
   cf: false, // offline: no request.cf fetched from the network
+  // Development: BENCH_INSPECT=<port> opens the V8 inspector, for CPU profiles of the Workers.
+  ...(process.env.BENCH_INSPECT ? { inspectorPort: Number(process.env.BENCH_INSPECT) } : {}),
   log: new Log(LogLevel.WARN),
   // The Workers' console output (our Worker logs a line per request) is read and dropped, so it
   // costs what logging costs in production and does not flood the benchmark's output; workerd's

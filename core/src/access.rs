@@ -1,6 +1,8 @@
 //! Who may call the gateway: bearer tokens compared in constant time, and the CORS allow-list.
 
 use sha2::{Digest, Sha256};
+
+use crate::cache_key::hex;
 use subtle::ConstantTimeEq;
 use thiserror::Error;
 
@@ -74,7 +76,7 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 fn hex_prefix(digest: &[u8; 32]) -> String {
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest[..8])
 }
 
 /// Which browser origins may call the gateway.

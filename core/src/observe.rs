@@ -1,10 +1,10 @@
 //! What the gateway records of each request: the `Server-Timing` phases and one structured log
 //! line. Prompts are logged as a hash unless the operator opts in, since they can be personal.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::cache_key::hex;
 
 /// Milliseconds spent in each phase of a request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -57,12 +57,7 @@ pub struct RequestLog {
 impl RequestLog {
     /// Records the prompt as its SHA-256, and as text only when `log_text`.
     pub fn set_prompt(&mut self, prompt: &str, log_text: bool) {
-        let digest = Sha256::digest(prompt.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            let _ = write!(hex, "{byte:02x}");
-        }
-        self.prompt_sha256 = Some(hex);
+        self.prompt_sha256 = Some(hex(&Sha256::digest(prompt.as_bytes())));
         self.prompt = log_text.then(|| prompt.to_owned());
     }
 

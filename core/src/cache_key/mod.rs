@@ -90,14 +90,17 @@ fn canonical_number(n: f64) -> String {
     }
 }
 
-/// Lowercase hex of a SHA-256 digest.
+/// Lowercase hex of `bytes` (digests, request ids). By table: `format!("{:02x}")` per byte
+/// showed up in profiles of cache hits.
 #[must_use]
-pub fn hex(digest: &[u8]) -> String {
-    let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
-    hex
+    out
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -1,9 +1,9 @@
 //! Leonardo's partner models, from their published schemas. Seeds are drawn when absent, as for
 //! the other models, so every result can be reproduced and cached by what produced it.
 
+use super::DRAWN_SEED;
 use crate::model::{
     AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
-    MAX_SAFE_INTEGER,
 };
 
 const PROMPT: FieldSpec = FieldSpec {
@@ -14,18 +14,6 @@ const PROMPT: FieldSpec = FieldSpec {
     },
     required: true,
     description: "A text description of the image you want to generate",
-};
-
-const SEED: FieldSpec = FieldSpec {
-    name: "seed",
-    kind: FieldKind::Integer {
-        min: 0,
-        max: MAX_SAFE_INTEGER,
-        default: IntegerDefault::Drawn,
-        round_to_multiple: None,
-    },
-    required: false,
-    description: "Random seed for reproducibility; when absent the gateway draws one and returns it in x-seed",
 };
 
 const fn side(name: &'static str, max: i64, default: i64, description: &'static str) -> FieldSpec {
@@ -81,7 +69,7 @@ pub static PHOENIX_1_0: ModelSpec = ModelSpec {
             required: false,
             description: "Controls how closely the generated image should adhere to the prompt",
         },
-        SEED,
+        DRAWN_SEED,
         side(
             "height",
             2048,
@@ -118,7 +106,7 @@ pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
             required: false,
             description: "Controls how closely the generated image should adhere to the prompt",
         },
-        SEED,
+        DRAWN_SEED,
         side(
             "height",
             2500,

@@ -11,7 +11,21 @@ pub use stable_diffusion::{
     DREAMSHAPER_8_LCM, SDXL_BASE, SDXL_LIGHTNING, SD_V1_5_IMG2IMG, SD_V1_5_INPAINTING,
 };
 
-use crate::model::ModelSpec;
+use crate::model::{FieldKind, FieldSpec, IntegerDefault, ModelSpec, MAX_SAFE_INTEGER};
+
+/// The seed as every seeded model takes it: any integer a JS number holds exactly, drawn by the
+/// gateway when absent so every result can be reproduced (and cached by what produced it).
+const DRAWN_SEED: FieldSpec = FieldSpec {
+    name: "seed",
+    kind: FieldKind::Integer {
+        min: 0,
+        max: MAX_SAFE_INTEGER,
+        default: IntegerDefault::Drawn,
+        round_to_multiple: None,
+    },
+    required: false,
+    description: "Random seed for reproducibility; when absent the gateway draws one and returns it in x-seed",
+};
 
 /// Every model the gateway serves; the first is the one `/` serves.
 pub static ALL: &[&ModelSpec] = &[

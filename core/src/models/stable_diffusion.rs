@@ -4,9 +4,9 @@
 //! The schema is tightened only where its own descriptions or JavaScript number precision demand
 //! it (`num_steps` ≥ 1, `strength` within 0–1, sizes rounded to the 8-pixel latent grid).
 
+use super::DRAWN_SEED;
 use crate::model::{
     AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
-    MAX_SAFE_INTEGER,
 };
 
 static FIELDS: [FieldSpec; 11] = [
@@ -100,17 +100,7 @@ static FIELDS: [FieldSpec; 11] = [
         required: false,
         description: "Controls how closely the generated image should adhere to the prompt",
     },
-    FieldSpec {
-        name: "seed",
-        kind: FieldKind::Integer {
-            min: 0,
-            max: MAX_SAFE_INTEGER,
-            default: IntegerDefault::Drawn,
-            round_to_multiple: None,
-        },
-        required: false,
-        description: "Random seed for reproducibility; when absent the gateway draws one and returns it in x-seed",
-    },
+    DRAWN_SEED,
 ];
 
 /// Rules every model of the family shares.

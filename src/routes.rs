@@ -1,5 +1,7 @@
 //! Which handler answers which method and path, after access control.
 
+use std::cell::OnceCell;
+
 use sdxl_core::headers::{wanted, Wanted};
 use sdxl_core::json_schema::catalog;
 use sdxl_core::model::Output;
@@ -56,14 +58,28 @@ pub async fn handle(
         Route::Models | Route::OpenApi if method != Method::Get => {
             return Err(not_allowed("GET").into())
         }
-        Route::Models => return Ok(json_response(&catalog(models::ALL, &config.policy))?),
-        Route::OpenApi => {
-            let doc = document(&DocOptions {
-                models: models::ALL,
-                policy: &config.policy,
-                anonymous: config.allow_anonymous,
+        Route::Models => {
+            let body = DOCS.with(|d| {
+                d.models
+                    .get_or_init(|| catalog(models::ALL, &config.policy).to_string())
+                    .clone()
             });
-            return Ok(json_response(&doc)?);
+            return Ok(json_response(body)?);
+        }
+        Route::OpenApi => {
+            let body = DOCS.with(|d| {
+                d.openapi
+                    .get_or_init(|| {
+                        document(&DocOptions {
+                            models: models::ALL,
+                            policy: &config.policy,
+                            anonymous: config.allow_anonymous,
+                        })
+                        .to_string()
+                    })
+                    .clone()
+            });
+            return Ok(json_response(body)?);
         }
         Route::Root => {
             let browsing = wanted(accept.as_deref()) == Wanted::Html;
@@ -112,8 +128,21 @@ pub async fn handle(
 /// The playground page, served to browsers at `/`.
 const PLAYGROUND: &str = include_str!("playground/index.html");
 
+/// The documents, generated once per isolate: they depend only on the tables and the settings,
+/// which are fixed for an isolate's life, and they are public (not rate limited).
+#[derive(Default)]
+struct Docs {
+    models: OnceCell<String>,
+    openapi: OnceCell<String>,
+}
+
+thread_local! {
+    static DOCS: Docs = Docs::default();
+}
+
 fn model_named(id: &str) -> Result<&'static ModelSpec, ApiError> {
-    models::by_id(id).ok_or_else(|| ApiError::NoSuchModel(id.to_owned()))
+    // The id comes from the URL: echo at most a model id's worth of it.
+    models::by_id(id).ok_or_else(|| ApiError::NoSuchModel(id.chars().take(100).collect()))
 }
 
 /// Bytes, unless the client asked for JSON.
@@ -124,8 +153,8 @@ fn negotiated(accept: Option<&str>) -> Delivery {
     }
 }
 
-fn json_response(value: &serde_json::Value) -> worker::Result<Response> {
-    let mut response = Response::ok(value.to_string())?;
+fn json_response(body: String) -> worker::Result<Response> {
+    let mut response = Response::ok(body)?;
     let headers = response.headers_mut();
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", "public, max-age=300")?;

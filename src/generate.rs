@@ -6,17 +6,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use futures_util::{pin_mut, StreamExt};
-use js_sys::Uint8Array;
+use futures_util::pin_mut;
 use sdxl_core::headers::{field_list, ClientCaching};
 use sdxl_core::route::origin_and_query;
-use sdxl_core::{
-    normalize, parse_form, parse_json, parse_query, ApiError, BodyError, FormPart, ModelSpec,
-    RawRequest,
-};
-use wasm_bindgen::JsCast;
+use sdxl_core::{normalize, parse_query, ApiError, ModelSpec, RawRequest};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Delay, Env, Request, Result};
 
 use crate::ai_binding::{run_options, AiBinding};
@@ -25,6 +19,7 @@ use crate::cache_tiers::{permalink_url, Stored, Tiers};
 use crate::config::Config;
 use crate::failure::{Failure, Handled};
 use crate::model_output::{read_image, ModelImage};
+use crate::request_body;
 use crate::responses::{deliver, not_modified_if_held, CacheStatus, Delivery};
 use crate::single_flight::run_once;
 use crate::trace::{now, Trace};
@@ -40,21 +35,7 @@ pub async fn from_body(
     trace: &mut Trace,
 ) -> Handled {
     let started = now();
-    let content_type = req.headers().get("content-type")?.unwrap_or_default();
-    let shape = BodyShape::of(&content_type)?;
-    let body = read_body(req, config.max_body_bytes).await?;
-    let raw = match shape {
-        BodyShape::Json => parse_json(spec, &body).map_err(ApiError::Body)?,
-        BodyShape::FormOrJson if !looks_like_json(&body) => parse_form(
-            spec,
-            form_urlencoded::parse(&body).map(|(k, v)| (k, FormPart::Text(v.into_owned()))),
-        ),
-        BodyShape::FormOrJson => parse_json(spec, &body).map_err(ApiError::Body)?,
-        BodyShape::Multipart => {
-            let parts = multipart_parts(body, &content_type).await?;
-            parse_form(spec, parts)
-        }
-    };
+    let raw = request_body::read(req, spec, config.max_body_bytes).await?;
     trace.log.ms.validate += now() - started;
     generate(req, env, ctx, config, spec, raw, delivery, trace).await
 }
@@ -202,146 +183,6 @@ async fn run_model(
             ms: config.ai_timeout_ms,
         }),
     }
-}
-
-/// How a body is encoded, by its media type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyShape {
-    Json,
-    /// `application/x-www-form-urlencoded`: an HTML form, or JSON from `curl -d '{...}'`, which
-    /// sends this type by default (the Workers AI REST API reads such bodies as JSON too).
-    FormOrJson,
-    Multipart,
-}
-
-impl BodyShape {
-    fn of(content_type: &str) -> Result<BodyShape, ApiError> {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "" | "application/json" => Ok(BodyShape::Json),
-            "application/x-www-form-urlencoded" => Ok(BodyShape::FormOrJson),
-            "multipart/form-data" => Ok(BodyShape::Multipart),
-            other if other.ends_with("+json") => Ok(BodyShape::Json),
-            _ => Err(ApiError::UnsupportedMediaType(content_type.to_owned())),
-        }
-    }
-}
-
-/// A url-encoded body that is really JSON starts with `{` (url-encoded names cannot).
-fn looks_like_json(body: &[u8]) -> bool {
-    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-}
-
-/// The parts of a `multipart/form-data` body, split by the runtime's own parser (the body was
-/// read, within the limit, first).
-async fn multipart_parts(
-    body: Vec<u8>,
-    content_type: &str,
-) -> Result<Vec<(String, FormPart)>, ApiError> {
-    let unreadable = |what: &str| ApiError::Body(BodyError::Unreadable(what.to_owned()));
-    let headers = web_sys::Headers::new().map_err(|_| unreadable("headers"))?;
-    headers
-        .set("content-type", content_type)
-        .map_err(|_| unreadable("content-type"))?;
-    let init = web_sys::ResponseInit::new();
-    init.set_headers(&headers);
-    let mut body = body;
-    let form = web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
-        .and_then(|r| r.form_data())
-        .map_err(|_| unreadable("the multipart body"))?;
-    drop(body);
-    let form: web_sys::FormData = JsFuture::from(form)
-        .await
-        .map_err(|e| {
-            unreadable(&format!(
-                "the multipart body is malformed: {}",
-                crate::ai_binding::read_error(&e).reason
-            ))
-        })?
-        .unchecked_into();
-    let mut parts = Vec::new();
-    let entries = js_sys::try_iter(&form)
-        .ok()
-        .flatten()
-        .ok_or_else(|| unreadable("the multipart body"))?;
-    for entry in entries {
-        let entry: js_sys::Array = entry.map_err(|_| unreadable("a part"))?.unchecked_into();
-        let name = entry.get(0).as_string().unwrap_or_default();
-        let value = entry.get(1);
-        let part = if let Some(text) = value.as_string() {
-            FormPart::Text(text)
-        } else {
-            let file: web_sys::File = value.unchecked_into();
-            let buffer = JsFuture::from(file.array_buffer())
-                .await
-                .map_err(|_| unreadable("a file part"))?;
-            FormPart::File {
-                filename: file.name(),
-                bytes: Uint8Array::new(&buffer).to_vec(),
-            }
-        };
-        parts.push((name, part));
-    }
-    Ok(parts)
-}
-
-/// The body, refused when it is over `limit` bytes, whatever `Content-Length` claims.
-async fn read_body(req: &mut Request, limit: u64) -> std::result::Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::TooLarge { limit };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(too_large());
-    }
-    if declared.is_some() {
-        // A declared length within the limit: the runtime gathers the body natively, in one
-        // call, and it crosses into Wasm in one copy (reading it chunk by chunk from Wasm cost
-        // ~25 ms for a 5.6 MB body). The runtime holds the body to its declared length.
-        let unreadable = |e: JsValue| {
-            ApiError::Body(BodyError::Unreadable(
-                crate::ai_binding::read_error(&e).reason,
-            ))
-        };
-        let promise = req.inner().array_buffer().map_err(unreadable)?;
-        let buffer = JsFuture::from(promise).await.map_err(unreadable)?;
-        let bytes = Uint8Array::new(&buffer);
-        if u64::from(bytes.length()) > limit {
-            return Err(too_large());
-        }
-        return Ok(bytes.to_vec());
-    }
-    let Some(raw) = req.inner().body() else {
-        return Ok(Vec::new()); // no body at all
-    };
-    let mut chunks = wasm_streams::ReadableStream::from_raw(raw).into_stream();
-    let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
-    let mut body = Vec::with_capacity(capacity);
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Body(BodyError::Unreadable(format!("{e:?}"))))?;
-        let Some(bytes) = chunk.dyn_ref::<Uint8Array>() else {
-            return Err(ApiError::Body(BodyError::Unreadable(
-                "a body chunk is not bytes".into(),
-            )));
-        };
-        let len = bytes.length() as usize;
-        if (body.len() + len) as u64 > limit {
-            // Stop reading at once: the rest of an over-limit body is not worth receiving.
-            return Err(too_large());
-        }
-        let start = body.len();
-        body.resize(start + len, 0);
-        bytes.copy_to(&mut body[start..]);
-    }
-    Ok(body)
 }
 
 /// Seeds the gateway draws are 32-bit so they suit any backend; the contract allows up to 2^53-1.

@@ -15,6 +15,7 @@ mod failure;
 mod generate;
 pub mod model_output;
 mod permalink;
+mod request_body;
 mod responses;
 mod routes;
 mod single_flight;

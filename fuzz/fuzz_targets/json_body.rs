@@ -2,7 +2,8 @@
 //! policies. Beyond "does not panic": every accepted request meets the contract (see
 //! `sdxl_core_fuzz::check_accepted`), every refusal is well formed, the two policies agree, a body
 //! that is a JSON object is never refused as unreadable, and an accepted request re-sent in its
-//! normalized form is accepted again as the same request (same inputs, same cache key).
+//! normalized form is accepted again as the same request (same inputs, same cache key); and the
+//! byte-array fast path of `parse_json` answers exactly as the serde path it short-cuts.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,6 +13,14 @@ use sdxl_core_fuzz::{check_outcome, check_policies, DRAWN_SEED};
 use serde_json::{Map, Value};
 
 fuzz_target!(|body: &[u8]| {
+    let outcome = |r: Result<sdxl_core::RawRequest, sdxl_core::BodyError>| {
+        r.map(|raw| format!("{raw:?}")).map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        outcome(sdxl_core::parse_json(&SDXL_LIGHTNING, body)),
+        outcome(sdxl_core::parse::parse_json_with_serde(&SDXL_LIGHTNING, body)),
+        "the byte-array fast path and the serde path disagree"
+    );
     let ignore = Policy::default();
     let reject = Policy {
         unknown_fields: UnknownFields::Reject,

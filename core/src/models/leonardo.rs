@@ -1,19 +1,9 @@
 //! Leonardo's partner models, from their published schemas. Seeds are drawn when absent, as for
 //! the other models, so every result can be reproduced and cached by what produced it.
 
-use super::DRAWN_SEED;
+use super::{DRAWN_SEED, PROMPT};
 use crate::model::{
     AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
-};
-
-const PROMPT: FieldSpec = FieldSpec {
-    name: "prompt",
-    kind: FieldKind::Text {
-        min_chars: 1,
-        max_chars: None,
-    },
-    required: true,
-    description: "A text description of the image you want to generate",
 };
 
 const fn side(name: &'static str, max: i64, default: i64, description: &'static str) -> FieldSpec {

@@ -13,6 +13,17 @@ pub use stable_diffusion::{
 
 use crate::model::{FieldKind, FieldSpec, IntegerDefault, ModelSpec, MAX_SAFE_INTEGER};
 
+/// The prompt as the models without a length bound of their own take it (FLUX sets one).
+const PROMPT: FieldSpec = FieldSpec {
+    name: "prompt",
+    kind: FieldKind::Text {
+        min_chars: 1,
+        max_chars: None,
+    },
+    required: true,
+    description: "A text description of the image you want to generate",
+};
+
 /// The seed as every seeded model takes it: any integer a JS number holds exactly, drawn by the
 /// gateway when absent so every result can be reproduced (and cached by what produced it).
 const DRAWN_SEED: FieldSpec = FieldSpec {

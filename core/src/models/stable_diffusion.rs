@@ -4,21 +4,13 @@
 //! The schema is tightened only where its own descriptions or JavaScript number precision demand
 //! it (`num_steps` ≥ 1, `strength` within 0–1, sizes rounded to the 8-pixel latent grid).
 
-use super::DRAWN_SEED;
+use super::{DRAWN_SEED, PROMPT};
 use crate::model::{
     AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
 };
 
 static FIELDS: [FieldSpec; 11] = [
-    FieldSpec {
-        name: "prompt",
-        kind: FieldKind::Text {
-            min_chars: 1,
-            max_chars: None,
-        },
-        required: true,
-        description: "A text description of the image you want to generate",
-    },
+    PROMPT,
     FieldSpec {
         name: "negative_prompt",
         kind: FieldKind::Text {

@@ -112,10 +112,7 @@ async fn multipart_parts(
             let buffer = JsFuture::from(file.array_buffer())
                 .await
                 .map_err(|_| unreadable("a file part"))?;
-            FormPart::File {
-                filename: file.name(),
-                bytes: Uint8Array::new(&buffer).to_vec(),
-            }
+            FormPart::File(Uint8Array::new(&buffer).to_vec())
         };
         parts.push((name, part));
     }

@@ -431,10 +431,7 @@ fn a_form_meets_the_same_rules_and_key_as_json() {
     use crate::normalize::normalize;
     use crate::parse::{parse_form, FormPart};
     let text = |s: &str| FormPart::Text(s.to_owned());
-    let file = |bytes: &[u8]| FormPart::File {
-        filename: "upload.png".into(),
-        bytes: bytes.to_vec(),
-    };
+    let file = |bytes: &[u8]| FormPart::File(bytes.to_vec());
     let from_form = |parts: Vec<(&str, FormPart)>| {
         normalize(
             &SDXL_LIGHTNING,

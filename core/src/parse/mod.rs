@@ -185,7 +185,8 @@ fn text_value(field: &FieldSpec, value: &str) -> RawValue {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormPart {
     Text(String),
-    File { filename: String, bytes: Vec<u8> },
+    /// A file part's bytes (its name and type say nothing the bytes do not).
+    File(Vec<u8>),
 }
 
 /// Reads the parts of a `multipart/form-data` (or url-encoded) body for the model `spec`, by the
@@ -202,7 +203,7 @@ where
         let key = key.as_ref();
         let empty = match &part {
             FormPart::Text(t) => t.is_empty(),
-            FormPart::File { bytes, .. } => bytes.is_empty(),
+            FormPart::File(bytes) => bytes.is_empty(),
         };
         let Some(field) = spec.field(key) else {
             if !request.unknown.iter().any(|k| k == key) {
@@ -214,10 +215,10 @@ where
             continue;
         }
         let raw = match (&field.kind, part) {
-            (FieldKind::ImageBytes, FormPart::File { bytes, .. }) => RawValue::Bytes(bytes),
+            (FieldKind::ImageBytes, FormPart::File(bytes)) => RawValue::Bytes(bytes),
             (FieldKind::ImageBytes, FormPart::Text(_)) => RawValue::TextForFile,
             (_, FormPart::Text(text)) => text_value(field, &text),
-            (_, FormPart::File { bytes, .. }) => match String::from_utf8(bytes) {
+            (_, FormPart::File(bytes)) => match String::from_utf8(bytes) {
                 Ok(text) => text_value(field, &text),
                 Err(_) => RawValue::BinaryForText,
             },

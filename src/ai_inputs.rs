@@ -22,6 +22,27 @@ extern "C" {
     fn number_array_js(bytes: &Uint8Array) -> Array;
 }
 
+// `Uint8Array.prototype.toBase64` is native in workerd (measured there on a 1.4 MB image:
+// 0.2-0.4 ms, against 1.2 ms to encode in Wasm plus the copy of the text out of Wasm memory).
+// The slice arrives as a view of Wasm memory, read before this returns. Engines without it
+// (Node 20, where the wasm-bindgen tests run) get `undefined` and the Wasm encoder.
+#[wasm_bindgen(inline_js = "export function nativeBase64(bytes) { \
+    return typeof bytes.toBase64 === 'function' ? bytes.toBase64() : undefined; }")]
+extern "C" {
+    #[wasm_bindgen(js_name = nativeBase64)]
+    fn native_base64(bytes: &[u8]) -> JsValue;
+}
+
+/// `bytes` as standard, padded base64, in a JS string: natively when the engine can.
+pub fn base64_string(bytes: &[u8]) -> JsValue {
+    let native = native_base64(bytes);
+    if native.is_string() {
+        native
+    } else {
+        JsValue::from_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
 /// How the input image travels to the model: both are documented inputs of the image models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageEncoding {
@@ -43,12 +64,8 @@ pub fn to_js(inputs: &Inputs, encoding: ImageEncoding) -> Result<Object, JsValue
     for (name, value) in inputs.iter() {
         if let (InputValue::Image(image), "image", ImageEncoding::Base64) = (value, name, encoding)
         {
-            let text = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
-            Reflect::set(
-                &object,
-                &JsValue::from_str("image_b64"),
-                &JsValue::from_str(&text),
-            )?;
+            let text = base64_string(&image.bytes);
+            Reflect::set(&object, &JsValue::from_str("image_b64"), &text)?;
             continue;
         }
         let value = match value {

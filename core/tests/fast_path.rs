@@ -33,8 +33,21 @@ fn value() -> impl Strategy<Value = String> {
         s.push(']');
         s
     });
+    // Long and mostly plain, as pictures are: enough for the block-wise reader (64 bytes at a
+    // time), with an occasional unusual element or separator for it to refuse.
+    let plain = prop_oneof![
+        60 => (0u32..=255).prop_map(|n| n.to_string()),
+        1 => Just("256".to_owned()),
+        1 => Just("007".to_owned()),
+        1 => Just("1000".to_owned()),
+        1 => Just("".to_owned()),
+        1 => Just(" 7".to_owned()),
+    ];
+    let long_array =
+        prop::collection::vec(plain, 0..200).prop_map(|items| format!("[{}]", items.join(",")));
     prop_oneof![
         6 => array,
+        3 => long_array,
         2 => "[a-z \\[\\]{}\\\\\"]{0,8}".prop_map(|s| serde_json::Value::String(s).to_string()),
         1 => (0i64..300).prop_map(|n| n.to_string()),
         1 => Just("{\"image\":[1,2],\"s\":\"]\"}".to_owned()),

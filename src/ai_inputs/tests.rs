@@ -6,7 +6,7 @@ use sdxl_core::{validate_json, Policy};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::{to_js, ImageEncoding};
+use super::{base64_string, to_js, ImageEncoding};
 
 const PNG: &[u8] = include_bytes!("../../tests/fixtures/photo-64x48.png");
 const MASK: &[u8] = include_bytes!("../../tests/fixtures/mask-256.png");
@@ -94,6 +94,29 @@ fn by_default_the_image_goes_as_image_b64_and_the_mask_as_an_array() {
     let decoded: Vec<u8> = binary.chars().map(|c| c as u8).collect();
     assert_eq!(decoded, PNG_256);
     assert_number_array_equals(&get(&o, "mask"), MASK);
+}
+
+#[wasm_bindgen_test]
+fn base64_without_a_native_encoder_is_btoa_s() {
+    // Node 20 has no Uint8Array.prototype.toBase64: the Wasm encoder answers.
+    for bytes in [&b""[..], b"a", b"ab", b"abc", PNG] {
+        assert_eq!(
+            base64_string(bytes).as_string().as_deref(),
+            Some(base64_of(bytes).as_str())
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn base64_uses_the_engine_s_encoder_when_there_is_one() {
+    let prototype = Object::get_prototype_of(&js_sys::Uint8Array::new_with_length(0));
+    let name = JsValue::from_str("toBase64");
+    // A stand-in for workerd's native method, recognisable by its answer.
+    let fake = js_sys::Function::new_no_args("return 'native:' + this.length;");
+    Reflect::set(&prototype, &name, &fake).unwrap();
+    let got = base64_string(PNG).as_string();
+    Reflect::delete_property(&prototype, &name).unwrap();
+    assert_eq!(got, Some(format!("native:{}", PNG.len())));
 }
 
 #[wasm_bindgen_test]

@@ -1,16 +1,15 @@
-// The Workers' own work per request, timed in Node's V8 (the engine workerd embeds), where
-// clocks are real: inside workerd, timers stand still while a request computes (a Spectre
-// mitigation), so a Worker cannot time its own CPU work there.
+// The Workers' own work per request, timed in Node's V8. The same steps are also timed inside
+// workerd by bench/workers/ownwork.js (locally its clock is real, but only to the millisecond);
+// here clocks are fine-grained, and Node's V8 serializer shows what the RPC to the model costs.
 //
 //   node bench/lib/wasm-timing.mjs <path to sdxl_bench_native.wasm> [--seconds S] label=body.json...
 //
 // For the gateway it runs sdxl-core compiled to wasm32 with the Worker's release profile (the
-// crate in bench/native), step by step as src/generate.rs does, plus the JS-side copies the Worker
-// makes: the body into Wasm memory, and the decoded image out of it as the number array handed to
-// AI.run (src/ai_inputs.rs: one Uint8Array copy, then an indexed loop, `numberArray` below). For the plain-JS Worker it runs
-// its own `normalize` (bench/workers/plainjs.js) after TextDecoder + JSON.parse. Both then pay
-// the same structured-clone serialization of the inputs for the RPC to the model (v8.serialize,
-// the serializer workerd's RPC uses), reported on its own.
+// crate in bench/native), step by step as src/generate.rs does (bench/lib/own-work-steps.mjs),
+// plus the JS-side copies the Worker makes. For the plain-JS Worker it runs its own `normalize`
+// (bench/workers/plainjs.js) after TextDecoder + JSON.parse. Both then pay the same
+// structured-clone serialization of the inputs for the RPC to the model (v8.serialize, the
+// serializer workerd's RPC uses), reported on its own.
 //
 // Prints one JSON object: per body and step, the median and mean milliseconds.
 import { readFileSync } from "node:fs";
@@ -18,6 +17,7 @@ import { serialize } from "node:v8";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { normalize as plainNormalize } from "../workers/plainjs.js";
+import { gatewaySteps, summary } from "./own-work-steps.mjs";
 
 /** The same loop as the inline JS in src/ai_inputs.rs. */
 function numberArray(bytes) {
@@ -29,25 +29,17 @@ function numberArray(bytes) {
 const decoder = new TextDecoder();
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
-function summary(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return { median: round(median), mean: round(mean) };
-}
-const round = (x) => Math.round(x * 1000) / 1000;
-
 /**
  * Runs each of `iterations` ({name: () => ({step: ms})}) in turn, alternating, for `seconds` after
  * warm-up (so noise on the machine hits them alike); summarises each step of each.
  */
-function measure(seconds, iterations) {
+async function measure(seconds, iterations) {
   const samples = Object.fromEntries(Object.keys(iterations).map((name) => [name, {}]));
   const started = now();
   let runs = 0;
   while (runs < 8 || now() - started < seconds * 1000) {
     for (const [name, iteration] of Object.entries(iterations)) {
-      const times = iteration();
+      const times = await iteration();
       if (runs >= 3) {
         // The first runs are warm-up: V8 compiles Wasm and JS in tiers.
         for (const [step, ms] of Object.entries(times)) (samples[name][step] ??= []).push(ms);
@@ -68,49 +60,33 @@ export async function timeOwnWork({ wasmPath, bodies, seconds = 2 }) {
   const w = instance.exports;
   const results = {};
   for (const [label, body] of Object.entries(bodies)) {
-    const gateway = () => {
-      const t0 = now();
-      const ptr = w.bench_alloc(body.length);
-      new Uint8Array(w.memory.buffer, ptr, body.length).set(body);
-      const t1 = now();
-      if (!w.bench_parse(ptr, body.length)) throw new Error(`${label}: the body does not parse`);
-      const t2 = now();
-      if (!w.bench_validate()) throw new Error(`${label}: the body is not valid`);
-      const t3 = now();
-      // The key as src/digest.rs makes it: the image's SHA-256 natively (WebCrypto in workerd;
-      // Node's createHash, the same native code path, here), the rest in Wasm.
-      const len = w.bench_image_len();
-      if (len > 0) createHash("sha256").update(new Uint8Array(w.memory.buffer, w.bench_image_ptr(), len)).digest();
-      w.bench_key_supplied();
-      const t4 = now();
-      // AI_IMAGE_ENCODING = "base64" (the default): the image as one string, as wasm-bindgen
-      // hands a Rust string to JS.
-      let image_b64;
-      if (len > 0) {
-        const textLen = w.bench_image_b64();
-        image_b64 = decoder.decode(new Uint8Array(w.memory.buffer, w.bench_b64_ptr(), textLen));
-      }
+    const stepOptions = {
+      sha256: (view) => createHash("sha256").update(view).digest(),
+      now,
+      decoder,
+    };
+    let imageToJsPath;
+    const gateway = async () => {
+      const once = await gatewaySteps(w, body, stepOptions);
+      imageToJsPath = once.imageToJsPath;
       const t5 = now();
-      const wire = serialize({ prompt: "p", strength: 0.6, image_b64 });
+      const wire = serialize({ prompt: "p", strength: 0.6, image_b64: once.imageB64 });
       const t6 = now();
-      // AI_IMAGE_ENCODING = "array": a number array (src/ai_inputs.rs), for comparison.
+      // AI_IMAGE_ENCODING = "array": a number array (src/ai_inputs.rs), for comparison. The
+      // decoded image is still held in Wasm memory (bench_free released only the body).
+      const len = once.imageLen;
+      const t7a = now();
       const image = len > 0
         ? numberArray(new Uint8Array(new Uint8Array(w.memory.buffer, w.bench_image_ptr(), len)))
         : undefined;
       const t7 = now();
       const wireArray = serialize({ prompt: "p", strength: 0.6, image });
       const t8 = now();
-      w.bench_free(ptr, body.length);
       if (wire.length === 0 || wireArray.length === 0) throw new Error("unreachable");
       return {
-        bodyIntoWasm: t1 - t0,
-        parse: t2 - t1,
-        validate: t3 - t2,
-        key: t4 - t3,
-        imageToJs: t5 - t4,
-        ownWork: t5 - t0,
+        ...once.times,
         rpcSerialize: t6 - t5,
-        imageToJsArray: t7 - t6,
+        imageToJsArray: t7 - t7a,
         rpcSerializeArray: t8 - t7,
       };
     };
@@ -127,7 +103,8 @@ export async function timeOwnWork({ wasmPath, bodies, seconds = 2 }) {
       if (wire.length === 0) throw new Error("unreachable");
       return { jsonParse: t1 - t0, normalize: t2 - t1, ownWork: t2 - t0, rpcSerialize: t3 - t2 };
     };
-    results[label] = { bodyBytes: body.length, ...measure(seconds, { gateway, plainjs }) };
+    const measured = await measure(seconds, { gateway, plainjs });
+    results[label] = { bodyBytes: body.length, imageToJsPath, ...measured };
   }
   return { node: process.version, v8: process.versions.v8, results };
 }

@@ -42,8 +42,8 @@ const outFile = path.resolve(option("--out") ?? path.join(here, "results", smoke
 const TOKEN = "bench-token";
 const headers = { authorization: `Bearer ${TOKEN}` };
 
-const WORKERS = ["gateway", "passthrough", "plainjs", "static"];
-const LABEL = { gateway: "ours", passthrough: "pass-through", plainjs: "plain JS", static: "static" };
+const WORKERS = ["gateway", "passthrough", "plainjs", "static", "rustfloor"];
+const LABEL = { gateway: "ours", passthrough: "pass-through", plainjs: "plain JS", static: "static", rustfloor: "static, Rust" };
 
 /**
  * The workloads. Latency is the point of `text` (one request at a time: no queueing in the
@@ -359,10 +359,14 @@ function ratiosAndTargets(results, bundle, own) {
   if (r.cache) {
     ratios.cacheThroughput_oursOverStatic = ratio(r.cache.gateway.rps, r.cache.static.rps);
     ratiosPerRound.cacheThroughput_oursOverStatic = perRound(r.cache.gateway.rpsPerRound, r.cache.static.rpsPerRound);
+    // The floor of any Worker built as ours is (Rust on the worker crate), against the JS one.
+    ratios.cacheThroughput_rustStaticOverStatic = ratio(r.cache.rustfloor.rps, r.cache.static.rps);
+    ratios.cacheThroughput_oursOverRustStatic = ratio(r.cache.gateway.rps, r.cache.rustfloor.rps);
     targets.push({
       target: "cache hits: throughput >= 0.9x static",
       measured: `${ratios.cacheThroughput_oursOverStatic}x (${r.cache.gateway.rps} vs ${r.cache.static.rps} req/s; ` +
-        `rounds ${spread(ratiosPerRound.cacheThroughput_oursOverStatic)})`,
+        `rounds ${spread(ratiosPerRound.cacheThroughput_oursOverStatic)}); the static Worker in Rust: ` +
+        `${ratios.cacheThroughput_rustStaticOverStatic}x static, ours ${ratios.cacheThroughput_oursOverRustStatic}x it`,
       met: ratios.cacheThroughput_oursOverStatic >= 0.9,
     });
   }
@@ -460,7 +464,11 @@ async function main() {
     return captureStandinImage(bodies);
   });
 
-  log("starting one workerd with the stand-in and the four Workers");
+  // Built now: it answers the image just captured.
+  log("building the static Worker in Rust (scripts/build-worker.sh bench/rust-floor)");
+  run("bash", ["scripts/build-worker.sh", "bench/rust-floor"]);
+
+  log("starting one workerd with the stand-in and the five Workers");
   let server = await startServer(["standin", ...WORKERS]);
   const results = {};
   let restarts = 0;

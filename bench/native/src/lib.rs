@@ -1,12 +1,13 @@
 //! The gateway's own work on one request body, as `src/generate.rs` does it: `parse_json` (one pass
 //! over the JSON, image arrays read straight into bytes), `normalize` (every rule, defaults, images
 //! decoded from base64 and inspected) and `cache_key` (SHA-256 over the canonical inputs, images
-//! included). Timed outside workerd, whose clocks stand still while a request computes:
+//! included). Timed where clocks are real:
 //!
 //! - natively by `src/main.rs` (`cargo run --release`);
-//! - as Wasm in Node's V8 (the engine workerd embeds) through the C ABI below, built with
-//!   `cargo build --release --target wasm32-unknown-unknown` and driven by
-//!   `bench/lib/wasm-timing.mjs`, which also times the JS-side copies the Worker makes.
+//! - as Wasm through the C ABI below, built with `cargo build --release --target
+//!   wasm32-unknown-unknown`, in Node's V8 (`bench/lib/wasm-timing.mjs`) and in a local workerd
+//!   (`bench/workers/ownwork.js`), both running the steps of `bench/lib/own-work-steps.mjs`, which
+//!   also do the JS side of each step as the Worker does.
 
 use base64::Engine as _;
 use sdxl_core::cache_key::{cache_key, cache_key_with};
@@ -134,7 +135,12 @@ mod wasm {
     /// Encodes the kept image as base64; answers the text's length (read at [`bench_b64_ptr`]).
     #[no_mangle]
     pub extern "C" fn bench_image_b64() -> usize {
-        let text = NORMALIZED.with(|n| n.borrow().as_ref().map(super::image_base64).unwrap_or_default());
+        let text = NORMALIZED.with(|n| {
+            n.borrow()
+                .as_ref()
+                .map(super::image_base64)
+                .unwrap_or_default()
+        });
         let len = text.len();
         BASE64.with(|b| *b.borrow_mut() = text);
         len

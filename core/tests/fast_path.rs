@@ -33,8 +33,8 @@ fn value() -> impl Strategy<Value = String> {
         s.push(']');
         s
     });
-    // Long and mostly plain, as pictures are: enough for the block-wise reader (64 bytes at a
-    // time), with an occasional unusual element or separator for it to refuse.
+    // Long and mostly plain, as pictures are: the scan's tight loop runs across many elements
+    // before it meets an occasional unusual element or separator and must leave it to serde.
     let plain = prop_oneof![
         60 => (0u32..=255).prop_map(|n| n.to_string()),
         1 => Just("256".to_owned()),

@@ -111,11 +111,17 @@ fn base64_without_a_native_encoder_is_btoa_s() {
 fn base64_uses_the_engine_s_encoder_when_there_is_one() {
     let prototype = Object::get_prototype_of(&js_sys::Uint8Array::new_with_length(0));
     let name = JsValue::from_str("toBase64");
-    // A stand-in for workerd's native method, recognisable by its answer.
+    // A stand-in for workerd's native method, recognisable by its answer; whatever was there
+    // before is put back.
+    let before = Reflect::get_own_property_descriptor(&prototype, &name).unwrap();
     let fake = js_sys::Function::new_no_args("return 'native:' + this.length;");
     Reflect::set(&prototype, &name, &fake).unwrap();
     let got = base64_string(PNG).as_string();
-    Reflect::delete_property(&prototype, &name).unwrap();
+    if before.is_undefined() {
+        Reflect::delete_property(&prototype, &name).unwrap();
+    } else {
+        Reflect::define_property(&prototype, &name, before.unchecked_ref()).unwrap();
+    }
     assert_eq!(got, Some(format!("native:{}", PNG.len())));
 }
 

@@ -3,11 +3,12 @@
 //! Not `serde_wasm_bindgen::to_value`: it turns maps into JS `Map`s, which the AI runtime reads
 //! as `{}` (workers-rs #1050), and it builds byte arrays element by element across the boundary.
 
-use base64::Engine as _;
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use sdxl_core::{InputValue, Inputs};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+
+use crate::base64_js::base64_string;
 
 // Measured on a 1.5 MB image in V8 (build the array, then structured-clone it for the RPC):
 // `Array.from(u8)` 70 ms + 10 ms; `new Array(n)` filled by index 9 ms + 64 ms, because the
@@ -20,27 +21,6 @@ use wasm_bindgen::JsValue;
 extern "C" {
     #[wasm_bindgen(js_name = numberArray)]
     fn number_array_js(bytes: &Uint8Array) -> Array;
-}
-
-// `Uint8Array.prototype.toBase64` is native in workerd (measured there on a 1.4 MB image:
-// 0.2-0.4 ms, against 1.2 ms to encode in Wasm plus the copy of the text out of Wasm memory).
-// The slice arrives as a view of Wasm memory, read before this returns. Engines without it
-// (Node 20, where the wasm-bindgen tests run) get `undefined` and the Wasm encoder.
-#[wasm_bindgen(inline_js = "export function nativeBase64(bytes) { \
-    return typeof bytes.toBase64 === 'function' ? bytes.toBase64() : undefined; }")]
-extern "C" {
-    #[wasm_bindgen(js_name = nativeBase64)]
-    fn native_base64(bytes: &[u8]) -> JsValue;
-}
-
-/// `bytes` as standard, padded base64, in a JS string: natively when the engine can.
-pub fn base64_string(bytes: &[u8]) -> JsValue {
-    let native = native_base64(bytes);
-    if native.is_string() {
-        native
-    } else {
-        JsValue::from_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
 }
 
 /// How the input image travels to the model: both are documented inputs of the image models.

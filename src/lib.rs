@@ -8,6 +8,7 @@
 mod access;
 pub mod ai_binding;
 pub mod ai_inputs;
+pub mod base64_js;
 mod cache_tiers;
 mod config;
 pub mod digest;

@@ -1,11 +1,11 @@
 //! Responses: images with their cache headers, and every refusal in the Cloudflare v4 envelope.
 
-use base64::Engine as _;
 use sdxl_core::envelope::CODE_BAD_UPSTREAM;
 use sdxl_core::headers::etag_matches;
 use sdxl_core::ApiError;
 use worker::{Headers, Request, Response, ResponseBody, Result};
 
+use crate::base64_js::base64_text;
 use crate::cache_tiers::{Stored, IMMUTABLE};
 use crate::failure::Failure;
 
@@ -68,7 +68,7 @@ pub fn deliver(
         response.headers_mut().set("vary", "accept")?;
         return Ok(response);
     }
-    let image = base64::engine::general_purpose::STANDARD.encode(stored.image.bytes.to_vec());
+    let image = base64_text(&stored.image.bytes);
     let result = if delivery == Delivery::Envelope {
         let seed = stored.seed.as_deref().and_then(|s| s.parse::<i64>().ok());
         serde_json::json!({

@@ -6,7 +6,8 @@ use sdxl_core::{validate_json, Policy};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::{base64_string, to_js, ImageEncoding};
+use super::{to_js, ImageEncoding};
+use crate::base64_js::tests::btoa;
 
 const PNG: &[u8] = include_bytes!("../../tests/fixtures/photo-64x48.png");
 const MASK: &[u8] = include_bytes!("../../tests/fixtures/mask-256.png");
@@ -65,7 +66,7 @@ fn image_is_an_array_of_numbers_equal_to_the_input_bytes() {
 
 #[wasm_bindgen_test]
 fn image_b64_is_forwarded_as_an_image_array() {
-    let b64 = base64_of(PNG);
+    let b64 = btoa(PNG);
     let o = inputs_for(&serde_json::json!({"prompt": "a", "image_b64": b64}));
     assert_number_array_equals(&get(&o, "image"), PNG);
     assert!(get(&o, "image_b64").is_undefined());
@@ -97,49 +98,9 @@ fn by_default_the_image_goes_as_image_b64_and_the_mask_as_an_array() {
 }
 
 #[wasm_bindgen_test]
-fn base64_without_a_native_encoder_is_btoa_s() {
-    // Node 20 has no Uint8Array.prototype.toBase64: the Wasm encoder answers.
-    for bytes in [&b""[..], b"a", b"ab", b"abc", PNG] {
-        assert_eq!(
-            base64_string(bytes).as_string().as_deref(),
-            Some(base64_of(bytes).as_str())
-        );
-    }
-}
-
-#[wasm_bindgen_test]
-fn base64_uses_the_engine_s_encoder_when_there_is_one() {
-    let prototype = Object::get_prototype_of(&js_sys::Uint8Array::new_with_length(0));
-    let name = JsValue::from_str("toBase64");
-    // A stand-in for workerd's native method, recognisable by its answer; whatever was there
-    // before is put back.
-    let before = Reflect::get_own_property_descriptor(&prototype, &name).unwrap();
-    let fake = js_sys::Function::new_no_args("return 'native:' + this.length;");
-    Reflect::set(&prototype, &name, &fake).unwrap();
-    let got = base64_string(PNG).as_string();
-    if before.is_undefined() {
-        Reflect::delete_property(&prototype, &name).unwrap();
-    } else {
-        Reflect::define_property(&prototype, &name, before.unchecked_ref()).unwrap();
-    }
-    assert_eq!(got, Some(format!("native:{}", PNG.len())));
-}
-
-#[wasm_bindgen_test]
 fn large_seeds_stay_exact() {
     let max = (1_i64 << 53) - 1;
     let o = inputs_for(&serde_json::json!({"prompt": "a", "seed": max, "width": 1023}));
     assert_eq!(get(&o, "seed").as_f64(), Some(max as f64));
     assert_eq!(get(&o, "width").as_f64(), Some(1024.0));
-}
-
-fn base64_of(bytes: &[u8]) -> String {
-    // Encode through JS's own btoa so the test does not reuse the code under test.
-    let binary: String = bytes.iter().map(|&b| char::from(b)).collect();
-    let btoa = js_sys::Reflect::get(&js_sys::global(), &"btoa".into()).unwrap();
-    let f: &js_sys::Function = btoa.unchecked_ref();
-    f.call1(&JsValue::NULL, &JsValue::from_str(&binary))
-        .unwrap()
-        .as_string()
-        .unwrap()
 }

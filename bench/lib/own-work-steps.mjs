@@ -24,7 +24,7 @@ export async function gatewaySteps(w, body, { sha256, now, decoder }) {
   if (len > 0) await sha256(new Uint8Array(w.memory.buffer, w.bench_image_ptr(), len));
   w.bench_key_supplied();
   const t4 = now();
-  // AI_IMAGE_ENCODING = "base64" (the default), as src/ai_inputs.rs `base64_string` does it:
+  // AI_IMAGE_ENCODING = "base64" (the default), as src/base64_js.rs `base64_string` does it:
   // the engine's Uint8Array.prototype.toBase64 on a view of Wasm memory where there is one
   // (workerd), else base64 in Wasm and the text decoded into a JS string (wasm-bindgen's way).
   let imageB64;

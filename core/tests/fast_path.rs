@@ -1,13 +1,15 @@
-//! The fast path of `parse_json` (byte arrays read by a tight loop) against the serde path it
-//! short-cuts: on every generated body, valid or broken, both must answer exactly the same.
+//! The fast path of `parse_json` (byte arrays read by a tight loop, `image_b64` decoded as it is
+//! read, a window at a time) against the serde path it short-cuts: on every generated body, valid
+//! or broken, read in windows of any size, both must answer exactly the same.
 
 // proptest is a native-only dev-dependency (see core/Cargo.toml).
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
+use sdxl_core::base64_image::decode;
 use sdxl_core::models::SDXL_LIGHTNING;
-use sdxl_core::parse::parse_json_with_serde;
-use sdxl_core::parse_json;
+use sdxl_core::parse::{parse_json_from, parse_json_with_serde, RawValue};
+use sdxl_core::{parse_json, RawRequest};
 
 /// Text of one JSON value, from shapes that exercise both paths.
 fn value() -> impl Strategy<Value = String> {
@@ -45,8 +47,39 @@ fn value() -> impl Strategy<Value = String> {
     ];
     let long_array =
         prop::collection::vec(plain, 0..200).prop_map(|items| format!("[{}]", items.join(",")));
+    // Base64 as clients send it, and broken: alphabets, padding, line breaks, data URLs.
+    let base64 = (
+        prop::collection::vec(any::<u8>(), 0..40),
+        0usize..6,
+        prop::bool::ANY,
+        "[A-Za-z0-9+/=_\\-]{0,3}",
+    )
+        .prop_map(|(bytes, style, url_safe, junk)| {
+            use base64::Engine as _;
+            let engine = if url_safe {
+                base64::engine::general_purpose::URL_SAFE
+            } else {
+                base64::engine::general_purpose::STANDARD
+            };
+            let text = engine.encode(bytes);
+            let text = match style {
+                0 => text,
+                1 => text.trim_end_matches('=').to_owned(),
+                2 => format!("data:image/png;base64,{text}"),
+                3 => text
+                    .as_bytes()
+                    .chunks(8)
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                4 => format!("{text}{junk}"),
+                _ => format!("{junk}{text}"),
+            };
+            format!("\"{text}\"")
+        });
     prop_oneof![
         6 => array,
+        4 => base64,
         3 => long_array,
         2 => "[a-z \\[\\]{}\\\\\"]{0,8}".prop_map(|s| serde_json::Value::String(s).to_string()),
         1 => (0i64..300).prop_map(|n| n.to_string()),
@@ -59,6 +92,7 @@ fn value() -> impl Strategy<Value = String> {
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => Just("\"image\"".to_owned()),
+        3 => Just("\"image_b64\"".to_owned()),
         3 => Just("\"mask\"".to_owned()),
         2 => Just("\"prompt\"".to_owned()),
         1 => Just("\"im\\u0061ge\"".to_owned()),
@@ -97,18 +131,39 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
-fn outcome(result: Result<sdxl_core::RawRequest, sdxl_core::BodyError>) -> Result<String, String> {
-    result.map(|r| format!("{r:?}")).map_err(|e| e.to_string())
+/// The outcome, with every `image_b64` string that decodes shown decoded: the fast path decodes
+/// plainly valid base64 as it reads it, the serde path leaves it to the validator.
+fn outcome(result: Result<RawRequest, sdxl_core::BodyError>) -> Result<String, String> {
+    result
+        .map(|mut r| {
+            for (field, value) in &mut r.fields {
+                if let (true, RawValue::Json(serde_json::Value::String(s))) =
+                    (field.name == "image_b64", &*value)
+                {
+                    if let Ok(bytes) = decode(s) {
+                        *value = RawValue::DecodedBase64(bytes);
+                    }
+                }
+            }
+            format!("{r:?}")
+        })
+        .map_err(|e| e.to_string())
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(20_000))]
     #[test]
-    fn fast_path_answers_exactly_as_serde(body in body()) {
+    fn fast_path_answers_exactly_as_serde(body in body(), window in 16usize..80) {
+        let serde = outcome(parse_json_with_serde(&SDXL_LIGHTNING, &body));
         prop_assert_eq!(
             outcome(parse_json(&SDXL_LIGHTNING, &body)),
-            outcome(parse_json_with_serde(&SDXL_LIGHTNING, &body)),
+            serde.clone(),
             "{}", String::from_utf8_lossy(&body)
+        );
+        prop_assert_eq!(
+            outcome(parse_json_from(&SDXL_LIGHTNING, &body[..], window)),
+            serde,
+            "window {}: {}", window, String::from_utf8_lossy(&body)
         );
     }
 }

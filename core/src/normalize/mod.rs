@@ -249,6 +249,10 @@ fn check_field(
             let info = image_info(&path, &bytes, policy)?;
             Ok((into, InputValue::Image(InputImage { bytes, info })))
         }
+        (FieldKind::ImageBase64 { into }, RawValue::DecodedBase64(bytes)) => {
+            let info = image_info(&path, &bytes, policy)?;
+            Ok((into, InputValue::Image(InputImage { bytes, info })))
+        }
         (FieldKind::Text { .. } | FieldKind::ImageBase64 { .. }, other) => {
             Err(type_error("a string", json_kind(&other)))
         }
@@ -364,7 +368,7 @@ fn json_kind(v: &RawValue) -> &'static str {
         | RawValue::Bytes(_)
         | RawValue::BadBytes(_)
         | RawValue::NotInQuery => "an array",
-        RawValue::TextForFile => "a string",
+        RawValue::TextForFile | RawValue::DecodedBase64(_) => "a string",
         RawValue::BinaryForText => "a file",
         RawValue::Json(Value::Object(_)) => "an object",
     }

@@ -1,112 +1,263 @@
-//! The fast path of [`super::parse_json`]: image byte arrays read by a tight loop instead of
-//! serde_json's per-element machinery (measured: 49 ms → a few ms for a 1024×1024 image in Wasm).
+//! The fast path of [`super::parse_json`]: image fields read by tight loops instead of serde_json's
+//! per-element machinery (measured: 49 ms → a few ms for a 1024×1024 image in Wasm), a window of
+//! the body at a time.
 //!
 //! It walks only the top level of the body. For the first occurrence of each byte-array field
-//! whose value is an array of plain decimal integers 0–255, it reads the bytes and leaves `[]` in
-//! its place; everything else is left to the serde path, which then parses that much smaller
-//! remainder. Anything unusual — an escaped key, a number like `1.0`, `-0` or `256`, a body that
-//! is not an object — abandons the fast path, and the serde path reads the whole body, so results
-//! and messages are exactly the serde path's (a property test compares the two).
+//! whose value is an array of plain decimal integers 0–255, it reads the bytes; for the first
+//! `image_b64` string that is plainly valid base64, it decodes it. Each such value becomes a
+//! [`Cut`]: the serde pass then reads the body with `[]` or `""` in its place. Anything unusual —
+//! an escaped key, a number like `1.0`, `-0` or `256`, base64 the strict decoder would refuse, a
+//! body that is not an object — abandons the fast path, and the serde path reads the whole body,
+//! so results and messages are exactly the serde path's (a property test compares the two).
+//!
+//! Memory: each image is counted before it is read (commas of an array, the length of a string),
+//! so its buffer is allocated once at its exact size; nothing is reserved in proportion to the
+//! body.
 
 use crate::model::{FieldKind, FieldSpec, ModelSpec};
 
-/// A body with its byte arrays taken out.
-pub(super) struct Split {
-    /// The body with each extracted array replaced by `[]`.
-    pub rest: Vec<u8>,
-    /// The extracted arrays, by field (first occurrences only).
-    pub arrays: Vec<(&'static FieldSpec, Vec<u8>)>,
+use super::base64_stream::{self, Base64Stream};
+use super::windowed::{ByteSource, Cursor, Cut};
+
+/// An image value read by the fast path.
+pub(super) enum Taken {
+    /// An array of integers 0–255.
+    Bytes(Vec<u8>),
+    /// An `image_b64` string, decoded (it was valid base64).
+    Base64(Vec<u8>),
 }
 
-/// Takes the byte arrays out of `body`, or `None` when the fast path does not apply.
-pub(super) fn split(spec: &'static ModelSpec, body: &[u8]) -> Option<Split> {
-    let mut arrays: Vec<(&'static FieldSpec, Vec<u8>)> = Vec::new();
+/// What the fast path took out of a body.
+pub(super) struct Split {
+    /// Where each taken value was, and what the serde pass reads instead.
+    pub cuts: Vec<Cut>,
+    /// The taken values, by field, in the order of `cuts`.
+    pub taken: Vec<(&'static FieldSpec, Taken)>,
+}
+
+/// Takes the image values out of `body`, or `None` when the fast path does not apply.
+pub(super) fn split<S: ByteSource + ?Sized>(
+    spec: &'static ModelSpec,
+    body: &S,
+    window: usize,
+) -> Option<Split> {
+    let mut cur = Cursor::new(body, window);
+    let mut split = Split {
+        cuts: Vec::new(),
+        taken: Vec::new(),
+    };
     let mut seen: Vec<&'static str> = Vec::new();
-    let mut rest = Vec::new();
-    let mut copied_to = 0;
-    let mut i = skip_ws(body, 0);
-    if body.get(i) != Some(&b'{') {
+    cur.skip_ws();
+    if cur.peek() != Some(b'{') {
         return None;
     }
-    i = skip_ws(body, i + 1);
-    if body.get(i) == Some(&b'}') {
+    cur.advance(1);
+    cur.skip_ws();
+    if cur.peek() == Some(b'}') {
         return None; // nothing to take out
     }
     loop {
-        if body.get(i) != Some(&b'"') {
+        if cur.peek() != Some(b'"') {
             return None;
         }
-        let key_end = i
-            + 1
-            + body[i + 1..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\')?;
-        if body[key_end] == b'\\' {
+        cur.advance(1);
+        let field = read_key(&mut cur)
+            .and_then(|k| std::str::from_utf8(&k).ok().and_then(|k| spec.field(k)))
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    FieldKind::ImageBytes | FieldKind::ImageBase64 { .. }
+                )
+            });
+        cur.skip_ws();
+        if cur.peek() != Some(b':') {
             return None;
         }
-        let key = &body[i + 1..key_end];
-        i = skip_ws(body, key_end + 1);
-        if body.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(body, i + 1);
-        let field = std::str::from_utf8(key)
-            .ok()
-            .and_then(|k| spec.field(k))
-            .filter(|f| matches!(f.kind, FieldKind::ImageBytes));
+        cur.advance(1);
+        cur.skip_ws();
+        let start = cur.pos();
         match field {
             Some(field) if !seen.contains(&field.name) => {
                 seen.push(field.name);
-                if body.get(i) == Some(&b'[') {
-                    let (mut bytes, end) = read_bytes(body, i)?;
-                    // Room was reserved for the densest array ("0,0,..."); a picture's is ~1.8x
-                    // less dense, and the bytes live for the whole request.
-                    bytes.shrink_to_fit();
-                    rest.extend_from_slice(&body[copied_to..i]);
-                    rest.extend_from_slice(b"[]");
-                    copied_to = end;
-                    arrays.push((field, bytes));
-                    i = end;
-                } else {
-                    i = skip_value(body, i)?;
+                let taken = match (&field.kind, cur.peek()) {
+                    (FieldKind::ImageBytes, Some(b'[')) => {
+                        let count = count_elements(body, start)?;
+                        Some((Taken::Bytes(read_bytes(&mut cur, count)?), &b"[]"[..]))
+                    }
+                    (FieldKind::ImageBase64 { .. }, Some(b'"')) => {
+                        let capacity = base64_stream::decoded_capacity(string_len(body, start)?);
+                        let bytes = Base64Stream::decode_json_string(&mut cur, capacity)?;
+                        Some((Taken::Base64(bytes), &b"\"\""[..]))
+                    }
+                    _ => None,
+                };
+                match taken {
+                    Some((value, replacement)) => {
+                        split.cuts.push(Cut {
+                            start,
+                            end: cur.pos(),
+                            replacement,
+                        });
+                        split.taken.push((field, value));
+                    }
+                    None => skip_value(&mut cur)?,
                 }
             }
-            _ => i = skip_value(body, i)?,
+            _ => skip_value(&mut cur)?,
         }
-        i = skip_ws(body, i);
-        match body.get(i) {
-            Some(b',') => i = skip_ws(body, i + 1),
+        cur.skip_ws();
+        match cur.peek() {
+            Some(b',') => {
+                cur.advance(1);
+                cur.skip_ws();
+            }
             Some(b'}') => break,
             _ => return None,
         }
     }
-    if arrays.is_empty() {
+    if split.cuts.is_empty() {
         return None;
     }
-    rest.extend_from_slice(&body[copied_to..]);
-    Some(Split { rest, arrays })
+    Some(split)
 }
 
-fn skip_ws(body: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = body.get(i) {
-        i += 1;
+/// The longest key kept for matching: no field name is longer, so a longer key is unknown.
+const LONGEST_KEY: usize = 64;
+
+/// Reads a key up to its closing quote (just past it). `Some(key)` for a plain key of at most
+/// [`LONGEST_KEY`] bytes, `Some(empty)` for a longer one; `None` for an escaped or unfinished one.
+fn read_key<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) -> Option<Vec<u8>> {
+    let mut key = Vec::new();
+    let mut too_long = false;
+    loop {
+        let ahead = cur.ahead();
+        if ahead.is_empty() {
+            return None;
+        }
+        let end = ahead.iter().position(|&b| b == b'"' || b == b'\\');
+        let part = &ahead[..end.unwrap_or(ahead.len())];
+        if key.len() + part.len() <= LONGEST_KEY {
+            key.extend_from_slice(part);
+        } else {
+            too_long = true;
+        }
+        let consumed = part.len();
+        match end.map(|e| ahead[e]) {
+            Some(b'"') => {
+                cur.advance(consumed + 1);
+                return Some(if too_long { Vec::new() } else { key });
+            }
+            Some(_) => return None, // an escape: the serde path reads it
+            None => cur.advance(consumed),
+        }
     }
-    i
 }
 
-/// Reads `[n, n, ...]` of decimal integers 0–255 starting at `body[start] == b'['`; answers the
-/// bytes and the index just past `]`.
-fn read_bytes(body: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
-    // Each element takes at least two characters ("0,").
-    let mut bytes = Vec::with_capacity((body.len() - start) / 2);
-    let mut i = skip_ws(body, start + 1);
-    if body.get(i) == Some(&b']') {
-        return Some((bytes, i + 1));
+/// Bytes of a `u64` with every byte set to `b`.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// How many bytes of `word` are zero, exactly.
+fn zero_bytes(word: u64) -> u32 {
+    let low7 = splat(0x7f);
+    let t = ((word & low7).wrapping_add(low7)) | word;
+    (!t & splat(0x80)).count_ones()
+}
+
+/// The number of elements of the array starting at `start` (`[`), counted as commas + 1 up to the
+/// first `]`: exact for an array of numbers, an upper bound otherwise (the read then fails).
+/// Eight bytes at a time: this pass reads the array's text once more, so it must be cheap.
+fn count_elements<S: ByteSource + ?Sized>(body: &S, start: usize) -> Option<usize> {
+    let mut commas = 0usize;
+    let mut buf = vec![0u8; super::windowed::WINDOW.min(body.len() - start)];
+    let mut at = start + 1;
+    let mut non_space = false;
+    while at < body.len() {
+        let n = buf.len().min(body.len() - at);
+        body.copy_to(at, &mut buf[..n]);
+        let window = &buf[..n];
+        let mut words = window.chunks_exact(8);
+        let mut offset = 0;
+        for word in words.by_ref() {
+            let w = u64::from_ne_bytes(word.try_into().ok()?);
+            if zero_bytes(w ^ splat(b']')) != 0 {
+                break;
+            }
+            commas += zero_bytes(w ^ splat(b',')) as usize;
+            non_space |= zero_bytes(w ^ splat(b' ')) < 8;
+            offset += 8;
+        }
+        for &b in &window[offset..] {
+            match b {
+                b']' => {
+                    let empty = commas == 0 && !non_space;
+                    return Some(if empty { 0 } else { commas + 1 });
+                }
+                b',' => commas += 1,
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                _ => non_space = true,
+            }
+        }
+        at += n;
+    }
+    None
+}
+
+/// The number of bytes of the JSON string starting at `start` (`"`), up to its closing quote,
+/// escapes included: an upper bound of what it decodes from.
+fn string_len<S: ByteSource + ?Sized>(body: &S, start: usize) -> Option<usize> {
+    let mut buf = vec![0u8; super::windowed::WINDOW.min(body.len() - start)];
+    let mut at = start + 1;
+    let mut escaped = false;
+    while at < body.len() {
+        let n = buf.len().min(body.len() - at);
+        body.copy_to(at, &mut buf[..n]);
+        let window = &buf[..n];
+        let mut i = 0;
+        if escaped {
+            i = 1;
+            escaped = false;
+        }
+        while i < n {
+            // Skip eight plain bytes at a time.
+            if let Some(word) = window.get(i..i + 8) {
+                let w = u64::from_ne_bytes(word.try_into().ok()?);
+                if zero_bytes(w ^ splat(b'"')) == 0 && zero_bytes(w ^ splat(b'\\')) == 0 {
+                    i += 8;
+                    continue;
+                }
+            }
+            match window[i] {
+                b'"' => return Some(at + i - start - 1),
+                b'\\' if i + 1 < n => i += 2,
+                b'\\' => {
+                    escaped = true;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        at += n;
+    }
+    None
+}
+
+/// Reads `[n, n, ...]` of decimal integers 0–255 at the cursor (`[`) into a buffer of exactly
+/// `count` bytes; leaves the cursor just past `]`.
+fn read_bytes<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>, count: usize) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(count);
+    cur.advance(1);
+    cur.skip_ws();
+    if cur.peek() == Some(b']') {
+        cur.advance(1);
+        return Some(bytes);
     }
     loop {
         // The common shapes first, each matched with one length check: "ddd," (most bytes of a
-        // picture are 100-255), "dd,", "d,". The tight loop runs over the rest of the slice.
-        let mut rest = &body[i..];
+        // picture are 100-255), "dd,", "d,". The tight loop runs over the rest of the window.
+        let ahead = cur.ahead();
+        let mut rest = ahead;
         loop {
             match *rest {
                 [a @ b'1'..=b'2', b @ b'0'..=b'9', c @ b'0'..=b'9', b',', ref tail @ ..] => {
@@ -126,103 +277,132 @@ fn read_bytes(body: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
                 _ => break,
             }
         }
-        i = body.len() - rest.len();
+        let consumed = ahead.len() - rest.len();
+        cur.advance(consumed);
         // Anything else: one element, "0" or 1-3 digits not starting with 0, at most 255, maybe
-        // after whitespace.
-        i = skip_ws(body, i);
-        let first = *body.get(i)?;
+        // after whitespace; or the tight loop reached the end of the window.
+        cur.skip_ws();
+        let first = cur.peek()?;
         let mut value = u32::from(first.wrapping_sub(b'0'));
         if value > 9 {
             return None;
         }
-        i += 1;
+        cur.advance(1);
         if value != 0 {
             for _ in 0..2 {
-                match body.get(i) {
-                    Some(&d @ b'0'..=b'9') => {
+                match cur.peek() {
+                    Some(d @ b'0'..=b'9') => {
                         value = value * 10 + u32::from(d - b'0');
-                        i += 1;
+                        cur.advance(1);
                     }
                     _ => break,
                 }
             }
         }
-        let byte = u8::try_from(value).ok()?;
-        bytes.push(byte);
-        match body.get(i) {
-            Some(b',') => i += 1,
-            Some(b']') => return Some((bytes, i + 1)),
-            Some(b' ' | b'\t' | b'\n' | b'\r') => {
-                i = skip_ws(body, i);
-                match body.get(i) {
-                    Some(b',') => i += 1,
-                    Some(b']') => return Some((bytes, i + 1)),
-                    _ => return None,
-                }
+        bytes.push(u8::try_from(value).ok()?);
+        cur.skip_ws();
+        match cur.peek() {
+            Some(b',') => cur.advance(1),
+            Some(b']') => {
+                cur.advance(1);
+                return Some(bytes);
             }
             // A digit here is a fourth digit or a leading zero; anything else is not a plain
             // integer: the serde path decides.
             _ => return None,
         }
-        i = skip_ws(body, i);
+        cur.skip_ws();
+        if bytes.len() == count {
+            return None; // more elements than commas: not an array of numbers after all
+        }
     }
 }
 
-/// The index just past the JSON value starting at `body[start]`, tracking only structure
-/// (strings and nesting); the serde path validates the rest.
-fn skip_value(body: &[u8], start: usize) -> Option<usize> {
+/// Moves the cursor just past the JSON value it is at, tracking only structure (strings and
+/// nesting); the serde path validates the rest.
+fn skip_value<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) -> Option<()> {
     let mut depth = 0usize;
-    let mut i = start;
     loop {
-        match *body.get(i)? {
+        match cur.peek()? {
             b'"' => {
-                i += 1;
+                cur.advance(1);
                 loop {
-                    match *body.get(i)? {
-                        b'"' => break,
-                        b'\\' => i += 2,
-                        _ => i += 1,
+                    let ahead = cur.ahead();
+                    if ahead.is_empty() {
+                        return None;
+                    }
+                    match ahead.iter().position(|&b| b == b'"' || b == b'\\') {
+                        Some(i) if ahead[i] == b'"' => {
+                            cur.advance(i + 1);
+                            break;
+                        }
+                        Some(i) => cur.advance(i + 2),
+                        None => {
+                            let n = ahead.len();
+                            cur.advance(n);
+                        }
                     }
                 }
-                i += 1;
                 if depth == 0 {
-                    return Some(i);
+                    return Some(());
                 }
             }
             b'[' | b'{' => {
                 depth += 1;
-                i += 1;
+                cur.advance(1);
             }
             b']' | b'}' => {
                 if depth == 0 {
-                    return Some(i); // the end of the enclosing object: a scalar ended here
+                    return Some(()); // the end of the enclosing object: a scalar ended here
                 }
                 depth -= 1;
-                i += 1;
+                cur.advance(1);
                 if depth == 0 {
-                    return Some(i);
+                    return Some(());
                 }
             }
-            b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return Some(i),
-            _ => i += 1,
+            b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return Some(()),
+            _ => cur.advance(1),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{count_elements, split, string_len, Taken};
     use crate::models::SDXL_LIGHTNING;
 
-    /// The remainder and the arrays taken out, by field name.
-    type Taken = (String, Vec<(&'static str, Vec<u8>)>);
+    /// The body as the serde pass reads it, and the values taken out, by field name.
+    type Seen = (String, Vec<(&'static str, Vec<u8>)>);
 
-    fn arrays(body: &str) -> Option<Taken> {
-        split(&SDXL_LIGHTNING, body.as_bytes()).map(|s| {
-            let rest = String::from_utf8(s.rest).unwrap();
-            let arrays = s.arrays.into_iter().map(|(f, b)| (f.name, b)).collect();
-            (rest, arrays)
+    fn arrays_in_windows(body: &str, window: usize) -> Option<Seen> {
+        split(&SDXL_LIGHTNING, body.as_bytes(), window).map(|s| {
+            let mut rest = Vec::new();
+            let mut at = 0;
+            for cut in &s.cuts {
+                rest.extend_from_slice(&body.as_bytes()[at..cut.start]);
+                rest.extend_from_slice(cut.replacement);
+                at = cut.end;
+            }
+            rest.extend_from_slice(&body.as_bytes()[at..]);
+            let taken = s
+                .taken
+                .into_iter()
+                .map(|(f, t)| match t {
+                    Taken::Bytes(b) | Taken::Base64(b) => (f.name, b),
+                })
+                .collect();
+            (String::from_utf8(rest).unwrap(), taken)
         })
+    }
+
+    fn arrays(body: &str) -> Option<Seen> {
+        let whole = arrays_in_windows(body, 1 << 20);
+        // Every window size gives the same answer: values straddle windows at every point.
+        for window in [16, 17, 23, 64] {
+            assert_eq!(arrays_in_windows(body, window), whole, "window {window}");
+        }
+        whole
     }
 
     #[test]
@@ -242,10 +422,32 @@ mod tests {
             arrays(r#"{"image":[]}"#),
             Some((r#"{"image":[]}"#.to_owned(), vec![("image", vec![])]))
         );
+        assert_eq!(
+            arrays(r#"{"image":[ ]}"#),
+            Some((r#"{"image":[]}"#.to_owned(), vec![("image", vec![])]))
+        );
         // Only the first occurrence of a key is taken out; the serde path sees the others.
         assert_eq!(
             arrays(r#"{"image":"no","image":[1]}"#),
             None // no array was taken out
+        );
+    }
+
+    #[test]
+    fn plain_base64_is_decoded() {
+        assert_eq!(
+            arrays(r#"{"image_b64":"iVBO Rw==","prompt":"p"}"#),
+            Some((
+                r#"{"image_b64":"","prompt":"p"}"#.to_owned(),
+                vec![("image_b64", vec![0x89, 0x50, 0x4e, 0x47])]
+            ))
+        );
+        assert_eq!(
+            arrays(r#"{"image_b64":"data:image/png;base64,iVBORw\n"}"#),
+            Some((
+                r#"{"image_b64":""}"#.to_owned(),
+                vec![("image_b64", vec![0x89, 0x50, 0x4e, 0x47])]
+            ))
         );
     }
 
@@ -258,13 +460,35 @@ mod tests {
             r#"{"image":[01]}"#,
             r#"{"image":[1,]}"#,
             r#"{"image":[1 2]}"#,
+            r#"{"image":[1,"]"]}"#,
             r#"{"im\u0061ge":[1]}"#,
             r#"{"image":[1]"#,
             r#"[1,2]"#,
             r#"{"prompt":"x"}"#,
             r#"{"image":[1],}"#,
+            r#"{"image_b64":"iVBO\u0052w=="}"#,
+            r#"{"image_b64":"iVB-Rw+="}"#,
+            r#"{"image_b64":"iVBORw="}"#,
+            r#"{"image_b64":""}"#,
+            r#"{"image_b64":"data:image/png,iVBORw"}"#,
+            r#"{"image_b64":"iVBORw"#,
         ] {
             assert_eq!(arrays(body), None, "{body}");
         }
+    }
+
+    #[test]
+    fn counts_are_exact_for_arrays_and_bounds_for_strings() {
+        let count = |s: &str| count_elements(s.as_bytes(), 0);
+        assert_eq!(count("[]"), Some(0));
+        assert_eq!(count("[ \n ]"), Some(0));
+        assert_eq!(count("[7]"), Some(1));
+        assert_eq!(count("[1,2,3,4,5,6,7,8,9,10,11,12]"), Some(12));
+        assert_eq!(count("[1,2"), None);
+        let len = |s: &str| string_len(s.as_bytes(), 0);
+        assert_eq!(len(r#""""#), Some(0));
+        assert_eq!(len(r#""abcdefghijklmnopqrstuvwxyz""#), Some(26));
+        assert_eq!(len(r#""ab\"cdefghijklmnop\\""#), Some(20));
+        assert_eq!(len(r#""abc"#), None);
     }
 }

@@ -11,7 +11,13 @@ use thiserror::Error;
 
 use crate::model::{FieldKind, FieldSpec, ModelSpec};
 
+mod base64_stream;
 mod byte_arrays;
+pub mod windowed;
+
+use byte_arrays::Taken;
+pub use windowed::ByteSource;
+use windowed::{Cut, Spliced, WINDOW};
 
 /// A field's value as sent, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +25,9 @@ pub enum RawValue {
     Json(serde_json::Value),
     /// An array that held only integers 0–255.
     Bytes(Vec<u8>),
+    /// An `image_b64` string that was plainly valid base64, decoded as it was read (the fast
+    /// path); any other string stays [`RawValue::Json`] and is decoded by the validator.
+    DecodedBase64(Vec<u8>),
     /// An image field that is not an array of integers 0–255.
     BadBytes(ByteArrayProblem),
     /// A field that a query string cannot carry (byte arrays need a body).
@@ -104,19 +113,36 @@ pub enum BodyError {
 /// # Errors
 /// When the body is empty, is not JSON, or is JSON but not an object.
 pub fn parse_json(spec: &'static ModelSpec, body: &[u8]) -> Result<RawRequest, BodyError> {
-    if let Some(split) = byte_arrays::split(spec, body) {
-        // The remainder parses as the body would, but with other positions in syntax errors:
-        // on any error, the whole body is parsed again for the exact message.
-        if let Ok(mut request) = parse_json_with_serde(spec, &split.rest) {
-            for (field, bytes) in split.arrays {
+    parse_json_from(spec, body, WINDOW)
+}
+
+/// [`parse_json`] of a body that lives elsewhere (in the Worker: the JS heap), read a window of
+/// at most `window` bytes at a time: the body is never copied whole into this memory, and what
+/// stays is what the request is made of (its images' bytes, its small fields).
+///
+/// # Errors
+/// As [`parse_json`].
+pub fn parse_json_from<S: ByteSource + ?Sized>(
+    spec: &'static ModelSpec,
+    body: &S,
+    window: usize,
+) -> Result<RawRequest, BodyError> {
+    if let Some(split) = byte_arrays::split(spec, body, window) {
+        // The rest parses as the body would, but with other positions in syntax errors: on any
+        // error, the whole body is parsed again for the exact message.
+        if let Ok(mut request) = parse_with_serde(spec, body, &split.cuts) {
+            for (field, taken) in split.taken {
                 if let Some((_, value)) = request.fields.iter_mut().find(|(f, _)| f == &field) {
-                    *value = RawValue::Bytes(bytes);
+                    *value = match taken {
+                        Taken::Bytes(bytes) => RawValue::Bytes(bytes),
+                        Taken::Base64(bytes) => RawValue::DecodedBase64(bytes),
+                    };
                 }
             }
             return Ok(request);
         }
     }
-    parse_json_with_serde(spec, body)
+    parse_with_serde(spec, body, &[])
 }
 
 /// [`parse_json`] without the fast path: serde_json reads everything.
@@ -127,15 +153,44 @@ pub fn parse_json_with_serde(
     spec: &'static ModelSpec,
     body: &[u8],
 ) -> Result<RawRequest, BodyError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    parse_with_serde(spec, body, &[])
+}
+
+/// serde_json reads `body` as a stream, through a buffer of its own, with `cuts` replaced.
+fn parse_with_serde<S: ByteSource + ?Sized>(
+    spec: &'static ModelSpec,
+    body: &S,
+    cuts: &[Cut],
+) -> Result<RawRequest, BodyError> {
+    if is_blank(body) {
         return Err(BodyError::Empty);
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let reader =
+        std::io::BufReader::with_capacity(SERDE_BUFFER.min(body.len()), Spliced::new(body, cuts));
+    let mut de = serde_json::Deserializer::from_reader(reader);
     let parsed = RequestSeed(spec)
         .deserialize(&mut de)
         .and_then(|outcome| de.end().map(|()| outcome))
         .map_err(BodyError::Syntax)?;
     parsed.map_err(BodyError::NotAnObject)
+}
+
+/// The serde pass's read buffer.
+const SERDE_BUFFER: usize = 64 * 1024;
+
+/// Whether the body is only whitespace (or nothing), looking no further than its first other byte.
+fn is_blank<S: ByteSource + ?Sized>(body: &S) -> bool {
+    let mut buf = [0u8; 256];
+    let mut at = 0;
+    while at < body.len() {
+        let n = buf.len().min(body.len() - at);
+        body.copy_to(at, &mut buf[..n]);
+        if !buf[..n].iter().all(u8::is_ascii_whitespace) {
+            return false;
+        }
+        at += n;
+    }
+    true
 }
 
 /// Reads a query string's `(name, value)` pairs for the model `spec`, typed by exactly the rules

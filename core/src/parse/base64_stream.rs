@@ -209,7 +209,8 @@ fn skip_data_url_prefix<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) -> Opti
         match cur.peek()? {
             b',' => break,
             b'"' | b'\\' => return None,
-            b if b < 0x20 => return None,
+            // Control characters are not JSON; other non-ASCII bytes might not be UTF-8.
+            b if b < 0x20 || !b.is_ascii() => return None,
             b => header.push(b),
         }
         cur.advance(1);
@@ -281,6 +282,7 @@ mod tests {
             "data:image/png,QUJD",
             "data:image/png;base64QUJD",
             "QU\u{e9}D",
+            "data:\u{e9}mage/png;base64,QUJD",
         ] {
             assert_eq!(stream(text, 1 << 16), None, "{text:?}");
         }

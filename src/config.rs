@@ -1,6 +1,7 @@
 //! Operator settings, read from the Worker's `[vars]` and secrets.
 
 use sdxl_core::access::{CorsPolicy, Tokens};
+use sdxl_core::budget;
 use sdxl_core::normalize::{DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PROMPT_CHARS};
 use sdxl_core::retry::RetryPolicy;
 use sdxl_core::{Policy, UnknownFields};
@@ -10,8 +11,6 @@ use worker::Env;
 
 use crate::ai_inputs::ImageEncoding;
 
-/// Default request body limit: 32 MiB, room for a 2048x2048 img2img request as a JSON array.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 /// Default budget of the in-memory cache tier: the hottest results, in each isolate's 128 MB.
 pub const DEFAULT_MEMORY_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// Default deadline for one model run, retries included.
@@ -21,8 +20,12 @@ pub const DEFAULT_AI_TIMEOUT_MS: u32 = 60_000;
 pub const DEFAULT_RATE_LIMIT_PERIOD_S: u32 = 60;
 
 pub struct Config {
-    /// Larger bodies are refused with 413 (`MAX_BODY_BYTES`).
+    /// Larger bodies are refused with 413 (`MAX_BODY_BYTES`); by default the largest body whose
+    /// every phase fits in the memory budget on its own (`sdxl_core::budget::default_max_body`).
     pub max_body_bytes: u64,
+    /// `MEMORY_BUDGET_BYTES`: what requests in flight in one isolate may hold together; by
+    /// default the isolate's 128 MiB less its baseline, the memory cache and headroom.
+    pub memory_budget_bytes: u64,
     /// `UNKNOWN_FIELDS`, `MAX_PROMPT_CHARS`, `MAX_IMAGE_PIXELS`.
     pub policy: Policy,
     /// `LOCAL_ADMIN = "true"` (local runs only) forwards `/__standin/*` to the stand-in and
@@ -97,8 +100,28 @@ impl Config {
             .ok()
             .or_else(|| var("API_TOKENS"))
             .unwrap_or_default();
+        let memory_cache_bytes = number(&var, "MEMORY_CACHE_BYTES", DEFAULT_MEMORY_CACHE_BYTES)?;
+        let memory_budget_bytes = number(
+            &var,
+            "MEMORY_BUDGET_BYTES",
+            budget::default_budget(memory_cache_bytes as u64),
+        )?;
+        let max_body_bytes = number(
+            &var,
+            "MAX_BODY_BYTES",
+            budget::default_max_body(memory_budget_bytes),
+        )?;
+        let worst = budget::Phase::worst_reading(max_body_bytes).bytes();
+        if worst > memory_budget_bytes {
+            return Err(format!(
+                "MAX_BODY_BYTES = {max_body_bytes} needs up to {worst} bytes of memory per \
+                 request, more than MEMORY_BUDGET_BYTES = {memory_budget_bytes}: such a request \
+                 could never be served; lower MAX_BODY_BYTES (or leave it unset)"
+            ));
+        }
         Ok(Config {
-            max_body_bytes: number(&var, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            max_body_bytes,
+            memory_budget_bytes,
             policy: Policy {
                 unknown_fields,
                 max_prompt_chars: number(&var, "MAX_PROMPT_CHARS", DEFAULT_MAX_PROMPT_CHARS)?,
@@ -115,7 +138,7 @@ impl Config {
             ai_timeout_ms: number(&var, "AI_TIMEOUT_MS", DEFAULT_AI_TIMEOUT_MS)?,
             rate_limit_period_s: number(&var, "RATE_LIMIT_PERIOD_S", DEFAULT_RATE_LIMIT_PERIOD_S)?,
             log_prompts: flag("LOG_PROMPTS"),
-            memory_cache_bytes: number(&var, "MEMORY_CACHE_BYTES", DEFAULT_MEMORY_CACHE_BYTES)?,
+            memory_cache_bytes,
             ai_gateway_id: var("AI_GATEWAY_ID")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
+use sdxl_core::budget::{output_bound, Hold, Phase};
 use sdxl_core::headers::{field_list, ClientCaching};
 use sdxl_core::route::origin_and_query;
-use sdxl_core::{normalize, parse_query, ApiError, ModelSpec, RawRequest};
+use sdxl_core::{normalize, parse_query, ApiError, InputValue, ModelSpec, Normalized, RawRequest};
 use wasm_bindgen::JsValue;
 use worker::{Context, Delay, Env, Request, Result};
 
 use crate::ai_binding::{run_options, AiBinding};
-use crate::ai_inputs;
+use crate::ai_inputs::{self, ImageEncoding};
 use crate::cache_tiers::{permalink_url, Stored, Tiers};
 use crate::config::Config;
 use crate::failure::{Failure, Handled};
@@ -35,9 +36,10 @@ pub async fn from_body(
     trace: &mut Trace,
 ) -> Handled {
     let started = now();
-    let raw = request_body::read(req, spec, config.max_body_bytes).await?;
+    let budget = crate::memory::budget(config);
+    let (raw, hold) = request_body::read(req, spec, config.max_body_bytes, &budget).await?;
     trace.log.ms.validate += now() - started;
-    generate(req, env, ctx, config, spec, raw, delivery, trace).await
+    generate(req, env, ctx, config, spec, (raw, hold), delivery, trace).await
 }
 
 /// `GET` with a query string, so results can sit in `<img src>` and behind a CDN.
@@ -54,7 +56,13 @@ pub async fn from_query(
     let (_, query) = origin_and_query(&url);
     let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes());
     let raw = parse_query(spec, pairs);
-    generate(req, env, ctx, config, spec, raw, delivery, trace).await
+    let hold = crate::memory::budget(config).hold(Phase::Run {
+        image_bytes: 0,
+        as_arrays: false,
+        output_bytes: 0,
+    });
+    let hold = hold.map_err(ApiError::from)?;
+    generate(req, env, ctx, config, spec, (raw, hold), delivery, trace).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -64,7 +72,7 @@ async fn generate(
     ctx: &Context,
     config: &Config,
     spec: &'static ModelSpec,
-    raw: RawRequest,
+    (raw, mut hold): (RawRequest, Hold),
     delivery: Delivery,
     trace: &mut Trace,
 ) -> Handled {
@@ -119,6 +127,8 @@ async fn generate(
     }
 
     let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
+    hold.resize(run_phase(&normalized, config))
+        .map_err(ApiError::from)?;
     let inputs = ai_inputs::to_js(&normalized.inputs, config.image_encoding)?;
     let options = run_options(config.ai_gateway_id.as_deref(), &key);
     let attempts = Cell::new(0);
@@ -182,6 +192,31 @@ async fn run_model(
         Either::Right(((), _)) => Err(ApiError::Deadline {
             ms: config.ai_timeout_ms,
         }),
+    }
+}
+
+/// What a model run holds: the input images, their text for `AI.run`, and the answer, at most
+/// an uncompressed image of the requested size (1024x1024 for models without one).
+fn run_phase(normalized: &Normalized, config: &Config) -> Phase {
+    let image_bytes = normalized
+        .inputs
+        .iter()
+        .filter_map(|(_, v)| match v {
+            InputValue::Image(image) => Some(image.bytes.len() as u64),
+            _ => None,
+        })
+        .sum();
+    let side = |name| {
+        normalized
+            .inputs
+            .integer(name)
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(1024)
+    };
+    Phase::Run {
+        image_bytes,
+        as_arrays: config.image_encoding == ImageEncoding::Array,
+        output_bytes: output_bound(side("width"), side("height")),
     }
 }
 

@@ -14,6 +14,7 @@ mod config;
 pub mod digest;
 mod failure;
 mod generate;
+mod memory;
 pub mod model_output;
 mod permalink;
 mod request_body;

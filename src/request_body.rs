@@ -1,22 +1,33 @@
 //! Reading a request body into the fields of a request, whatever its shape: JSON, a multipart
-//! form (the runtime's parser, after the body is read within the limit) or a url-encoded form.
+//! form or a url-encoded form (both parsed by the runtime).
+//!
+//! The body stays in the JS heap, where the runtime gathered it: JSON is parsed a window at a
+//! time (`sdxl_core::parse::parse_json_from`), forms by the runtime's own parser, so only what
+//! the request is made of (its images' bytes, its small fields) is copied into Wasm memory, which
+//! never shrinks. Each phase is held in the isolate's memory budget before it allocates.
 
 use futures_util::StreamExt;
 use js_sys::Uint8Array;
-use sdxl_core::{parse_form, parse_json, ApiError, BodyError, FormPart, ModelSpec, RawRequest};
+use sdxl_core::budget::{Hold, MemoryBudget, Phase};
+use sdxl_core::parse::windowed::WINDOW;
+use sdxl_core::parse::{parse_json_fast, parse_json_whole, ByteSource};
+use sdxl_core::{parse_form, ApiError, BodyError, FormPart, ModelSpec, RawRequest};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Request;
 
-/// The body of `req`, read within `limit` bytes and parsed for `spec` by its media type.
+/// The body of `req`, read within `limit` bytes and parsed for `spec` by its media type, with
+/// the budget hold it was read under.
 ///
 /// # Errors
-/// 415 for other media types, 413 over the limit, 400 for unreadable bodies.
+/// 415 for other media types, 413 over the limit, 400 for unreadable bodies, 503 when the
+/// isolate's memory budget cannot take the body.
 pub async fn read(
     req: &mut Request,
     spec: &'static ModelSpec,
     limit: u64,
-) -> Result<RawRequest, ApiError> {
+    budget: &std::rc::Rc<MemoryBudget>,
+) -> Result<(RawRequest, Hold), ApiError> {
     let content_type = req
         .headers()
         .get("content-type")
@@ -24,16 +35,27 @@ pub async fn read(
         .flatten()
         .unwrap_or_default();
     let shape = BodyShape::of(&content_type)?;
-    let body = read_body(req, limit).await?;
-    Ok(match shape {
-        BodyShape::Json => parse_json(spec, &body)?,
-        BodyShape::FormOrJson if !looks_like_json(&body) => parse_form(
-            spec,
-            form_urlencoded::parse(&body).map(|(k, v)| (k, FormPart::Text(v.into_owned()))),
-        ),
-        BodyShape::FormOrJson => parse_json(spec, &body)?,
-        BodyShape::Multipart => parse_form(spec, multipart_parts(body, &content_type).await?),
-    })
+    let phase = |body: u64| match shape {
+        BodyShape::Json => Phase::JsonFast { body },
+        BodyShape::FormOrJson | BodyShape::Multipart => Phase::Form { body },
+    };
+    let (body, mut hold) = read_body(req, limit, budget, phase).await?;
+    let len = body.len() as u64;
+    let raw = match shape {
+        BodyShape::FormOrJson if !looks_like_json(&body) => {
+            parse_form(spec, form_parts(&body, &content_type).await?)
+        }
+        BodyShape::Json | BodyShape::FormOrJson => match parse_json_fast(spec, &body, WINDOW) {
+            Some(parsed) => parsed?,
+            None => {
+                // Left the fast path: serde_json holds more while it reads (see `Phase`).
+                hold.resize(Phase::JsonWhole { body: len })?;
+                parse_json_whole(spec, &body)?
+            }
+        },
+        BodyShape::Multipart => parse_form(spec, form_parts(&body, &content_type).await?),
+    };
+    Ok((raw, hold))
 }
 
 /// How a body is encoded, by its media type.
@@ -65,14 +87,24 @@ impl BodyShape {
 }
 
 /// A url-encoded body that is really JSON starts with `{` (url-encoded names cannot).
-fn looks_like_json(body: &[u8]) -> bool {
-    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+fn looks_like_json(body: &JsBody) -> bool {
+    let mut head = [0u8; 64];
+    let mut at = 0;
+    while at < body.len() {
+        let n = head.len().min(body.len() - at);
+        body.copy_to(at, &mut head[..n]);
+        if let Some(b) = head[..n].iter().find(|b| !b.is_ascii_whitespace()) {
+            return *b == b'{';
+        }
+        at += n;
+    }
+    false
 }
 
-/// The parts of a `multipart/form-data` body, split by the runtime's own parser (the body was
-/// read, within the limit, first).
-async fn multipart_parts(
-    body: Vec<u8>,
+/// The parts of a `multipart/form-data` or url-encoded body, split by the runtime's own parser
+/// straight from the JS heap; only the parts cross into Wasm memory.
+async fn form_parts(
+    body: &JsBody,
     content_type: &str,
 ) -> Result<Vec<(String, FormPart)>, ApiError> {
     let unreadable = |what: &str| ApiError::Body(BodyError::Unreadable(what.to_owned()));
@@ -82,16 +114,17 @@ async fn multipart_parts(
         .map_err(|_| unreadable("content-type"))?;
     let init = web_sys::ResponseInit::new();
     init.set_headers(&headers);
-    let mut body = body;
-    let form = web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
+    let chunks: js_sys::Array = body.chunks.iter().collect();
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&chunks)
+        .map_err(|_| unreadable("the form body"))?;
+    let form = web_sys::Response::new_with_opt_blob_and_init(Some(&blob), &init)
         .and_then(|r| r.form_data())
-        .map_err(|_| unreadable("the multipart body"))?;
-    drop(body);
+        .map_err(|_| unreadable("the form body"))?;
     let form: web_sys::FormData = JsFuture::from(form)
         .await
         .map_err(|e| {
             unreadable(&format!(
-                "the multipart body is malformed: {}",
+                "the form body is malformed: {}",
                 crate::ai_binding::read_error(&e).reason
             ))
         })?
@@ -100,7 +133,7 @@ async fn multipart_parts(
     let entries = js_sys::try_iter(&form)
         .ok()
         .flatten()
-        .ok_or_else(|| unreadable("the multipart body"))?;
+        .ok_or_else(|| unreadable("the form body"))?;
     for entry in entries {
         let entry: js_sys::Array = entry.map_err(|_| unreadable("a part"))?.unchecked_into();
         let name = entry.get(0).as_string().unwrap_or_default();
@@ -119,9 +152,73 @@ async fn multipart_parts(
     Ok(parts)
 }
 
-/// The body, refused when it is over `limit` bytes, whatever `Content-Length` claims.
-async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
+/// A request body as the runtime gave it, in the JS heap: one buffer (a declared length) or the
+/// chunks of a stream. The parser copies windows out of it.
+pub struct JsBody {
+    chunks: Vec<Uint8Array>,
+    /// Offset of each chunk in the body.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl JsBody {
+    fn new() -> JsBody {
+        JsBody {
+            chunks: Vec::new(),
+            starts: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, chunk: Uint8Array) {
+        let n = chunk.length() as usize;
+        if n == 0 {
+            return;
+        }
+        self.starts.push(self.len);
+        self.len += n;
+        self.chunks.push(chunk);
+    }
+}
+
+impl ByteSource for JsBody {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn copy_to(&self, offset: usize, buf: &mut [u8]) {
+        let mut at = offset;
+        let mut filled = 0;
+        let mut i = self.starts.partition_point(|&s| s <= at).saturating_sub(1);
+        while filled < buf.len() {
+            let (chunk, start) = (&self.chunks[i], self.starts[i]);
+            let from = at - start;
+            let n = (chunk.length() as usize - from).min(buf.len() - filled);
+            #[allow(clippy::cast_possible_truncation)] // bodies are far below 4 GiB
+            chunk
+                .subarray(from as u32, (from + n) as u32)
+                .copy_to(&mut buf[filled..filled + n]);
+            filled += n;
+            at += n;
+            i += 1;
+        }
+    }
+}
+
+/// The body, refused when it is over `limit` bytes, whatever `Content-Length` claims, and held in
+/// `budget` as `phase` of its length before each part of it is read.
+async fn read_body(
+    req: &mut Request,
+    limit: u64,
+    budget: &std::rc::Rc<MemoryBudget>,
+    phase: impl Fn(u64) -> Phase,
+) -> Result<(JsBody, Hold), ApiError> {
     let too_large = || ApiError::TooLarge { limit };
+    let unreadable = |e: &JsValue| {
+        ApiError::Body(BodyError::Unreadable(
+            crate::ai_binding::read_error(e).reason,
+        ))
+    };
     let declared = req
         .headers()
         .get("content-length")
@@ -131,44 +228,40 @@ async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
+    let mut body = JsBody::new();
+    // A declared length is held whole before a byte is read; a stream, chunk by chunk.
+    let mut hold = budget.hold(phase(declared.unwrap_or(0)))?;
     if declared.is_some() {
-        // A declared length within the limit: the runtime gathers the body natively, in one
-        // call, and it crosses into Wasm in one copy (reading it chunk by chunk from Wasm cost
-        // ~25 ms for a 5.6 MB body). The runtime holds the body to its declared length.
-        let unreadable = |e: JsValue| {
-            ApiError::Body(BodyError::Unreadable(
-                crate::ai_binding::read_error(&e).reason,
-            ))
-        };
-        let promise = req.inner().array_buffer().map_err(unreadable)?;
-        let buffer = JsFuture::from(promise).await.map_err(unreadable)?;
+        // A declared length within the limit: the runtime gathers the body natively, in one call
+        // (reading it chunk by chunk from Wasm cost ~25 ms for a 5.6 MB body), and holds it to
+        // its declared length.
+        let promise = req.inner().array_buffer().map_err(|e| unreadable(&e))?;
+        let buffer = JsFuture::from(promise).await.map_err(|e| unreadable(&e))?;
         let bytes = Uint8Array::new(&buffer);
         if u64::from(bytes.length()) > limit {
             return Err(too_large());
         }
-        return Ok(bytes.to_vec());
+        body.push(bytes);
+        return Ok((body, hold));
     }
     let Some(raw) = req.inner().body() else {
-        return Ok(Vec::new()); // no body at all
+        return Ok((body, hold)); // no body at all
     };
     let mut chunks = wasm_streams::ReadableStream::from_raw(raw).into_stream();
-    let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
-    let mut body = Vec::with_capacity(capacity);
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Body(BodyError::Unreadable(format!("{e:?}"))))?;
-        let Some(bytes) = chunk.dyn_ref::<Uint8Array>() else {
+        let chunk = chunk.map_err(|e| unreadable(&e))?;
+        let Ok(bytes) = chunk.dyn_into::<Uint8Array>() else {
             return Err(ApiError::Body(BodyError::Unreadable(
                 "a body chunk is not bytes".into(),
             )));
         };
-        let len = bytes.length() as usize;
-        if (body.len() + len) as u64 > limit {
+        let len = body.len() as u64 + u64::from(bytes.length());
+        if len > limit {
             // Stop reading at once: the rest of an over-limit body is not worth receiving.
             return Err(too_large());
         }
-        let start = body.len();
-        body.resize(start + len, 0);
-        bytes.copy_to(&mut body[start..]);
+        hold.resize(phase(len))?;
+        body.push(bytes);
     }
-    Ok(body)
+    Ok((body, hold))
 }

@@ -33,7 +33,7 @@ pub async fn handle(
         return preflight(&req, config);
     }
     if config.local_admin {
-        if let Some(response) = local_admin(&req, env, &path).await? {
+        if let Some(response) = local_admin(&req, env, config, &path).await? {
             return Ok(response);
         }
     }
@@ -161,12 +161,20 @@ fn json_response(body: String) -> worker::Result<Response> {
     Ok(response)
 }
 
-/// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API, and emptying the memory and Cache
-/// API tiers of one key.
-async fn local_admin(req: &Request, env: &Env, path: &str) -> Handled<Option<Response>> {
+/// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API, the memory report, and emptying
+/// the memory and Cache API tiers of one key.
+async fn local_admin(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    path: &str,
+) -> Handled<Option<Response>> {
     if path.starts_with("/__standin/") {
         let forwarded = env.service("AI")?.fetch_request(req.clone()?).await?;
         return Ok(Some(with_mutable_headers(forwarded)?));
+    }
+    if path == "/__admin/memory" && req.method() == Method::Get {
+        return Ok(Some(Response::from_json(&crate::memory::report(config))?));
     }
     if let Some(key) = path.strip_prefix("/__admin/cache-api/") {
         if req.method() == Method::Delete {

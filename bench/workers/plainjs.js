@@ -4,7 +4,7 @@
 // `image: [...bytes]`, and the model's output read whole and sniffed for its content type.
 // Written to be reasonable, not slow: no caching, as the gateway's cache is measured separately.
 const MODEL = "@cf/bytedance/stable-diffusion-xl-lightning";
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
+const MAX_BODY_BYTES = 16 * 1024 * 1024; // the gateway's default
 const KNOWN = new Set([
   "prompt", "negative_prompt", "height", "width", "image", "image_b64", "mask",
   "num_steps", "strength", "guidance", "seed",

@@ -4,6 +4,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::access::AuthError;
+use crate::budget::OverBudget;
 use crate::parse::BodyError;
 use crate::upstream::{UpstreamError, UpstreamKind};
 use crate::violation::{Rule, Violation};
@@ -30,6 +31,12 @@ pub const CODE_AUTH: u32 = 10000;
 pub const CODE_RATE_LIMITED: u32 = 3021;
 /// Code for a model that did not answer in time (Workers AI: "Timeout").
 pub const CODE_TIMEOUT: u32 = 3007;
+/// Code for a request refused because this isolate's memory budget is taken by requests in
+/// flight (the gateway's own code; Workers AI's nearest is 3040, out of capacity).
+pub const CODE_OVER_BUDGET: u32 = 3047;
+/// Seconds a client should wait when the isolate's memory budget is taken: requests in flight
+/// end within seconds.
+pub const OVER_BUDGET_RETRY_AFTER_S: u32 = 1;
 /// Seconds a client should wait after the model reported it is out of capacity.
 pub const CAPACITY_RETRY_AFTER_S: u32 = 10;
 /// Seconds a client should wait after the model's own rate limit or allocation ran out.
@@ -72,6 +79,8 @@ pub enum ApiError {
     RateLimited { retry_after_s: u32 },
     #[error("the model did not answer within {ms} ms")]
     Deadline { ms: u32 },
+    #[error("{0}; retry in a moment")]
+    OverBudget(#[from] OverBudget),
 }
 
 impl ApiError {
@@ -96,6 +105,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => 401,
             ApiError::RateLimited { .. } => 429,
             ApiError::Deadline { .. } => 504,
+            ApiError::OverBudget(_) => 503,
         }
     }
 
@@ -104,6 +114,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u32> {
         match self {
             ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            ApiError::OverBudget(_) => Some(OVER_BUDGET_RETRY_AFTER_S),
             ApiError::Upstream(e) => match e.kind() {
                 UpstreamKind::Capacity => Some(CAPACITY_RETRY_AFTER_S),
                 UpstreamKind::RateLimited => Some(UPSTREAM_LIMIT_RETRY_AFTER_S),
@@ -147,6 +158,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => whole(CODE_AUTH),
             ApiError::RateLimited { .. } => whole(CODE_RATE_LIMITED),
             ApiError::Deadline { .. } => whole(CODE_TIMEOUT),
+            ApiError::OverBudget(_) => whole(CODE_OVER_BUDGET),
         }
     }
 
@@ -277,6 +289,14 @@ mod tests {
         assert_eq!(ApiError::Unauthorized(AuthError::Missing).status(), 401);
         assert_eq!(ApiError::Deadline { ms: 5 }.status(), 504);
         assert_eq!(ApiError::Deadline { ms: 5 }.items()[0].code, CODE_TIMEOUT);
+        let busy = ApiError::OverBudget(OverBudget {
+            wanted: 10,
+            free: 5,
+            limit: 20,
+        });
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.retry_after(), Some(OVER_BUDGET_RETRY_AFTER_S));
+        assert_eq!(busy.items()[0].code, CODE_OVER_BUDGET);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod base64_image;
+pub mod budget;
 pub mod cache_key;
 pub mod envelope;
 pub mod headers;

@@ -77,7 +77,7 @@ test("a wrong content type is a 415", async () => {
 });
 
 test("an over-limit body is a 413", async () => {
-  const big = Buffer.alloc(33 * 1024 * 1024, 0x20); // 33 MiB of spaces: over the 32 MiB default
+  const big = Buffer.alloc(17 * 1024 * 1024, 0x20); // 17 MiB of spaces: over the 16 MiB default
   const res = await api(`${BASE}/`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -127,21 +127,39 @@ pub fn parse_json_from<S: ByteSource + ?Sized>(
     body: &S,
     window: usize,
 ) -> Result<RawRequest, BodyError> {
-    if let Some(split) = byte_arrays::split(spec, body, window) {
-        // The rest parses as the body would, but with other positions in syntax errors: on any
-        // error, the whole body is parsed again for the exact message.
-        if let Ok(mut request) = parse_with_serde(spec, body, &split.cuts) {
-            for (field, taken) in split.taken {
-                if let Some((_, value)) = request.fields.iter_mut().find(|(f, _)| f == &field) {
-                    *value = match taken {
-                        Taken::Bytes(bytes) => RawValue::Bytes(bytes),
-                        Taken::Base64(bytes) => RawValue::DecodedBase64(bytes),
-                    };
-                }
-            }
-            return Ok(request);
+    parse_json_fast(spec, body, window).unwrap_or_else(|| parse_json_whole(spec, body))
+}
+
+/// The fast path alone: `None` when it does not apply and [`parse_json_whole`] must read the
+/// body (which holds more memory: the caller may want to know first).
+pub fn parse_json_fast<S: ByteSource + ?Sized>(
+    spec: &'static ModelSpec,
+    body: &S,
+    window: usize,
+) -> Option<Result<RawRequest, BodyError>> {
+    let split = byte_arrays::split(spec, body, window)?;
+    // The rest parses as the body would, but with other positions in syntax errors: on any
+    // error, the whole body is parsed again for the exact message.
+    let mut request = parse_with_serde(spec, body, &split.cuts).ok()?;
+    for (field, taken) in split.taken {
+        if let Some((_, value)) = request.fields.iter_mut().find(|(f, _)| f == &field) {
+            *value = match taken {
+                Taken::Bytes(bytes) => RawValue::Bytes(bytes),
+                Taken::Base64(bytes) => RawValue::DecodedBase64(bytes),
+            };
         }
     }
+    Some(Ok(request))
+}
+
+/// The whole body read by serde_json, as a stream.
+///
+/// # Errors
+/// As [`parse_json`].
+pub fn parse_json_whole<S: ByteSource + ?Sized>(
+    spec: &'static ModelSpec,
+    body: &S,
+) -> Result<RawRequest, BodyError> {
     parse_with_serde(spec, body, &[])
 }
 

@@ -14,6 +14,8 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { ensureFixtures, CACHE_DIR } from "./lib/fixtures.mjs";
 import { quantile, requestOnce, runLoad } from "./lib/load.mjs";
+import { measureMemory, printMemory } from "./memory.mjs";
+import { startServer as startServerWith } from "./lib/start-server.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -62,6 +64,7 @@ const onlyWorkloads = option("--workloads")?.split(",");
 const workloads = onlyWorkloads ? WORKLOADS.filter((w) => onlyWorkloads.includes(w.id)) : WORKLOADS;
 
 const log = (...a) => console.error("[bench]", ...a);
+const startServer = (names) => startServerWith(names, { env });
 
 // ---------------------------------------------------------------------------------------------
 // Steps
@@ -164,43 +167,6 @@ async function ownWork(fixtures) {
     await server.stop();
   }
   return { native, v8, workerd };
-}
-
-/** Starts bench/lib/server.mjs with these configs; resolves to {urls, stop}. */
-function startServer(names) {
-  return new Promise((resolve, reject) => {
-    const child = spawn("node", [path.join(here, "lib/server.mjs"), "--lifeline", ...names], {
-      cwd: root,
-      env,
-      stdio: ["pipe", "pipe", "inherit"],
-    });
-    let buffered = "";
-    const onData = (chunk) => {
-      buffered += chunk;
-      const line = buffered.split("\n").find((l) => l.startsWith("READY "));
-      if (line) {
-        child.stdout.off("data", onData);
-        child.stdout.on("data", (c) => process.stderr.write(c)); // workerd's logs, if any
-        const server = { urls: JSON.parse(line.slice(6)), gone: null };
-        let stopping = false;
-        child.once("exit", (code, signal) => {
-          if (!stopping) server.gone = `the workerd server exited mid-run (code ${code}, signal ${signal})`;
-        });
-        server.stop = () =>
-          new Promise((done) => {
-            stopping = true;
-            if (child.exitCode !== null || child.signalCode !== null) return done();
-            child.once("exit", done);
-            child.kill("SIGTERM");
-          });
-        resolve(server);
-      }
-    };
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`the server exited (${code}) before it was ready`)));
-    process.once("exit", () => child.kill("SIGTERM"));
-  });
 }
 
 /** The stand-in's precomputed PNG, fetched through the pass-through Worker, for bench-static. */
@@ -494,6 +460,9 @@ async function main() {
     await server.stop();
   }
 
+  log("memory: a fresh workerd, max-size requests (bench/memory.mjs)");
+  const memory = await measureMemory({ env, log, sequential: smoke ? 10 : 100 });
+
   const { ratios, ratiosPerRound, targets } = ratiosAndTargets(results, bundle, own);
   const report = {
     mode: settings.mode,
@@ -524,10 +493,12 @@ async function main() {
     targets,
     bundle,
     ownWork: own,
+    memory,
   };
   mkdirSync(path.dirname(outFile), { recursive: true });
   writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
   printTable(report);
+  printMemory(memory);
   log(`results: ${path.relative(root, outFile)}`);
 
   const errors = workloads.flatMap((w) => WORKERS.map((k) => results[w.id][k].errors)).reduce((a, b) => a + b, 0);

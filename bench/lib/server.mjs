@@ -47,8 +47,10 @@ const workers = names.map((name) => {
   const exposed = config.name !== "bench-standin"; // the stand-in is reached through `AI` only
   if (main === path.join(root, "build/index.js")) {
     // Our Worker runs on the production settings, with the bench config's [vars] on top.
-    workerOptions.bindings = { ...production.vars, ...workerOptions.bindings, ...experimentVars() };
+    workerOptions.bindings = { ...production.vars, ...workerOptions.bindings };
     delete workerOptions.bindings.LOCAL_ADMIN;
+    // After the delete: the memory section turns the local admin route on this way.
+    Object.assign(workerOptions.bindings, experimentVars());
   }
   return {
     ...workerOptions,

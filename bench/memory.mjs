@@ -1,0 +1,173 @@
+// The memory section of `npm run bench`: what the gateway holds for max-size requests, on a
+// freshly started workerd whose stand-in answers one fixed image (so only the gateway's memory
+// moves). Reads the gateway's Wasm memory and budget from its local admin route
+// (`GET /__admin/memory`) and the workerd process's resident memory from /proc.
+//
+//   node bench/memory.mjs            # on its own (after a build), prints the table and the JSON
+//
+// Steps: at start; one max-size request; 8 concurrent max-size requests; 100 sequential ones.
+// A "max-size request" is an img2img request whose body is an `image` byte array as close to
+// MAX_BODY_BYTES as a noise PNG (which does not compress) makes it.
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { PNG } from "pngjs";
+import { startServer } from "./lib/start-server.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MIB = 1024 * 1024;
+const TOKEN = "bench-token";
+
+/** mulberry32, as the fixtures use: the same image on every machine. */
+function prng(seed) {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function noisePng(side) {
+  const random = prng(side);
+  const png = new PNG({ width: side, height: side, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  png.data = Buffer.alloc(side * side * 3);
+  for (let i = 0; i < png.data.length; i++) png.data[i] = (random() * 256) | 0;
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false, deflateLevel: 1 });
+}
+
+const arrayBody = (png, seed) =>
+  Buffer.from(JSON.stringify({ prompt: "memory", seed, strength: 0.5, image: Array.from(png) }));
+
+/** The largest noise PNG whose `image` array body fits in `maxBody` (with room for the seed). */
+export function maxSizeImage(maxBody) {
+  let side = Math.floor(Math.sqrt(maxBody / 3.6 / 3));
+  for (;;) {
+    const png = noisePng(side);
+    const size = arrayBody(png, 4294967295).length;
+    if (size <= maxBody) return { png, side, bodyBytes: size };
+    side = Math.floor(side * 0.995);
+  }
+}
+
+/** The workerd process under a server (its child; miniflare starts it). */
+function workerdPid(serverPid) {
+  const children = readFileSync(`/proc/${serverPid}/task/${serverPid}/children`, "utf8").trim().split(/\s+/);
+  for (const pid of children.filter(Boolean)) {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    if (cmd.includes("workerd")) return Number(pid);
+  }
+  throw new Error("no workerd process under the bench server");
+}
+
+/** Resident memory now and its high-water mark since the last reset, in bytes. */
+function rss(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field) => Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))[1]) * 1024;
+  return { now: kib("VmRSS"), peak: kib("VmHWM") };
+}
+
+/** Resets the high-water mark of resident memory (Linux: "5" to clear_refs). */
+function resetPeak(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function measureMemory({ env = process.env, log = () => {}, sequential: rounds = 100 } = {}) {
+  const server = await startServer(["standin", "gateway"], {
+    env: { ...env, BENCH_GATEWAY_VARS: [env.BENCH_GATEWAY_VARS, "LOCAL_ADMIN=true"].filter(Boolean).join(",") },
+  });
+  try {
+    const url = server.urls.gateway;
+    const pid = workerdPid(server.pid);
+    const admin = async () => (await fetch(`${url}__admin/memory`)).json();
+    let seed = 1;
+    const send = async (png) => {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: arrayBody(png, seed++),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const snapshot = async (label, statuses = []) => {
+      const m = await admin();
+      const r = rss(pid);
+      const counts = {};
+      for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
+      const row = {
+        step: label,
+        wasmBytes: m.wasm_memory_bytes,
+        rssBytes: r.now,
+        rssPeakBytes: r.peak,
+        budgetPeakBytes: m.budget.peak_bytes,
+        budgetHeldBytes: m.budget.held_bytes,
+        refused: m.budget.refused,
+        statuses: counts,
+      };
+      log(`  ${label}: wasm ${(row.wasmBytes / MIB).toFixed(2)} MiB, rss ${(row.rssBytes / MIB).toFixed(1)} MiB (peak ${(row.rssPeakBytes / MIB).toFixed(1)}), statuses ${JSON.stringify(counts)}`);
+      return row;
+    };
+
+    const start = await admin();
+    const image = maxSizeImage(start.max_body_bytes);
+    log(`memory: max-size request = ${image.side}x${image.side} noise PNG, ${(image.png.length / MIB).toFixed(2)} MiB decoded, body ${(image.bodyBytes / MIB).toFixed(2)} MiB of ${(start.max_body_bytes / MIB).toFixed(0)} MiB`);
+    // A small request first, so the fresh isolate's own start-up (module instantiation, first
+    // allocations) is not counted against the max-size request.
+    await fetch(url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: '{"prompt":"warm","seed":0}' }).then((r) => r.arrayBuffer());
+    const peakResettable = resetPeak(pid);
+    const rows = [await snapshot("fresh, after one small request")];
+    rows.push(await snapshot("after 1 max-size request", [await send(image.png)]));
+    const concurrent = await Promise.all(Array.from({ length: 8 }, () => send(image.png)));
+    rows.push(await snapshot("after 8 concurrent max-size requests", concurrent));
+    const sequential = [];
+    for (let i = 0; i < rounds; i++) sequential.push(await send(image.png));
+    rows.push(await snapshot(`after ${rounds} sequential max-size requests`, sequential));
+    const [fresh, one, eight, hundred] = rows;
+    return {
+      sequentialRequests: rounds,
+      image: { side: image.side, decodedBytes: image.png.length, bodyBytes: image.bodyBytes },
+      maxBodyBytes: start.max_body_bytes,
+      budgetBytes: start.budget.limit_bytes,
+      peakResettable,
+      rows,
+      checks: {
+        // Parsing grows Wasm memory by at most 1.1x the decoded image + 1 MiB.
+        oneRequestWasmGrowthBytes: one.wasmBytes - fresh.wasmBytes,
+        oneRequestWasmBoundBytes: 1.1 * image.png.length + MIB,
+        hundredLeaveWasmWhereOneLeftIt: hundred.wasmBytes === one.wasmBytes,
+        eightConcurrentRssGrowthBytes: eight.rssPeakBytes - fresh.rssBytes,
+        eightConcurrentAllDocumented: concurrent.every((s) => s === 200 || s === 503),
+      },
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+export function printMemory(memory) {
+  const mib = (b) => `${(b / MIB).toFixed(2)} MiB`;
+  console.log(`\nMemory (fresh workerd; stand-in answers one fixed image; max-size request: ${memory.image.side}x${memory.image.side} PNG, ${mib(memory.image.decodedBytes)} decoded, body ${mib(memory.image.bodyBytes)})`);
+  console.log("| step | Wasm memory | process RSS | RSS peak | budget peak | statuses |");
+  console.log("|---|---|---|---|---|---|");
+  for (const r of memory.rows) {
+    console.log(`| ${r.step} | ${mib(r.wasmBytes)} | ${mib(r.rssBytes)} | ${mib(r.rssPeakBytes)} | ${mib(r.budgetPeakBytes)} | ${JSON.stringify(r.statuses)} |`);
+  }
+  const c = memory.checks;
+  const mark = (ok) => (ok ? "[met]" : "[MISS]");
+  console.log(`${mark(c.oneRequestWasmGrowthBytes <= c.oneRequestWasmBoundBytes)} one max-size request grows Wasm memory by ${mib(c.oneRequestWasmGrowthBytes)} (bound: 1.1 x decoded + 1 MiB = ${mib(c.oneRequestWasmBoundBytes)})`);
+  console.log(`${mark(c.hundredLeaveWasmWhereOneLeftIt)} ${memory.sequentialRequests} sequential max-size requests leave Wasm memory where one left it`);
+  console.log(`${mark(c.eightConcurrentRssGrowthBytes < 128 * MIB && c.eightConcurrentAllDocumented)} 8 concurrent max-size requests: process RSS peak ${mib(c.eightConcurrentRssGrowthBytes)} over the start (bound 128 MiB), every answer 200 or 503`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const memory = await measureMemory({ log: (...a) => console.error("[memory]", ...a) });
+  printMemory(memory);
+  writeFileSync(path.join(here, "results", "memory.json"), `${JSON.stringify(memory, null, 2)}\n`);
+}

@@ -30,6 +30,9 @@ pub const CODE_AUTH: u32 = 10000;
 pub const CODE_RATE_LIMITED: u32 = 3021;
 /// Code for a model that did not answer in time (Workers AI: "Timeout").
 pub const CODE_TIMEOUT: u32 = 3007;
+/// Code for a request with more distinct unknown fields than
+/// [`crate::parse::MAX_UNKNOWN_FIELDS`] (this gateway's own; rule `too_many_unknown_fields`).
+pub const CODE_TOO_MANY_UNKNOWN_FIELDS: u32 = 5020;
 /// Seconds a client should wait after the model reported it is out of capacity.
 pub const CAPACITY_RETRY_AFTER_S: u32 = 10;
 /// Seconds a client should wait after the model's own rate limit or allocation ran out.
@@ -126,16 +129,7 @@ impl ApiError {
             }]
         };
         match self {
-            ApiError::Invalid(violations) => violations
-                .iter()
-                .map(|v| ErrorItem {
-                    code: CODE_BAD_INPUT,
-                    message: v.message.clone(),
-                    path: Some(v.path.clone()),
-                    rule: Some(v.rule),
-                    limit: v.limit.clone(),
-                })
-                .collect(),
+            ApiError::Invalid(violations) => violation_items(violations),
             ApiError::Body(_) => whole(CODE_BAD_REQUEST),
             ApiError::NoSuchModel(_) => whole(CODE_NO_SUCH_MODEL),
             ApiError::UnsupportedMediaType(_) => whole(CODE_MEDIA_TYPE),
@@ -161,6 +155,23 @@ impl ApiError {
             request_id: request_id.map(str::to_owned),
         }
     }
+}
+
+/// One entry per violation.
+fn violation_items(violations: &[Violation]) -> Vec<ErrorItem> {
+    violations
+        .iter()
+        .map(|v| ErrorItem {
+            code: match v.rule {
+                Rule::TooManyUnknownFields => CODE_TOO_MANY_UNKNOWN_FIELDS,
+                _ => CODE_BAD_INPUT,
+            },
+            message: v.message.clone(),
+            path: Some(v.path.clone()),
+            rule: Some(v.rule),
+            limit: v.limit.clone(),
+        })
+        .collect()
 }
 
 /// `{"success":false,"errors":[...],"messages":[],"result":null}`.

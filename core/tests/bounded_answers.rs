@@ -1,8 +1,10 @@
 //! Answers stay small however hostile the request: a cap on unknown fields (refused with its own
-//! code).
+//! code), and echoed names cut.
 
+use sdxl_core::echo::{MAX_ECHOED_NAME_BYTES, TRUNCATION_MARKER};
 use sdxl_core::envelope::{CODE_BAD_INPUT, CODE_TOO_MANY_UNKNOWN_FIELDS};
-use sdxl_core::models::SDXL_LIGHTNING;
+use sdxl_core::headers::field_list;
+use sdxl_core::models::{FLUX_1_SCHNELL, SDXL_LIGHTNING};
 use sdxl_core::parse::MAX_UNKNOWN_FIELDS;
 use sdxl_core::{
     normalize, parse_form, parse_query, validate_json, ApiError, FormPart, ModelSpec, Normalized,
@@ -112,4 +114,41 @@ fn over_the_cap_the_reason_comes_first_beside_other_violations() {
             (&Value::from(CODE_BAD_INPUT), &Value::from("maximum")),
         ]
     );
+}
+
+/// A 100 KB name is echoed as its first bytes and a marker: in the path, the message, and the
+/// refusal for too many names.
+#[test]
+fn long_names_are_echoed_cut() {
+    let long = format!("{}/tail", "n".repeat(100 * 1024));
+    let cut = format!("{}{TRUNCATION_MARKER}", "n".repeat(MAX_ECHOED_NAME_BYTES));
+    let (text, errors) = envelope(&refused(validate(&FLUX_1_SCHNELL, &body([long.clone()]))));
+    assert_eq!(errors[0]["rule"], "unknown_field");
+    assert_eq!(errors[0]["path"], format!("/{cut}"));
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("'/{cut}'")));
+    assert!(text.len() < 1_024, "{} bytes", text.len());
+
+    let names = (0..=MAX_UNKNOWN_FIELDS).map(|i| format!("{i}{}", "n".repeat(4 * 1024)));
+    let (text, errors) = envelope(&refused(validate(&SDXL_LIGHTNING, &body(names))));
+    assert_eq!(errors[0]["code"], CODE_TOO_MANY_UNKNOWN_FIELDS);
+    assert!(text.len() < 1_024, "{} bytes", text.len());
+
+    let accepted = validate(&SDXL_LIGHTNING, &body([long])).unwrap();
+    let header = field_list(&accepted.ignored_fields);
+    assert_eq!(
+        header,
+        format!("{}%E2%80%A6", "n".repeat(MAX_ECHOED_NAME_BYTES))
+    );
+}
+
+#[test]
+fn only_the_kept_names_are_forwarded_whole_to_the_ignored_list() {
+    // The full names are kept (they decide what is distinct); only echoes are cut.
+    let a = format!("{}a", "n".repeat(100));
+    let b = format!("{}b", "n".repeat(100));
+    let n = validate(&SDXL_LIGHTNING, &body([a.clone(), b.clone()])).unwrap();
+    assert_eq!(n.ignored_fields, [a, b]);
 }

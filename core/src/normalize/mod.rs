@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::base64_image;
+use crate::echo::echoed_name;
 use crate::image::{self, ImageInfo};
 use crate::inputs::{InputImage, InputValue, Inputs, Normalized};
 use crate::model::{AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec};
@@ -100,7 +101,7 @@ pub fn normalize(
         let known: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
         for name in unknown_fields.in_order() {
             violations.push(Violation::new(
-                format!("/{}", escape_pointer(name)),
+                format!("/{}", escape_pointer(&echoed_name(name))),
                 Rule::UnknownField,
                 format!(
                     "is not a field of {}, which accepts only {}",
@@ -451,7 +452,7 @@ fn too_many_unknown_fields(unknown: &FieldNames<String>) -> Violation {
         .in_order()
         .into_iter()
         .take(QUOTED_UNKNOWN_FIELDS)
-        .map(|name| format!("'{name}'"))
+        .map(|name| format!("'{}'", echoed_name(name)))
         .collect();
     Violation::whole_request(
         Rule::TooManyUnknownFields,

@@ -25,6 +25,9 @@ pub enum Rule {
     /// The whole request: more distinct unknown field names than
     /// [`crate::parse::MAX_UNKNOWN_FIELDS`].
     TooManyUnknownFields,
+    /// Not a rule broken but the last entry of a cut error list: how many violations were left
+    /// out (see [`crate::envelope::MAX_LISTED_VIOLATIONS`]).
+    MoreViolations,
 }
 
 /// A rule broken by one field.

@@ -1,14 +1,16 @@
 //! Answers stay small however hostile the request: a cap on unknown fields (refused with its own
-//! code), and echoed names cut.
+//! code), echoed names cut, and the error list cut after its first entries.
 
 use sdxl_core::echo::{MAX_ECHOED_NAME_BYTES, TRUNCATION_MARKER};
-use sdxl_core::envelope::{CODE_BAD_INPUT, CODE_TOO_MANY_UNKNOWN_FIELDS};
+use sdxl_core::envelope::{
+    CODE_BAD_INPUT, CODE_MORE_VIOLATIONS, CODE_TOO_MANY_UNKNOWN_FIELDS, MAX_LISTED_VIOLATIONS,
+};
 use sdxl_core::headers::field_list;
 use sdxl_core::models::{FLUX_1_SCHNELL, SDXL_LIGHTNING};
 use sdxl_core::parse::MAX_UNKNOWN_FIELDS;
 use sdxl_core::{
     normalize, parse_form, parse_query, validate_json, ApiError, FormPart, ModelSpec, Normalized,
-    Policy,
+    Policy, Rule,
 };
 use serde_json::Value;
 
@@ -116,6 +118,49 @@ fn over_the_cap_the_reason_comes_first_beside_other_violations() {
     );
 }
 
+#[test]
+fn flux_with_5000_unknown_fields_answers_a_small_envelope() {
+    let small = refused(validate(&FLUX_1_SCHNELL, &body(numbered(5_000))));
+    let (text, errors) = envelope(&small);
+    assert!(errors.len() <= MAX_LISTED_VIOLATIONS + 1);
+    assert!(text.len() < 2_048, "{} bytes", text.len());
+    // Twice the fields, the same answer.
+    let double = refused(validate(&FLUX_1_SCHNELL, &body(numbered(10_000))));
+    assert_eq!(envelope(&double).0.len(), text.len());
+}
+
+#[test]
+fn flux_at_the_cap_lists_the_first_violations_then_counts_the_rest() {
+    let error = refused(validate(
+        &FLUX_1_SCHNELL,
+        &body(numbered(MAX_UNKNOWN_FIELDS)),
+    ));
+    let ApiError::Invalid(violations) = &error else {
+        unreachable!()
+    };
+    assert_eq!(
+        violations.len(),
+        MAX_UNKNOWN_FIELDS,
+        "one per unknown field"
+    );
+    let (_, errors) = envelope(&error);
+    assert_eq!(errors.len(), MAX_LISTED_VIOLATIONS + 1);
+    assert!(errors[..MAX_LISTED_VIOLATIONS]
+        .iter()
+        .all(|e| e["rule"] == "unknown_field" && e["code"] == CODE_BAD_INPUT));
+    assert_eq!(errors[0]["path"], "/extra_0");
+    let last = &errors[MAX_LISTED_VIOLATIONS];
+    assert_eq!(last["code"], CODE_MORE_VIOLATIONS);
+    assert_eq!(last["rule"], "more_violations");
+    assert_eq!(
+        last["message"],
+        format!(
+            "... and {} more violations",
+            MAX_UNKNOWN_FIELDS - MAX_LISTED_VIOLATIONS
+        )
+    );
+}
+
 /// A 100 KB name is echoed as its first bytes and a marker: in the path, the message, and the
 /// refusal for too many names.
 #[test]
@@ -151,4 +196,16 @@ fn only_the_kept_names_are_forwarded_whole_to_the_ignored_list() {
     let b = format!("{}b", "n".repeat(100));
     let n = validate(&SDXL_LIGHTNING, &body([a.clone(), b.clone()])).unwrap();
     assert_eq!(n.ignored_fields, [a, b]);
+}
+
+#[test]
+fn violation_rules_serialize_as_documented() {
+    assert_eq!(
+        serde_json::to_value(Rule::TooManyUnknownFields).unwrap(),
+        "too_many_unknown_fields"
+    );
+    assert_eq!(
+        serde_json::to_value(Rule::MoreViolations).unwrap(),
+        "more_violations"
+    );
 }

@@ -37,6 +37,15 @@ pub const CODE_OVER_BUDGET: u32 = 3047;
 /// Seconds a client should wait when the isolate's memory budget is taken: requests in flight
 /// end within seconds.
 pub const OVER_BUDGET_RETRY_AFTER_S: u32 = 1;
+/// Code for a request with more distinct unknown fields than
+/// [`crate::parse::MAX_UNKNOWN_FIELDS`] (this gateway's own; rule `too_many_unknown_fields`).
+pub const CODE_TOO_MANY_UNKNOWN_FIELDS: u32 = 5020;
+/// Code of the entry that ends a cut error list, saying how many violations were left out (this
+/// gateway's own; rule `more_violations`).
+pub const CODE_MORE_VIOLATIONS: u32 = 5021;
+/// Most violations an envelope lists; the rest are counted in one last entry, so an answer stays
+/// small however many fields a request breaks.
+pub const MAX_LISTED_VIOLATIONS: usize = 50;
 /// Seconds a client should wait after the model reported it is out of capacity.
 pub const CAPACITY_RETRY_AFTER_S: u32 = 10;
 /// Seconds a client should wait after the model's own rate limit or allocation ran out.
@@ -137,16 +146,7 @@ impl ApiError {
             }]
         };
         match self {
-            ApiError::Invalid(violations) => violations
-                .iter()
-                .map(|v| ErrorItem {
-                    code: CODE_BAD_INPUT,
-                    message: v.message.clone(),
-                    path: Some(v.path.clone()),
-                    rule: Some(v.rule),
-                    limit: v.limit.clone(),
-                })
-                .collect(),
+            ApiError::Invalid(violations) => violation_items(violations),
             ApiError::Body(_) => whole(CODE_BAD_REQUEST),
             ApiError::NoSuchModel(_) => whole(CODE_NO_SUCH_MODEL),
             ApiError::UnsupportedMediaType(_) => whole(CODE_MEDIA_TYPE),
@@ -173,6 +173,53 @@ impl ApiError {
             request_id: request_id.map(str::to_owned),
         }
     }
+}
+
+/// The first [`MAX_LISTED_VIOLATIONS`] violations, then one entry counting the rest.
+fn violation_items(violations: &[Violation]) -> Vec<ErrorItem> {
+    let mut items: Vec<ErrorItem> = violations
+        .iter()
+        .take(MAX_LISTED_VIOLATIONS)
+        .map(|v| ErrorItem {
+            code: match v.rule {
+                Rule::TooManyUnknownFields => CODE_TOO_MANY_UNKNOWN_FIELDS,
+                _ => CODE_BAD_INPUT,
+            },
+            message: v.message.clone(),
+            path: Some(v.path.clone()),
+            rule: Some(v.rule),
+            limit: v.limit.clone(),
+        })
+        .collect();
+    let left_out = violations.len().saturating_sub(MAX_LISTED_VIOLATIONS);
+    if left_out > 0 {
+        let noun = if left_out == 1 {
+            "violation"
+        } else {
+            "violations"
+        };
+        items.push(ErrorItem {
+            code: CODE_MORE_VIOLATIONS,
+            message: format!("... and {} more {noun}", with_thousands(left_out)),
+            path: None,
+            rule: Some(Rule::MoreViolations),
+            limit: Some(MAX_LISTED_VIOLATIONS.into()),
+        });
+    }
+    items
+}
+
+/// `4950` as `4,950`.
+fn with_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// `{"success":false,"errors":[...],"messages":[],"result":null}`.
@@ -233,6 +280,54 @@ mod tests {
                 "request_id": "req-1"
             })
         );
+    }
+
+    fn many(n: usize) -> ApiError {
+        ApiError::Invalid(
+            (0..n)
+                .map(|i| Violation::new(format!("/f{i}"), Rule::UnknownField, "is unknown"))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_error_list_is_cut_after_the_first_violations() {
+        let items = many(5_000).items();
+        assert_eq!(items.len(), MAX_LISTED_VIOLATIONS + 1);
+        assert_eq!(items[0].path.as_deref(), Some("/f0"));
+        assert_eq!(items[49].path.as_deref(), Some("/f49"));
+        let last = &items[MAX_LISTED_VIOLATIONS];
+        assert_eq!(last.code, CODE_MORE_VIOLATIONS);
+        assert_eq!(last.rule, Some(Rule::MoreViolations));
+        assert_eq!(last.message, "... and 4,950 more violations");
+        assert_eq!(last.path, None);
+        assert_eq!(last.limit, Some(serde_json::json!(MAX_LISTED_VIOLATIONS)));
+
+        assert_eq!(
+            many(MAX_LISTED_VIOLATIONS).items().len(),
+            MAX_LISTED_VIOLATIONS
+        );
+        let one_over = many(MAX_LISTED_VIOLATIONS + 1).items();
+        assert_eq!(one_over.len(), MAX_LISTED_VIOLATIONS + 1);
+        assert_eq!(one_over[50].message, "... and 1 more violation");
+        // The envelope does not grow with the violations.
+        let size = |n| many(n).envelope(None).to_json().len();
+        assert_eq!(size(5_000), size(10_000));
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators() {
+        for (n, text) in [
+            (0, "0"),
+            (7, "7"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (4_950, "4,950"),
+            (123_456, "123,456"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(with_thousands(n), text);
+        }
     }
 
     #[test]

@@ -3,13 +3,14 @@
 
 use std::fmt::Write as _;
 
+use crate::echo::echoed_name;
+
 /// How many names `x-ignored-fields` lists before summarising the rest.
 pub const MAX_LISTED_FIELDS: usize = 20;
-/// Longest name listed whole; longer ones are cut (a header line has a size limit).
-const MAX_NAME_LEN: usize = 64;
 
-/// `a, b, c` for the names, percent-encoding anything that is not visible ASCII (and `%`, `,`),
-/// listing at most [`MAX_LISTED_FIELDS`] and then `(+N more)`.
+/// `a, b, c` for the names, each cut by [`echoed_name`] (a header line has a size limit), then
+/// percent-encoding anything that is not visible ASCII (and `%`, `,`; so the cut's `…` is
+/// `%E2%80%A6`), listing at most [`MAX_LISTED_FIELDS`] and then `(+N more)`.
 #[must_use]
 pub fn field_list(names: &[String]) -> String {
     let mut out = String::new();
@@ -17,19 +18,12 @@ pub fn field_list(names: &[String]) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        let mut end = name.len().min(MAX_NAME_LEN);
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        for byte in name[..end].bytes() {
+        for byte in echoed_name(name).bytes() {
             if byte.is_ascii_graphic() && byte != b'%' && byte != b',' {
                 out.push(char::from(byte));
             } else {
                 let _ = write!(out, "%{byte:02X}");
             }
-        }
-        if end < name.len() {
-            out.push_str("...");
         }
     }
     if names.len() > MAX_LISTED_FIELDS {
@@ -271,7 +265,24 @@ mod tests {
         assert!(out.ends_with("f19, (+5 more)"));
         let long = "é".repeat(40); // 80 bytes: cut on a character boundary
         let out = list(&[&long]);
-        assert!(out.ends_with("..."));
+        assert!(out.ends_with("%E2%80%A6"), "{out}");
         assert_eq!(out.matches("%C3%A9").count(), 32);
+    }
+
+    #[test]
+    fn the_header_stays_short_and_visible_ascii() {
+        // The longest names, in the widest encoding: 4-byte characters, each byte escaped.
+        let names: Vec<String> = (0..100)
+            .map(|i| format!("{i}{}", "😀".repeat(1_000)))
+            .collect();
+        let out = field_list(&names);
+        assert!(out.bytes().all(|b| b == b' ' || b.is_ascii_graphic()));
+        // Per name: at most 64 bytes escaped (x3) plus the escaped marker, and ", ".
+        let per_name = 3 * crate::echo::MAX_ECHOED_NAME_BYTES + 3 * "…".len() + 2;
+        assert!(
+            out.len() <= MAX_LISTED_FIELDS * per_name + 16,
+            "{}",
+            out.len()
+        );
     }
 }

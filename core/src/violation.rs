@@ -22,12 +22,19 @@ pub enum Rule {
     UnknownField,
     Duplicate,
     NotInQuery,
+    /// The whole request: more distinct unknown field names than
+    /// [`crate::parse::MAX_UNKNOWN_FIELDS`].
+    TooManyUnknownFields,
+    /// Not a rule broken but the last entry of a cut error list: how many violations were left
+    /// out (see [`crate::envelope::MAX_LISTED_VIOLATIONS`]).
+    MoreViolations,
 }
 
 /// A rule broken by one field.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Violation {
-    /// JSON pointer of the offending value, e.g. `/num_steps` or `/image/17`.
+    /// JSON pointer of the offending value, e.g. `/num_steps` or `/image/17`; `""` (the whole
+    /// document) for a rule about the request as a whole.
     pub path: String,
     pub rule: Rule,
     /// The bound the rule sets, when it has one (e.g. `20` for `maximum`).
@@ -46,6 +53,17 @@ impl Violation {
             rule,
             limit: None,
             message,
+        }
+    }
+
+    /// A rule broken by the request as a whole: the path is the root pointer `""`, and the
+    /// message is a sentence of its own (a quoted empty path would tell nobody anything).
+    pub(crate) fn whole_request(rule: Rule, message: impl Into<String>) -> Self {
+        Violation {
+            path: String::new(),
+            rule,
+            limit: None,
+            message: message.into(),
         }
     }
 

@@ -106,6 +106,11 @@ pub fn check_accepted(n: &Normalized, policy: &Policy) {
             "ignores {name}, a field of the model"
         );
     }
+    assert!(
+        n.ignored_fields.len() <= sdxl_core::parse::MAX_UNKNOWN_FIELDS,
+        "accepted {} unknown fields, over the cap",
+        n.ignored_fields.len()
+    );
     for (i, name) in n.ignored_fields.iter().enumerate() {
         assert!(
             !n.ignored_fields[..i].contains(name),
@@ -141,6 +146,16 @@ pub fn check_accepted(n: &Normalized, policy: &Policy) {
 pub fn check_refused(violations: &[Violation], policy: &Policy) {
     assert!(!violations.is_empty(), "refused with no violation");
     for v in violations {
+        if v.rule == sdxl_core::Rule::TooManyUnknownFields {
+            // About the whole request: the root pointer, and a sentence of its own.
+            assert_eq!(v.path, "", "the cap on unknown fields names a field");
+            assert_eq!(
+                v.limit,
+                Some(sdxl_core::parse::MAX_UNKNOWN_FIELDS.into()),
+                "the cap on unknown fields does not say the cap"
+            );
+            continue;
+        }
         assert!(
             v.path.starts_with('/'),
             "path {:?} is not a JSON pointer",

@@ -43,6 +43,63 @@ test("a request breaking the contract gets 400 listing every violation", async (
   assert.equal(steps.message, "'/num_steps' must be <= 20");
 });
 
+const FLUX_PATH = "/ai/run/@cf/black-forest-labs/flux-1-schnell";
+
+/** `{prompt, extra_0: 1, …}` with `n` unknown fields. */
+function withUnknownFields(n, prompt = "a") {
+  const body = { prompt };
+  for (let i = 0; i < n; i++) body[`extra_${i}`] = 1;
+  return body;
+}
+
+test("5,000 unknown fields on FLUX answer one bounded refusal, not 5,000 errors", async () => {
+  const { status, res, bytes } = await generate(withUnknownFields(5000), { path: FLUX_PATH });
+  assert.equal(status, 400);
+  const body = await json(res, bytes);
+  assertEnvelope(body);
+  assert.ok(body.errors.length <= 51, `${body.errors.length} errors`);
+  assert.ok(bytes.length < 4096, `${bytes.length} bytes`);
+  assert.deepEqual([body.errors[0].code, body.errors[0].rule, body.errors[0].limit], [5020, "too_many_unknown_fields", 100]);
+});
+
+test("FLUX at the cap of unknown fields lists 50 errors, then one counting the rest", async () => {
+  const { status, res, bytes } = await generate(withUnknownFields(100), { path: FLUX_PATH });
+  assert.equal(status, 400);
+  const body = await json(res, bytes);
+  assertEnvelope(body);
+  assert.equal(body.errors.length, 51);
+  assert.ok(body.errors.slice(0, 50).every((e) => e.code === 5006 && e.rule === "unknown_field"));
+  const last = body.errors[50];
+  assert.deepEqual([last.code, last.rule, last.message], [5021, "more_violations", "... and 50 more violations"]);
+});
+
+test("a 100 KB field name comes back cut to its first 64 bytes", async () => {
+  const name = "n".repeat(100 * 1024);
+  const { status, res, bytes } = await generate({ prompt: "a", [name]: 1 }, { path: FLUX_PATH });
+  assert.equal(status, 400);
+  const body = await json(res, bytes);
+  assert.equal(body.errors[0].path, `/${"n".repeat(64)}…`);
+  assert.ok(bytes.length < 1024, `${bytes.length} bytes`);
+});
+
+test("more than 100 distinct unknown fields on the SDXL route is a 400 with 5020", async () => {
+  const { status, res, bytes } = await generate(withUnknownFields(101));
+  assert.equal(status, 400);
+  const body = await json(res, bytes);
+  assertEnvelope(body);
+  assert.deepEqual(
+    body.errors.map((e) => [e.code, e.path, e.rule]),
+    [[5020, "", "too_many_unknown_fields"]],
+  );
+  assert.match(body.errors[0].message, /more than 100 distinct fields/);
+});
+
+test("100 unknown fields on the SDXL route are accepted and named in a bounded header", async () => {
+  const { status, res } = await generate(withUnknownFields(100, uniquePrompt("at the cap")));
+  assert.equal(status, 200);
+  assert.match(res.headers.get("x-ignored-fields"), /^extra_0, extra_1, .*extra_19, \(\+80 more\)$/);
+});
+
 test("image and image_b64 together are refused", async () => {
   const { status, res, bytes } = await generate({ prompt: "a", image: [1], image_b64: "aGk=" });
   assert.equal(status, 400);

@@ -4,10 +4,13 @@
 use serde_json::Value;
 
 use crate::base64_image;
+use crate::echo::echoed_name;
 use crate::image::{self, ImageInfo};
 use crate::inputs::{InputImage, InputValue, Inputs, Normalized};
 use crate::model::{AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec};
-use crate::parse::{ByteArrayProblem, ElementProblem, RawRequest, RawValue};
+use crate::parse::{
+    ByteArrayProblem, ElementProblem, FieldNames, RawRequest, RawValue, MAX_UNKNOWN_FIELDS,
+};
 use crate::violation::{Rule, Violation};
 
 /// What to do with fields the model does not have.
@@ -50,7 +53,8 @@ impl Default for Policy {
 ///
 /// # Errors
 /// Every violation of the contract, in table order, then cross-field rules, then unknown and
-/// repeated fields.
+/// repeated fields; a request with more than [`MAX_UNKNOWN_FIELDS`] distinct unknown fields is
+/// refused for that first, instead of naming each.
 pub fn normalize(
     spec: &'static ModelSpec,
     mut raw: RawRequest,
@@ -89,11 +93,15 @@ pub fn normalize(
 
     let unknown_fields = std::mem::take(&mut raw.unknown);
     let refused = spec.additional_fields == AdditionalFields::Refused;
-    if refused || policy.unknown_fields == UnknownFields::Reject {
+    if unknown_fields.overflowed() {
+        // First, as the reason that decides; it stands for every unknown name, so they are not
+        // listed one by one as well.
+        violations.insert(0, too_many_unknown_fields(&unknown_fields));
+    } else if refused || policy.unknown_fields == UnknownFields::Reject {
         let known: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
-        for name in &unknown_fields {
+        for name in unknown_fields.in_order() {
             violations.push(Violation::new(
-                format!("/{}", escape_pointer(name)),
+                format!("/{}", escape_pointer(&echoed_name(name))),
                 Rule::UnknownField,
                 format!(
                     "is not a field of {}, which accepts only {}",
@@ -103,7 +111,7 @@ pub fn normalize(
             ));
         }
     }
-    for name in &raw.duplicates {
+    for name in raw.duplicates.in_order() {
         violations.push(Violation::new(
             format!("/{name}"),
             Rule::Duplicate,
@@ -115,7 +123,7 @@ pub fn normalize(
         Ok(Normalized {
             model: spec,
             inputs,
-            ignored_fields: unknown_fields,
+            ignored_fields: unknown_fields.into_vec(),
             seed_drawn,
         })
     } else {
@@ -438,6 +446,27 @@ fn check_cross_rules(
             }
         }
     }
+}
+
+/// How many unknown names the refusal for too many of them quotes, so a client can see which.
+const QUOTED_UNKNOWN_FIELDS: usize = 5;
+
+fn too_many_unknown_fields(unknown: &FieldNames<String>) -> Violation {
+    let first: Vec<String> = unknown
+        .in_order()
+        .into_iter()
+        .take(QUOTED_UNKNOWN_FIELDS)
+        .map(|name| format!("'{}'", echoed_name(name)))
+        .collect();
+    Violation::whole_request(
+        Rule::TooManyUnknownFields,
+        format!(
+            "the request has more than {MAX_UNKNOWN_FIELDS} distinct fields the model does not \
+             have (the first: {}, ...); a request may carry at most {MAX_UNKNOWN_FIELDS}",
+            first.join(", ")
+        ),
+    )
+    .with_limit(MAX_UNKNOWN_FIELDS)
 }
 
 /// Escapes a field name for use in a JSON pointer (RFC 6901).

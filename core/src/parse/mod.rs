@@ -18,6 +18,9 @@ pub mod windowed;
 use byte_arrays::Taken;
 pub use windowed::ByteSource;
 use windowed::{Cut, Spliced, WINDOW};
+mod field_names;
+
+pub use field_names::{FieldNames, MAX_UNKNOWN_FIELDS};
 
 /// A field's value as sent, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,10 +64,10 @@ pub enum ElementProblem {
 pub struct RawRequest {
     /// Known fields in the order they were sent.
     pub fields: Vec<(&'static FieldSpec, RawValue)>,
-    /// Names the model does not have.
-    pub unknown: Vec<String>,
+    /// Names the model does not have, each once (at most [`MAX_UNKNOWN_FIELDS`]).
+    pub unknown: FieldNames<String>,
     /// Known fields sent more than once (only the first is kept).
-    pub duplicates: Vec<&'static str>,
+    pub duplicates: FieldNames<&'static str>,
 }
 
 impl RawRequest {
@@ -74,6 +77,8 @@ impl RawRequest {
         Some(self.fields.remove(at).1)
     }
 
+    /// Whether `name` was sent. A search, but only of the known fields kept: each is kept once,
+    /// so there are at most a model table's few, however many fields a request sends.
     #[must_use]
     pub fn has(&self, name: &str) -> bool {
         self.fields.iter().any(|(f, _)| f.name == name)
@@ -82,15 +87,9 @@ impl RawRequest {
     /// Adds a field unless it is already there, recording the repeat.
     pub fn insert(&mut self, field: &'static FieldSpec, value: RawValue) {
         if self.has(field.name) {
-            self.note_duplicate(field.name);
+            self.duplicates.note(field.name);
         } else {
             self.fields.push((field, value));
-        }
-    }
-
-    fn note_duplicate(&mut self, name: &'static str) {
-        if !self.duplicates.contains(&name) {
-            self.duplicates.push(name);
         }
     }
 }
@@ -225,9 +224,7 @@ where
     for (key, value) in pairs {
         let (key, value) = (key.as_ref(), value.as_ref());
         let Some(field) = spec.field(key) else {
-            if !request.unknown.iter().any(|k| k == key) {
-                request.unknown.push(key.to_owned());
-            }
+            request.unknown.note(key);
             continue;
         };
         let raw = match field.kind {
@@ -279,9 +276,7 @@ where
             FormPart::File(bytes) => bytes.is_empty(),
         };
         let Some(field) = spec.field(key) else {
-            if !request.unknown.iter().any(|k| k == key) {
-                request.unknown.push(key.to_owned());
-            }
+            request.unknown.note(key);
             continue;
         };
         if empty {
@@ -372,14 +367,12 @@ impl<'de> Visitor<'de> for RequestVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let Some(field) = self.0.field(&key) else {
                 map.next_value::<IgnoredAny>()?;
-                if !request.unknown.contains(&key) {
-                    request.unknown.push(key);
-                }
+                request.unknown.note(key);
                 continue;
             };
             if request.has(field.name) {
                 map.next_value::<IgnoredAny>()?;
-                request.note_duplicate(field.name);
+                request.duplicates.note(field.name);
                 continue;
             }
             let value = match field.kind {

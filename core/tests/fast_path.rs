@@ -6,9 +6,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
-use sdxl_core::base64_image::decode;
 use sdxl_core::models::SDXL_LIGHTNING;
-use sdxl_core::parse::{parse_json_from, parse_json_with_serde, RawValue};
+use sdxl_core::parse::{parse_json_from, parse_json_with_serde, with_base64_decoded};
 use sdxl_core::{parse_json, RawRequest};
 
 /// Text of one JSON value, from shapes that exercise both paths.
@@ -135,18 +134,7 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 /// plainly valid base64 as it reads it, the serde path leaves it to the validator.
 fn outcome(result: Result<RawRequest, sdxl_core::BodyError>) -> Result<String, String> {
     result
-        .map(|mut r| {
-            for (field, value) in &mut r.fields {
-                if let (true, RawValue::Json(serde_json::Value::String(s))) =
-                    (field.name == "image_b64", &*value)
-                {
-                    if let Ok(bytes) = decode(s) {
-                        *value = RawValue::DecodedBase64(bytes);
-                    }
-                }
-            }
-            format!("{r:?}")
-        })
+        .map(|r| format!("{:?}", with_base64_decoded(r)))
         .map_err(|e| e.to_string())
 }
 

@@ -3,7 +3,8 @@
 //! `sdxl_core_fuzz::check_accepted`), every refusal is well formed, the two policies agree, a body
 //! that is a JSON object is never refused as unreadable, and an accepted request re-sent in its
 //! normalized form is accepted again as the same request (same inputs, same cache key); and the
-//! byte-array fast path of `parse_json` answers exactly as the serde path it short-cuts.
+//! fast path of `parse_json` (byte arrays, `image_b64` decoded as read, in windows of any size)
+//! answers exactly as the serde path it short-cuts.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,12 +15,21 @@ use serde_json::{Map, Value};
 
 fuzz_target!(|body: &[u8]| {
     let outcome = |r: Result<sdxl_core::RawRequest, sdxl_core::BodyError>| {
-        r.map(|raw| format!("{raw:?}")).map_err(|e| e.to_string())
+        r.map(|raw| format!("{:?}", sdxl_core::parse::with_base64_decoded(raw)))
+            .map_err(|e| e.to_string())
     };
+    let serde = outcome(sdxl_core::parse::parse_json_with_serde(&SDXL_LIGHTNING, body));
     assert_eq!(
         outcome(sdxl_core::parse_json(&SDXL_LIGHTNING, body)),
-        outcome(sdxl_core::parse::parse_json_with_serde(&SDXL_LIGHTNING, body)),
-        "the byte-array fast path and the serde path disagree"
+        serde,
+        "the fast path and the serde path disagree"
+    );
+    // Small windows, so values straddle them at every point.
+    let window = 16 + body.len() % 64;
+    assert_eq!(
+        outcome(sdxl_core::parse::parse_json_from(&SDXL_LIGHTNING, body, window)),
+        serde,
+        "the fast path in {window}-byte windows and the serde path disagree"
     );
     let ignore = Policy::default();
     let reject = Policy {

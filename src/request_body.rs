@@ -129,6 +129,7 @@ async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
+        crate::body_refusal::refuse_unread(req).await;
         return Err(too_large());
     }
     if declared.is_some() {
@@ -163,7 +164,9 @@ async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
         };
         let len = bytes.length() as usize;
         if (body.len() + len) as u64 > limit {
-            // Stop reading at once: the rest of an over-limit body is not worth receiving.
+            // Refused: the rest is thrown away, not kept (see body_refusal for why it is read).
+            let read = (body.len() + len) as u64;
+            crate::body_refusal::discard_rest(&mut chunks, declared, read).await;
             return Err(too_large());
         }
         let start = body.len();

@@ -17,29 +17,33 @@ const PATIENCE_MS = 10_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A raw HTTP/1.1 exchange: `send(socket)` writes the body (or part of it); the answer is read
- * until the connection closes, `PATIENCE_MS` pass, or `hangUpAfterMs` pass (then the client
- * hangs up whatever it got).
+ * A raw HTTP/1.1 exchange: `send(socket)` writes the body (or part of it), to its end even when
+ * the answer comes first, as HTTP/1.1 clients do; the client hangs up once it has sent and has
+ * its whole answer, when the connection closes, after `PATIENCE_MS`, or after `hangUpAfterMs`
+ * whatever it got.
  */
 function exchange(base, { method = "POST", path = "/", headers, send, hangUpAfterMs }) {
   const url = new URL(base);
   return new Promise((resolve) => {
     const socket = connect(Number(url.port), url.hostname);
     let received = Buffer.alloc(0);
+    let sent = false;
+    let sendFailed = false;
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve(parseAnswer(received));
+      resolve({ ...parseAnswer(received), sendFailed });
     };
     const timer = setTimeout(finish, hangUpAfterMs ?? PATIENCE_MS);
     socket.on("data", (d) => {
       received = Buffer.concat([received, d]);
-      if (hangUpAfterMs === undefined && parseAnswer(received).complete) finish();
+      if (hangUpAfterMs === undefined && sent && parseAnswer(received).complete) finish();
     });
-    socket.on("error", () => {}); // a reset while still sending: what the client got is the answer
+    // A reset while still sending: the client keeps what it got as the answer.
+    socket.on("error", () => (sendFailed = true));
     socket.on("close", finish);
     const head = [
       `${method} ${path} HTTP/1.1`,
@@ -48,7 +52,12 @@ function exchange(base, { method = "POST", path = "/", headers, send, hangUpAfte
       ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
     ];
     socket.write(`${head.join("\r\n")}\r\n\r\n`);
-    send(socket).catch(() => {}); // the server may close while the client is still sending
+    send(socket)
+      .catch(() => (sendFailed = true))
+      .finally(() => {
+        sent = true;
+        if (hangUpAfterMs === undefined && parseAnswer(received).complete) finish();
+      });
   });
 }
 
@@ -66,7 +75,8 @@ function parseAnswer(bytes) {
 /** Writes `total` bytes of JSON whitespace in 1 MiB pieces, chunked-encoded when `chunked`. */
 async function writeSpaces(socket, total, { chunked = false } = {}) {
   const piece = Buffer.alloc(MiB, 0x20);
-  for (let sent = 0; sent < total && !socket.destroyed; sent += piece.length) {
+  for (let sent = 0; sent < total; sent += piece.length) {
+    if (socket.destroyed) throw new Error("the connection closed mid-body");
     const part = piece.subarray(0, Math.min(piece.length, total - sent));
     const framed = chunked ? [Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from("\r\n")] : [part];
     for (const b of framed) {
@@ -80,6 +90,9 @@ async function assertStillServes(base = BASE, headers = {}) {
   const { status } = await generate({ prompt: uniquePrompt("after a hostile upload"), num_steps: 1 }, { base, headers });
   assert.equal(status, 200, "the next POST generates");
 }
+
+/** The client sent its whole body: the server did not cut it off to answer early. */
+const assertSentInFull = (answer) => assert.equal(answer.sendFailed, false, "the upload was cut off");
 
 function assertTooLarge({ status, body }) {
   assert.equal(status, 413);
@@ -98,6 +111,7 @@ test("a chunked body over the limit is a 413, and the next POST generates", asyn
     },
   });
   assertTooLarge(answer);
+  assertSentInFull(answer);
   await assertStillServes();
 });
 
@@ -107,6 +121,7 @@ test("a Content-Length over the limit, the client sending it all: a 413 in the e
     send: (s) => writeSpaces(s, LIMIT + MiB),
   });
   assertTooLarge(answer);
+  assertSentInFull(answer);
   await assertStillServes();
 });
 
@@ -125,7 +140,8 @@ test("a Content-Length over the limit with a short body, the client hanging up b
     send: (s) => writeSpaces(s, 64 * 1024),
     hangUpAfterMs: 50,
   });
-  assert.equal(answer.status, undefined, "hung up before the answer");
+  // Hung up before the answer, unless the answer was quicker.
+  assert.ok(answer.status === undefined || answer.status === 413, `status ${answer.status}`);
   await sleep(300);
   await assertStillServes();
 });
@@ -155,10 +171,11 @@ test("a chunked body cut off mid-body: the server serves", async () => {
 
 test("a 415 on a big body sent in full, then service", async () => {
   const answer = await exchange(BASE, {
-    headers: { "content-type": "text/plain", "content-length": String(8 * MiB) },
-    send: (s) => writeSpaces(s, 8 * MiB),
+    headers: { "content-type": "text/plain", "content-length": String(LIMIT + MiB) },
+    send: (s) => writeSpaces(s, LIMIT + MiB),
   });
   assert.equal(answer.status, 415);
+  assertSentInFull(answer);
   await assertStillServes();
 });
 
@@ -181,14 +198,16 @@ test("a 404 on a big chunked body, then service", async () => {
     },
   });
   assert.equal(answer.status, 404);
+  assertSentInFull(answer);
   await assertStillServes();
 });
 
 test("a 401 on a big body (locked instance), then service", { skip: !LOCKED && "LOCKED_URL is not set" }, async () => {
   const answer = await exchange(LOCKED, {
-    headers: { "content-type": "application/json", "content-length": String(8 * MiB) },
-    send: (s) => writeSpaces(s, 8 * MiB),
+    headers: { "content-type": "application/json", "content-length": String(LIMIT + MiB) },
+    send: (s) => writeSpaces(s, LIMIT + MiB),
   });
   assert.equal(answer.status, 401);
+  assertSentInFull(answer);
   await assertStillServes(LOCKED, { authorization: "Bearer tok-alpha" });
 });

@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# A client hanging up mid-body must not stop wrangler (see the script for why this patches it).
+node scripts/patch-wrangler-proxy.mjs
 exec node_modules/.bin/wrangler dev -e local -c wrangler.toml -c emulator/wrangler.toml \
   --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false "$@"

@@ -9,6 +9,7 @@ mod access;
 pub mod ai_binding;
 pub mod ai_inputs;
 pub mod base64_js;
+mod body_refusal;
 mod cache_tiers;
 mod config;
 pub mod digest;
@@ -33,10 +34,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let mut trace = Trace::start(&req);
     let origin = req.headers().get("origin").ok().flatten();
     let config = config::cached(&env);
+    let body = body_refusal::UnreadBody::of(&req);
     let handled = match config.as_ref() {
         Ok(config) => routes::handle(req, &env, &ctx, config, &mut trace).await,
         Err(reason) => Err(Failure::Misconfigured(reason.clone())),
     };
+    // Whatever the answer, a body nobody read is let go of before it goes out: 401, 404, 415,
+    // 429, ... are decided without reading it (see body_refusal for why it matters).
+    body.let_go().await;
     let mut response = match handled {
         Ok(response) => response,
         Err(failure) => {

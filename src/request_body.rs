@@ -226,6 +226,7 @@ async fn read_body(
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
+        crate::body_refusal::refuse_unread(req).await;
         return Err(too_large());
     }
     let mut body = JsBody::new();
@@ -256,11 +257,16 @@ async fn read_body(
             )));
         };
         let len = body.len() as u64 + u64::from(bytes.length());
-        if len > limit {
-            // Stop reading at once: the rest of an over-limit body is not worth receiving.
-            return Err(too_large());
+        let refusal = if len > limit {
+            Some(too_large())
+        } else {
+            hold.resize(phase(len)).err().map(ApiError::from)
+        };
+        if let Some(refusal) = refusal {
+            // Refused: the rest is thrown away, not kept (see body_refusal for why it is read).
+            crate::body_refusal::discard_rest(&mut chunks, declared, len).await;
+            return Err(refusal);
         }
-        hold.resize(phase(len))?;
         body.push(bytes);
     }
     Ok((body, hold))

@@ -4,5 +4,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# Permalink ids are signed with PERMALINK_SECRET, a secret in production. Local runs get one of
+# their own, generated once into .dev.vars (git-ignored), which wrangler dev reads. Replacing it
+# retires the permalinks made so far, nothing else.
+if ! grep -qs '^PERMALINK_SECRET=' .dev.vars; then
+  secret="$(node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("hex"))')"
+  printf 'PERMALINK_SECRET=%s\n' "$secret" >>.dev.vars
+fi
 exec node_modules/.bin/wrangler dev -e local -c wrangler.toml -c emulator/wrangler.toml \
   --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false "$@"

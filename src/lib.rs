@@ -31,6 +31,7 @@ use crate::trace::Trace;
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let mut trace = Trace::start(&req);
     let origin = req.headers().get("origin").ok().flatten();
+    let head = req.method() == worker::Method::Head;
     let config = config::cached(&env);
     let handled = match config.as_ref() {
         Ok(config) => routes::handle(req, &env, &ctx, config, &mut trace).await,
@@ -53,6 +54,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     headers.set("server-timing", &trace.log.ms.server_timing())?;
     if let Ok(config) = config.as_ref() {
         access::add_cors(&mut response, origin.as_deref(), config)?;
+    }
+    if head {
+        // Routed as GET; answered without the body.
+        response = responses::without_body(response).await?;
     }
     trace.finish(response.status_code());
     Ok(response)

@@ -25,9 +25,11 @@ const ALLOWED = "http://localhost:5173";
 
 /**
  * A request over a raw socket, so the test sees exactly the bytes the server sends (fetch and
- * node:http both drop a body that follows a HEAD response's headers).
+ * node:http both drop a body that follows a HEAD response's headers). The server keeps the
+ * connection a few seconds whatever `connection: close` says, so the answer is taken once the
+ * headers are in and nothing more arrived for `settleMs`.
  */
-function raw(method, path, headers = {}, base = BASE) {
+function raw(method, path, headers = {}, base = BASE, settleMs = 300) {
   const { hostname, port } = new URL(base);
   const lines = [`${method} ${path} HTTP/1.1`, `host: ${hostname}:${port}`, "connection: close"];
   for (const [name, value] of Object.entries({ "cf-connecting-ip": someIp(), ...headers })) {
@@ -36,9 +38,8 @@ function raw(method, path, headers = {}, base = BASE) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     const socket = connect(Number(port), hostname, () => socket.write(`${lines.join("\r\n")}\r\n\r\n`));
-    socket.on("data", (c) => chunks.push(c));
-    socket.on("error", reject);
-    socket.on("end", () => {
+    let settle;
+    const finish = () => {
       const all = Buffer.concat(chunks);
       const end = all.indexOf("\r\n\r\n");
       const [statusLine, ...fields] = all.subarray(0, end).toString("latin1").split("\r\n");
@@ -48,6 +49,21 @@ function raw(method, path, headers = {}, base = BASE) {
         head.set(field.slice(0, colon).trim().toLowerCase(), field.slice(colon + 1).trim());
       }
       resolve({ status: Number(statusLine.split(" ")[1]), headers: head, rest: all.subarray(end + 4) });
+    };
+    socket.on("data", (c) => {
+      chunks.push(c);
+      clearTimeout(settle);
+      if (Buffer.concat(chunks).includes("\r\n\r\n")) {
+        settle = setTimeout(() => {
+          socket.destroy();
+          finish();
+        }, settleMs);
+      }
+    });
+    socket.on("error", reject);
+    socket.on("end", () => {
+      clearTimeout(settle);
+      finish();
     });
   });
 }

@@ -6,5 +6,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # A client hanging up mid-body must not stop wrangler (see the script for why this patches it).
 node scripts/patch-wrangler-proxy.mjs
+# Permalink ids are signed with PERMALINK_SECRET, a secret in production. Local runs get one of
+# their own, generated once into .dev.vars (git-ignored), which wrangler dev reads. Replacing it
+# retires the permalinks made so far, nothing else.
+if ! grep -qs '^PERMALINK_SECRET=' .dev.vars; then
+  secret="$(node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("hex"))')"
+  printf 'PERMALINK_SECRET=%s\n' "$secret" >>.dev.vars
+fi
 exec node_modules/.bin/wrangler dev -e local -c wrangler.toml -c emulator/wrangler.toml \
   --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false "$@"

@@ -1,6 +1,7 @@
 //! Keeping strangers out and abuse down: bearer tokens, per-caller rate limits, and CORS.
 
 use sdxl_core::access::{CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS};
+use sdxl_core::headers::vary_with;
 use sdxl_core::ApiError;
 use worker::{Env, Headers, Request, Response};
 
@@ -65,7 +66,11 @@ pub fn preflight(req: &Request, config: &Config) -> Handled {
     Ok(Response::empty()?.with_status(204).with_headers(headers))
 }
 
-/// Adds CORS headers to a response for an allowed origin.
+/// Adds CORS headers to a response for an allowed origin, and `Vary: Origin` to every response
+/// whose CORS headers depend on the origin (with an allow-list: allowed origins get theirs
+/// echoed, others and requests without one get none). That includes cacheable images and
+/// permalinks: without it a shared cache could hand one origin's copy to another, whose browser
+/// would then refuse it.
 pub fn add_cors(
     response: &mut Response,
     origin: Option<&str>,
@@ -75,7 +80,10 @@ pub fn add_cors(
     if let Some(allowed) = config.cors.allow_origin(origin) {
         headers.set("access-control-allow-origin", &allowed)?;
         headers.set("access-control-expose-headers", CORS_EXPOSED_HEADERS)?;
-        headers.append("vary", "origin")?;
+    }
+    if config.cors.varies_by_origin() {
+        let vary = vary_with(headers.get("vary")?.as_deref(), "origin");
+        headers.set("vary", &vary)?;
     }
     Ok(())
 }

@@ -86,7 +86,8 @@ impl Tiers {
         Tiers { r2, memory_budget }
     }
 
-    fn remember(&self, key: &str, stored: &Stored) {
+    /// Keeps the result in this isolate's memory tier, at once (no I/O).
+    pub fn remember(&self, key: &str, stored: &Stored) {
         MEMORY.with(|m| {
             let mut memory = m.borrow_mut();
             memory.set_budget(self.memory_budget);
@@ -98,9 +99,14 @@ impl Tiers {
         self.r2.as_ref().map(JsCast::unchecked_ref)
     }
 
+    /// The result for `key` in this isolate's memory tier, if it is there (no I/O, no `await`).
+    pub fn in_memory(&self, key: &str) -> Option<Stored> {
+        MEMORY.with(|m| m.borrow_mut().get(key))
+    }
+
     /// Looks `key` up in memory, then in the Cache API (at `url`), then in R2.
     pub async fn get(&self, url: &str, key: &str) -> Option<(Stored, Tier)> {
-        if let Some(stored) = MEMORY.with(|m| m.borrow_mut().get(key)) {
+        if let Some(stored) = self.in_memory(key) {
             return Some((stored, Tier::Memory));
         }
         let from_cache_api = cache_api_get(url).await.unwrap_or_else(|e| {
@@ -136,10 +142,9 @@ impl Tiers {
         ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
     }
 
-    /// Keeps the result in memory, and writes it to the Cache API, and to R2 unless
-    /// `only_cache_api` (the R2 copy already exists).
+    /// Writes the result to the Cache API, and to R2 unless `only_cache_api` (the R2 copy
+    /// already exists). The memory tier is the caller's: see [`Tiers::remember`].
     pub async fn put(&self, url: &str, key: &str, stored: &Stored, only_cache_api: bool) {
-        self.remember(key, stored);
         if let Err(e) = cache_api_put(url, key, stored).await {
             console_warn!("cache api write of {key} failed: {e:?}");
         }
@@ -154,8 +159,10 @@ impl Tiers {
     }
 }
 
-/// The permalink of a result, `<origin>/images/<key>`: also its Cache API key.
-pub fn permalink_url(req: &Request, key: &str) -> worker::Result<String> {
+/// The Cache API key of a result, `<origin>/images/<key>`. It is only a cache key, never served
+/// as it is (permalinks carry a tag, `sdxl_core::permalink`); it keeps the shape it had before
+/// permalinks were signed, so the entries stored since stay hits.
+pub fn cache_api_url(req: &Request, key: &str) -> worker::Result<String> {
     let url = req.inner().url();
     let (origin, _) = origin_and_query(&url);
     Ok(format!("{origin}/images/{key}"))

@@ -3,6 +3,7 @@
 use sdxl_core::access::{CorsPolicy, Tokens};
 use sdxl_core::budget;
 use sdxl_core::normalize::{DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PROMPT_CHARS};
+use sdxl_core::permalink::{Permalinks, SecretError};
 use sdxl_core::retry::RetryPolicy;
 use sdxl_core::{Policy, UnknownFields};
 use std::rc::Rc;
@@ -52,6 +53,10 @@ pub struct Config {
     /// `AI_IMAGE_ENCODING`: `base64` (default) sends the input image as `image_b64`, `array` as
     /// `image` (a number array).
     pub image_encoding: ImageEncoding,
+    /// `PERMALINK_SECRET` (a secret): permalink ids are made and checked under it. Without a
+    /// usable one, answers carry no permalink and `/images/*` reports the misconfiguration:
+    /// never a fallback to ids anyone could compute.
+    pub permalinks: Result<Permalinks, SecretError>,
 }
 
 thread_local! {
@@ -94,12 +99,13 @@ impl Config {
         };
         let defaults = RetryPolicy::default();
         // Secrets and vars are both plain strings on `env`; a secret is the right home for tokens.
-        let tokens = env
-            .secret("API_TOKENS")
-            .map(|s| s.to_string())
-            .ok()
-            .or_else(|| var("API_TOKENS"))
-            .unwrap_or_default();
+        let secret = |name: &str| {
+            env.secret(name)
+                .map(|s| s.to_string())
+                .ok()
+                .or_else(|| var(name))
+        };
+        let tokens = secret("API_TOKENS").unwrap_or_default();
         let memory_cache_bytes = number(&var, "MEMORY_CACHE_BYTES", DEFAULT_MEMORY_CACHE_BYTES)?;
         let memory_budget_bytes = number(
             &var,
@@ -143,6 +149,7 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
             image_encoding,
+            permalinks: Permalinks::new(secret("PERMALINK_SECRET").as_deref()),
         })
     }
 }

@@ -1,5 +1,6 @@
-//! Generating an image: read → validate and normalize → key → cache tiers → `AI.run` (once per
-//! key in flight) → verify → respond, storing whole results after the response.
+//! Generating an image: read → validate and normalize → key → join the key's in-flight slot →
+//! cache tiers → `AI.run` (once per key in flight) → verify → memory tier → respond, writing the
+//! other tiers after the response.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -8,21 +9,23 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use sdxl_core::budget::{output_bound, Hold, Phase};
-use sdxl_core::headers::{field_list, ClientCaching};
+use sdxl_core::headers::{any_current, field_list, ClientCaching};
 use sdxl_core::route::origin_and_query;
 use sdxl_core::{normalize, parse_query, ApiError, InputValue, ModelSpec, Normalized, RawRequest};
 use wasm_bindgen::JsValue;
-use worker::{Context, Delay, Env, Request, Result};
+use worker::{Context, Delay, Env, Method, Request, Result};
 
 use crate::ai_binding::{run_options, AiBinding};
 use crate::ai_inputs::{self, ImageEncoding};
-use crate::cache_tiers::{permalink_url, Stored, Tiers};
+use crate::cache_tiers::{cache_api_url, Stored, Tier, Tiers};
 use crate::config::Config;
 use crate::failure::{Failure, Handled};
 use crate::model_output::{read_image, ModelImage};
 use crate::request_body;
-use crate::responses::{deliver, not_modified_if_held, CacheStatus, Delivery};
-use crate::single_flight::run_once;
+use crate::responses::{
+    deliver, not_generated, not_modified, not_modified_if_held, CacheStatus, Delivery, Held,
+};
+use crate::single_flight::{join, Joined};
 use crate::trace::{now, Trace};
 
 /// `POST` with a JSON, `multipart/form-data` or url-encoded body.
@@ -88,8 +91,15 @@ async fn generate(
         trace.log.set_prompt(prompt, config.log_prompts);
     }
     let seed = normalized.seed().map(|s| s.to_string());
+    let permalink = config.permalinks.as_ref().ok().map(|p| p.id_for(&key));
     let tag = delivery.entity_tag(&key);
-    if let Some(response) = not_modified_if_held(req, &tag, &key, seed.as_deref())? {
+    let held = Held {
+        tag: &tag,
+        permalink: permalink.as_deref(),
+        seed: seed.as_deref(),
+        vary: Some(VARY),
+    };
+    if let Some(response) = not_modified_if_held(req, &held)? {
         return Ok(response);
     }
     let headers = req.headers();
@@ -97,7 +107,11 @@ async fn generate(
         headers.get("cache-control")?.as_deref(),
         headers.get("pragma")?.as_deref(),
     );
-    let url = permalink_url(req, &key)?;
+    // `If-None-Match: *`: 304 only if the image already exists; otherwise the request proceeds.
+    let unless_exists = headers
+        .get("if-none-match")?
+        .is_some_and(|v| any_current(&v));
+    let url = cache_api_url(req, &key)?;
     let tiers = Tiers::new(env, config.memory_cache_bytes);
 
     let mut extra = Vec::new();
@@ -112,51 +126,147 @@ async fn generate(
     if !normalized.ignored_fields.is_empty() {
         extra.push(("x-ignored-fields", field_list(&normalized.ignored_fields)));
     }
-
+    let answer = |stored: &Stored, status: CacheStatus| {
+        deliver(stored, &key, permalink.as_deref(), status, &extra, delivery)
+    };
     // A drawn seed makes a key no one has asked for yet: looking it up would only cost time.
-    if caching.read && !normalized.seed_drawn {
-        let started = now();
-        let found = tiers.get(&url, &key).await;
-        trace.log.ms.cache += now() - started;
-        if let Some((stored, tier)) = found {
-            tiers.backfill(ctx, tier, &url, &key, &stored);
-            let status = CacheStatus::Hit(tier.name());
-            trace.log.cache = Some(status.label());
-            return Ok(deliver(&stored, &key, status, &extra, delivery)?);
-        }
+    // `If-None-Match: *` asks whether the image exists, which only a lookup can tell, even under
+    // `no-cache` (which browsers' fetch adds to every conditional request): a hit is then a 304,
+    // never a stored image served against `no-cache`.
+    let look_up = (caching.read || unless_exists) && !normalized.seed_drawn;
+
+    // HEAD answers from the tiers and never runs the model: it asks about the image, it does
+    // not order one.
+    if req.method() == Method::Head {
+        let found = if look_up {
+            tiers.get(&url, &key).await
+        } else {
+            None
+        };
+        return Ok(match found {
+            Some(_) if unless_exists => not_modified(&held)?,
+            Some((stored, tier)) => answer(&stored, CacheStatus::Hit(tier.name()))?,
+            None => not_generated(&tag, seed.as_deref(), &extra, VARY)?,
+        });
     }
 
     let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
-    hold.resize(run_phase(&normalized, config))
-        .map_err(ApiError::from)?;
-    let inputs = ai_inputs::to_js(&normalized.inputs, config.image_encoding)?;
     let options = run_options(config.ai_gateway_id.as_deref(), &key);
     let attempts = Cell::new(0);
-    let run = || run_model(&ai, spec.id, &inputs, &options, config, &attempts);
-    let started = now();
-    let (result, started_here) = if caching.store {
-        run_once(&key, run).await
-    } else {
-        (run().await.map_err(Rc::new), true)
+    // Only the request that runs the model holds the run's memory and encodes its inputs;
+    // requests that join its run or find its result do neither.
+    let encode = |hold: &mut Hold| -> std::result::Result<JsValue, Failure> {
+        hold.resize(run_phase(&normalized, config))
+            .map_err(ApiError::from)?;
+        Ok(ai_inputs::to_js(&normalized.inputs, config.image_encoding)?.into())
     };
+    let (ai, options, attempts) = (&ai, &options, &attempts);
+    let run = |inputs: JsValue| async move {
+        run_model(ai, spec.id, &inputs, options, config, attempts).await
+    };
+
+    if !caching.store {
+        // `no-store`: neither read nor stored, so not shared either.
+        let inputs = encode(&mut hold)?;
+        let started = now();
+        let result = run(inputs).await;
+        trace.log.ms.ai += now() - started;
+        trace.log.upstream_attempts = attempts.get();
+        let stored = Stored {
+            image: result?,
+            seed,
+        };
+        trace.log.cache = Some(CacheStatus::Bypass.label());
+        return Ok(answer(&stored, CacheStatus::Bypass)?);
+    }
+
+    // One lookup and at most one run per key in flight in this isolate: the memory tier, then
+    // the key's slot, with no `await` between them (so nothing can change in between); only the
+    // slot's leader looks in the other tiers and runs the model (see `single_flight`). A result
+    // reaches memory before its slot is marked done, so the memory check first just answers hot
+    // keys sooner.
+    let started = now();
+    if look_up {
+        if let Some(stored) = tiers.in_memory(&key) {
+            trace.log.ms.cache += now() - started;
+            let status = CacheStatus::Hit(Tier::Memory.name());
+            trace.log.cache = Some(status.label());
+            if unless_exists {
+                return Ok(not_modified(&held)?);
+            }
+            return Ok(answer(&stored, status)?);
+        }
+    }
+    let lead = match join(&key, !caching.read).await {
+        Joined::Followed { result, existed } => {
+            trace.log.ms.cache += now() - started;
+            let stored = result?;
+            // Another request in this isolate found or made it.
+            let status = CacheStatus::Hit("in-flight");
+            trace.log.cache = Some(status.label());
+            if unless_exists && existed {
+                return Ok(not_modified(&held)?);
+            }
+            return Ok(answer(&stored, status)?);
+        }
+        Joined::Lead(lead) => lead,
+    };
+    if look_up {
+        let found = tiers.get(&url, &key).await;
+        trace.log.ms.cache += now() - started;
+        if let Some((stored, tier)) = found {
+            lead.share_hit(&stored);
+            tiers.backfill(ctx, tier, &url, &key, &stored);
+            let status = CacheStatus::Hit(tier.name());
+            trace.log.cache = Some(status.label());
+            if unless_exists {
+                return Ok(not_modified(&held)?);
+            }
+            return Ok(answer(&stored, status)?);
+        }
+    }
+
+    let inputs = match encode(&mut hold) {
+        Ok(inputs) => inputs,
+        Err(Failure::Api(error)) => {
+            // Over the budget: those waiting on this run would need the same memory.
+            lead.share_failure(error.clone());
+            return Err(error.into());
+        }
+        Err(other) => return Err(other), // the slot is abandoned: a follower runs instead
+    };
+    let started = now();
+    let result = run(inputs).await;
     trace.log.ms.ai += now() - started;
     trace.log.upstream_attempts = attempts.get();
-    let image = result?;
-    let stored = Stored { image, seed };
-    let status = match (caching.store, started_here) {
-        (false, _) => CacheStatus::Bypass,
-        (true, true) => CacheStatus::Miss,
-        // Another request in this isolate paid for the run; this one shared it.
-        (true, false) => CacheStatus::Hit("in-flight"),
+    let image = match result {
+        Ok(image) => image,
+        Err(error) => {
+            let error = Rc::new(error);
+            lead.share_failure(error.clone());
+            return Err(error.into());
+        }
     };
+    // Only whole, verified images reach this point. Into memory first, synchronously, so the
+    // result is in a tier before the slot can close; the slot closes after the other tiers are
+    // written, after the response.
+    let stored = Stored { image, seed };
+    tiers.remember(&key, &stored);
+    let retire = lead.share_run(&stored);
+    let (written, key_owned) = (stored.clone(), key.clone());
+    ctx.wait_until(async move {
+        tiers.put(&url, &key_owned, &written, false).await;
+        drop(retire);
+    });
+    let status = CacheStatus::Miss;
     trace.log.cache = Some(status.label());
-    if caching.store && started_here {
-        // Only whole, verified images reach this point: failures returned above.
-        let (tiers, stored, url, key) = (tiers, stored.clone(), url, key.clone());
-        ctx.wait_until(async move { tiers.put(&url, &key, &stored, false).await });
-    }
-    Ok(deliver(&stored, &key, status, &extra, delivery)?)
+    Ok(answer(&stored, status)?)
 }
+
+/// What a generated image's representation depends on besides the URL and body: the `Accept`
+/// header picks bytes or the JSON envelope. (`Origin` is added for every response where CORS
+/// makes it matter, in `access::add_cors`.)
+const VARY: &str = "accept";
 
 /// One model run as a client can rely on it: capacity failures retried a bounded number of times
 /// with backoff, the whole bounded by `AI_TIMEOUT_MS`, and the answer verified as a whole image.

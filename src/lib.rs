@@ -33,6 +33,7 @@ use crate::trace::Trace;
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let mut trace = Trace::start(&req);
     let origin = req.headers().get("origin").ok().flatten();
+    let head = req.method() == worker::Method::Head;
     let config = config::cached(&env);
     let body = body_refusal::UnreadBody::of(&req);
     let handled = match config.as_ref() {
@@ -59,6 +60,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     headers.set("server-timing", &trace.log.ms.server_timing())?;
     if let Ok(config) = config.as_ref() {
         access::add_cors(&mut response, origin.as_deref(), config)?;
+    }
+    if head {
+        // Routed as GET; answered without the body.
+        response = responses::without_body(response).await?;
     }
     trace.finish(response.status_code());
     Ok(response)

@@ -3,6 +3,7 @@
 use sdxl_core::envelope::CODE_BAD_UPSTREAM;
 use sdxl_core::headers::etag_matches;
 use sdxl_core::ApiError;
+use wasm_bindgen_futures::JsFuture;
 use worker::{Headers, Request, Response, ResponseBody, Result};
 
 use crate::base64_js::base64_text;
@@ -55,16 +56,18 @@ impl Delivery {
     }
 }
 
-/// A generated (or stored) image in the form `delivery` asks for.
+/// A generated (or stored) image in the form `delivery` asks for; `permalink` is its permalink
+/// id, when permalinks are on.
 pub fn deliver(
     stored: &Stored,
     key: &str,
+    permalink: Option<&str>,
     cache: CacheStatus,
     extra: &[(&str, String)],
     delivery: Delivery,
 ) -> Result<Response> {
     if delivery == Delivery::Image {
-        let mut response = image_response(stored, key, cache, extra)?;
+        let mut response = image_response(stored, key, permalink, cache, extra)?;
         response.headers_mut().set("vary", "accept")?;
         return Ok(response);
     }
@@ -92,7 +95,7 @@ pub fn deliver(
     set_entity_headers(
         headers,
         &delivery.entity_tag(key),
-        key,
+        permalink,
         stored.seed.as_deref(),
     )?;
     set_cache_headers(headers, cache, extra)?;
@@ -103,6 +106,7 @@ pub fn deliver(
 pub fn image_response(
     stored: &Stored,
     key: &str,
+    permalink: Option<&str>,
     cache: CacheStatus,
     extra: &[(&str, String)],
 ) -> Result<Response> {
@@ -110,9 +114,32 @@ pub fn image_response(
     let mut response = Response::from(response);
     let headers = response.headers_mut();
     headers.set("content-type", stored.image.format.content_type())?;
-    set_entity_headers(headers, key, key, stored.seed.as_deref())?;
+    set_entity_headers(headers, key, permalink, stored.seed.as_deref())?;
     set_cache_headers(headers, cache, extra)?;
     Ok(response)
+}
+
+/// The answer to a `HEAD` for an image that is not generated yet: a `HEAD` never pays for a
+/// model run. `200` with what is known before generating (the entity tag and seed the image will
+/// have, the size asked for) and `x-cache: MISS`; no content type or length (PNG or JPEG is
+/// only known from the model's bytes, RFC 9110 §9.3.2 lets a HEAD omit such fields), no
+/// permalink (nothing is stored there yet), and `no-store`, so no cache takes these headers for
+/// the image's.
+pub fn not_generated(
+    tag: &str,
+    seed: Option<&str>,
+    extra: &[(&str, String)],
+    vary: &str,
+) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("etag", &format!("\"{tag}\""))?;
+    headers.set("cache-control", "no-store")?;
+    headers.set("vary", vary)?;
+    if let Some(seed) = seed {
+        headers.set("x-seed", seed)?;
+    }
+    set_cache_headers(&headers, CacheStatus::Miss, extra)?;
+    Ok(Response::empty()?.with_headers(headers))
 }
 
 fn set_cache_headers(
@@ -130,6 +157,22 @@ fn set_cache_headers(
     Ok(())
 }
 
+/// `GET`'s answer as the answer to a `HEAD`: the same status and headers, no body, and the
+/// body's length as `content-length`. Locally the runtime drops a HEAD response's body by itself,
+/// but its length with it; stating the length keeps the headers `GET` would send (RFC 9110
+/// §9.3.2). The body is only measured, in JS memory: every body here is a whole buffer already.
+pub async fn without_body(response: Response) -> Result<Response> {
+    let status = response.status_code();
+    let headers = response.headers().clone();
+    let raw: web_sys::Response = response.into();
+    if raw.body().is_some() {
+        let buffer = JsFuture::from(raw.array_buffer()?).await?;
+        let length = js_sys::ArrayBuffer::from(buffer).byte_length();
+        headers.set("content-length", &length.to_string())?;
+    }
+    Ok(Response::empty()?.with_status(status).with_headers(headers))
+}
+
 /// A copy of a fetched response whose headers can be changed (a subrequest's are immutable, and
 /// every response gets `x-request-id`).
 pub fn with_mutable_headers(response: Response) -> Result<Response> {
@@ -145,30 +188,49 @@ pub fn with_mutable_headers(response: Response) -> Result<Response> {
         .with_headers(headers))
 }
 
-/// `304 Not Modified` when the request's `If-None-Match` names `tag` (the entity tag of the
-/// representation for `key`): the client already holds that exact answer.
-pub fn not_modified_if_held(
-    req: &Request,
-    tag: &str,
-    key: &str,
-    seed: Option<&str>,
-) -> Result<Option<Response>> {
+/// What a `304 Not Modified` says about the representation the client holds.
+pub struct Held<'a> {
+    /// Its entity tag (unquoted).
+    pub tag: &'a str,
+    /// Its permalink id, when permalinks are on.
+    pub permalink: Option<&'a str>,
+    pub seed: Option<&'a str>,
+    /// The `Vary` its `200` carries (a 304 must repeat it, RFC 9110 §15.4.5).
+    pub vary: Option<&'a str>,
+}
+
+/// `304 Not Modified` when the request's `If-None-Match` names the held entity tag: the client
+/// already holds that exact answer (a key names one exact image). `*` is not handled here: it
+/// depends on whether the image exists (see `sdxl_core::headers::any_current`).
+pub fn not_modified_if_held(req: &Request, held: &Held<'_>) -> Result<Option<Response>> {
     match req.headers().get("if-none-match")? {
-        Some(sent) if etag_matches(&sent, tag) => Ok(Some(not_modified(tag, key, seed)?)),
+        Some(sent) if etag_matches(&sent, held.tag) => Ok(Some(not_modified(held)?)),
         _ => Ok(None),
     }
 }
 
-fn not_modified(tag: &str, key: &str, seed: Option<&str>) -> Result<Response> {
+/// `304 Not Modified` for the held representation.
+pub fn not_modified(held: &Held<'_>) -> Result<Response> {
     let headers = Headers::new();
-    set_entity_headers(&headers, tag, key, seed)?;
+    set_entity_headers(&headers, held.tag, held.permalink, held.seed)?;
+    if let Some(vary) = held.vary {
+        headers.set("vary", vary)?;
+    }
     Ok(Response::empty()?.with_status(304).with_headers(headers))
 }
 
-fn set_entity_headers(headers: &Headers, tag: &str, key: &str, seed: Option<&str>) -> Result<()> {
+fn set_entity_headers(
+    headers: &Headers,
+    tag: &str,
+    permalink: Option<&str>,
+    seed: Option<&str>,
+) -> Result<()> {
     headers.set("etag", &format!("\"{tag}\""))?;
     headers.set("cache-control", IMMUTABLE)?;
-    headers.set("content-location", &format!("/images/{key}"))?;
+    // Without a permalink secret there is no permalink to give: never one anyone could compute.
+    if let Some(id) = permalink {
+        headers.set("content-location", &format!("/images/{id}"))?;
+    }
     if let Some(seed) = seed {
         headers.set("x-seed", seed)?;
     }

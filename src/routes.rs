@@ -12,7 +12,7 @@ use sdxl_core::{ApiError, ModelSpec};
 use worker::{Context, Env, Method, Request, Response};
 
 use crate::access::{authorize, client_address, preflight, rate_limit};
-use crate::cache_tiers::{forget_locally, permalink_url};
+use crate::cache_tiers::{cache_api_url, forget_locally};
 use crate::config::Config;
 use crate::failure::Handled;
 use crate::generate;
@@ -43,21 +43,22 @@ pub async fn handle(
         allow,
     };
     let accept = req.headers().get("accept")?;
+    // HEAD is answered wherever GET is, with the same headers and no body: workerd sends no
+    // body for a HEAD whatever the response holds, and keeps its length (checked end to end).
+    let readable = matches!(method, Method::Get | Method::Head);
     let (spec, delivery) = match Route::parse(&path) {
-        // Permalinks serve results someone already paid for, by an unguessable key: public, so
-        // they work in <img src> and behind a CDN. Rate limited all the same.
-        Route::Image { key } => {
-            if method != Method::Get {
-                return Err(not_allowed("GET").into());
+        // Permalinks serve results someone already paid for, by an id only those answered
+        // know: public, so they work in <img src> and behind a CDN. Rate limited all the same.
+        Route::Image { id } => {
+            if !readable {
+                return Err(not_allowed("GET, HEAD").into());
             }
             let caller = client_address(&req)?;
             rate_limit(env, config, caller).await?;
-            return permalink::serve(&req, env, ctx, config, key).await;
+            return permalink::serve(&req, env, ctx, config, id).await;
         }
         // Documentation is public: it says what is enforced, nothing more.
-        Route::Models | Route::OpenApi if method != Method::Get => {
-            return Err(not_allowed("GET").into())
-        }
+        Route::Models | Route::OpenApi if !readable => return Err(not_allowed("GET, HEAD").into()),
         Route::Models => {
             let body = DOCS.with(|d| {
                 d.models
@@ -84,8 +85,12 @@ pub async fn handle(
         Route::Root => {
             let browsing = wanted(accept.as_deref()) == Wanted::Html;
             let no_query = origin_and_query(&req.inner().url()).1.is_none();
-            if method == Method::Get && browsing && no_query {
-                return Ok(Response::from_html(PLAYGROUND)?);
+            if readable && browsing && no_query {
+                // A whole string body, so GET and HEAD both state its length.
+                let mut page = Response::ok(PLAYGROUND)?;
+                page.headers_mut()
+                    .set("content-type", "text/html; charset=utf-8")?;
+                return Ok(page);
             }
             (Ok(models::ALL[0]), negotiated(accept.as_deref()))
         }
@@ -111,8 +116,8 @@ pub async fn handle(
             .into())
         }
     };
-    if !matches!(method, Method::Get | Method::Post) {
-        return Err(not_allowed("GET, POST").into());
+    if !readable && method != Method::Post {
+        return Err(not_allowed("GET, HEAD, POST").into());
     }
     let caller = authorize(&req, config)?;
     rate_limit(env, config, caller).await?;
@@ -178,7 +183,7 @@ async fn local_admin(
     }
     if let Some(key) = path.strip_prefix("/__admin/cache-api/") {
         if req.method() == Method::Delete {
-            let deleted = forget_locally(&permalink_url(req, key)?, key).await?;
+            let deleted = forget_locally(&cache_api_url(req, key)?, key).await?;
             let body = serde_json::json!({ "deleted": deleted });
             return Ok(Some(Response::from_json(&body)?));
         }

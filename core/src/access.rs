@@ -118,17 +118,28 @@ impl CorsPolicy {
     }
 
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
+    ///
+    /// `*` is answered whether or not the request names an origin: then the response does not
+    /// depend on the origin at all, and a shared cache may hand one copy to every client.
     #[must_use]
     pub fn allow_origin(&self, origin: Option<&str>) -> Option<String> {
-        let origin = origin?;
         match self {
             CorsPolicy::None => None,
             CorsPolicy::Any => Some("*".to_owned()),
             CorsPolicy::List(list) => {
+                let origin = origin?;
                 let wanted = origin.trim_end_matches('/').to_ascii_lowercase();
                 list.contains(&wanted).then(|| origin.to_owned())
             }
         }
+    }
+
+    /// Whether responses depend on the request's `Origin` (and so must say `Vary: Origin`, or a
+    /// shared cache could serve one origin's copy to another): only with a list, where the
+    /// answer echoes the origin to some and says nothing to others.
+    #[must_use]
+    pub fn varies_by_origin(&self) -> bool {
+        matches!(self, CorsPolicy::List(_))
     }
 }
 
@@ -185,7 +196,13 @@ mod tests {
             any.allow_origin(Some("https://x.example")),
             Some("*".into())
         );
-        assert_eq!(any.allow_origin(None), None, "not a CORS request");
+        assert_eq!(
+            any.allow_origin(None),
+            Some("*".into()),
+            "the same answer with or without an origin"
+        );
+        assert!(!any.varies_by_origin());
+        assert!(!CorsPolicy::None.varies_by_origin());
         let list = CorsPolicy::parse("https://app.example, http://localhost:5173/");
         assert_eq!(
             list.allow_origin(Some("https://APP.example")),
@@ -197,5 +214,7 @@ mod tests {
         );
         assert_eq!(list.allow_origin(Some("https://evil.example")), None);
         assert_eq!(list.allow_origin(Some("https://app.example.evil")), None);
+        assert_eq!(list.allow_origin(None), None);
+        assert!(list.varies_by_origin());
     }
 }

@@ -32,13 +32,43 @@ pub fn field_list(names: &[String]) -> String {
     out
 }
 
-/// Whether an `If-None-Match` value names the entity tag `"<key>"` (weak or strong, or `*`).
+/// Whether an `If-None-Match` value names the entity tag `"<key>"` (weak or strong). `*` names
+/// no tag in particular: see [`any_current`].
 #[must_use]
 pub fn etag_matches(if_none_match: &str, key: &str) -> bool {
     if_none_match.split(',').map(str::trim).any(|tag| {
         let tag = tag.strip_prefix("W/").unwrap_or(tag);
-        tag == "*" || tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) == Some(key)
+        tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) == Some(key)
     })
+}
+
+/// Whether an `If-None-Match` value is `*`: "only if there is no current representation"
+/// (RFC 9110 §13.1.2). Its condition is false, and a `GET` answers 304, only when the image
+/// already exists; for an image not generated yet the request proceeds.
+#[must_use]
+pub fn any_current(if_none_match: &str) -> bool {
+    if_none_match.split(',').any(|tag| tag.trim() == "*")
+}
+
+/// `vary` with `name` added, as one comma-separated value without duplicates (names compare
+/// case-insensitively; `*` already covers every name).
+#[must_use]
+pub fn vary_with(vary: Option<&str>, name: &str) -> String {
+    let existing: Vec<&str> = vary
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if existing
+        .iter()
+        .any(|n| *n == "*" || n.eq_ignore_ascii_case(name))
+    {
+        return existing.join(", ");
+    }
+    let mut merged = existing;
+    merged.push(name);
+    merged.join(", ")
 }
 
 /// How much an `Accept` header wants `media_type` (0 to 1), by the most specific range that
@@ -180,10 +210,31 @@ mod tests {
         assert!(etag_matches("\"ab12\"", key));
         assert!(etag_matches("W/\"ab12\"", key));
         assert!(etag_matches("\"x\", \"ab12\"", key));
-        assert!(etag_matches("*", key));
+        assert!(
+            !etag_matches("*", key),
+            "`*` depends on whether the image exists"
+        );
+        assert!(any_current("*"));
+        assert!(any_current(" * "));
+        assert!(!any_current("\"ab12\""));
+        assert!(!any_current("\"*\""), "a quoted star is an entity tag");
         assert!(!etag_matches("ab12", key), "unquoted is not an entity tag");
         assert!(!etag_matches("\"ab1\"", key));
         assert!(!etag_matches("", key));
+    }
+
+    #[test]
+    fn vary_is_merged_without_duplicates() {
+        assert_eq!(vary_with(None, "origin"), "origin");
+        assert_eq!(vary_with(Some(""), "origin"), "origin");
+        assert_eq!(vary_with(Some("accept"), "origin"), "accept, origin");
+        assert_eq!(
+            vary_with(Some("Accept, Origin"), "origin"),
+            "Accept, Origin"
+        );
+        assert_eq!(vary_with(Some("accept,origin"), "Origin"), "accept, origin");
+        assert_eq!(vary_with(Some("*"), "origin"), "*");
+        assert_eq!(vary_with(Some(" accept , "), "origin"), "accept, origin");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod normalize;
 pub mod observe;
 pub mod openapi;
 pub mod parse;
+pub mod permalink;
 pub mod retry;
 pub mod route;
 pub mod upstream;

@@ -20,9 +20,9 @@ pub enum Route<'a> {
         account: Cow<'a, str>,
         model: Cow<'a, str>,
     },
-    /// `/images/<key>`: a stored result.
+    /// `/images/<id>`: a stored result, by its permalink id.
     Image {
-        key: &'a str,
+        id: &'a str,
     },
     /// `/models`: the catalog.
     Models,
@@ -43,8 +43,8 @@ impl<'a> Route<'a> {
             "/openapi.json" => return Route::OpenApi,
             _ => {}
         }
-        if let Some(key) = path.strip_prefix("/images/") {
-            return Route::Image { key };
+        if let Some(id) = path.strip_prefix("/images/") {
+            return Route::Image { id };
         }
         if let Some(model) = path.strip_prefix(RUN) {
             return Route::Run {
@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(Route::parse("/"), Route::Root);
         assert_eq!(Route::parse("/models"), Route::Models);
         assert_eq!(Route::parse("/openapi.json"), Route::OpenApi);
-        assert_eq!(Route::parse("/images/abc"), Route::Image { key: "abc" });
+        assert_eq!(Route::parse("/images/abc"), Route::Image { id: "abc" });
         for miss in [
             "/nope",
             "/client/v4/accounts//ai/run/x",

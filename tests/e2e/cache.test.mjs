@@ -9,6 +9,8 @@ import {
   fixture,
   generate,
   keyOf,
+  PERMALINK,
+  permalinkOf,
   runsFor,
   storedAt,
   uniquePrompt,
@@ -23,9 +25,10 @@ test("a second identical seeded request is a HIT: same bytes, no new run", async
   assert.equal(first.res.headers.get("x-cache"), "MISS");
   const key = keyOf(first.res);
   assert.match(key, /^[0-9a-f]{64}$/);
-  assert.equal(first.res.headers.get("content-location"), `/images/${key}`);
+  assert.match(permalinkOf(first.res), PERMALINK);
+  assert.equal(permalinkOf(first.res).match(PERMALINK)[1], key);
   assert.equal(first.res.headers.get("cache-control"), "public, max-age=31536000, immutable");
-  await storedAt(key);
+  await storedAt(permalinkOf(first.res));
 
   const second = await generate({ prompt, ...small, seed: 11 });
   assert.equal(second.res.headers.get("x-cache"), "HIT");
@@ -40,7 +43,7 @@ test("another seed, prompt, size, step count or image is a MISS", async () => {
   const prompt = uniquePrompt("cache variants");
   const base = { prompt, ...small, seed: 1 };
   const first = await generate(base);
-  await storedAt(keyOf(first.res));
+  await storedAt(permalinkOf(first.res));
   const variants = [
     { ...base, seed: 2 },
     { ...base, prompt: `${prompt} 2` },
@@ -63,7 +66,7 @@ test("a seedless request reports its seed; repeating it with that seed is a HIT"
   const first = await generate({ prompt, ...small });
   const seed = Number(first.res.headers.get("x-seed"));
   assert.ok(Number.isInteger(seed));
-  await storedAt(keyOf(first.res));
+  await storedAt(permalinkOf(first.res));
   const again = await generate({ prompt, ...small, seed });
   assert.equal(again.res.headers.get("x-cache"), "HIT");
   assert.ok(first.bytes.equals(again.bytes));
@@ -76,7 +79,7 @@ test("image, image_b64 and a data URL of one picture share one key and one run",
   const base = { prompt, ...small, strength: 0.3, seed: 5 };
   const a = await generate({ ...base, image: [...picture] });
   assert.equal(a.res.headers.get("x-cache"), "MISS");
-  await storedAt(keyOf(a.res));
+  await storedAt(permalinkOf(a.res));
   const b = await generate({ ...base, image_b64: picture.toString("base64") });
   const c = await generate({ ...base, image_b64: `data:image/png;base64,${picture.toString("base64url")}` });
   for (const r of [b, c]) {
@@ -106,7 +109,7 @@ for (const [behaviour, extra, runs] of [
     const ok = await generate(body);
     assert.equal(ok.status, 200);
     assert.equal(ok.res.headers.get("x-cache"), "MISS", "the failure was not stored");
-    await storedAt(keyOf(ok.res));
+    await storedAt(permalinkOf(ok.res));
     const hit = await generate(body);
     assert.equal(hit.res.headers.get("x-cache"), "HIT");
     assert.ok(hit.bytes.equals(ok.bytes));
@@ -131,7 +134,7 @@ test("cache-control: no-cache skips the read but stores the fresh result", async
   const prompt = uniquePrompt("no-cache");
   const body = { prompt, ...small, seed: 4 };
   const first = await generate(body);
-  await storedAt(keyOf(first.res));
+  await storedAt(permalinkOf(first.res));
   const fresh = await generate(body, { headers: { "cache-control": "no-cache" } });
   assert.equal(fresh.res.headers.get("x-cache"), "MISS");
   assert.equal(await runsFor(prompt), 2);
@@ -147,11 +150,11 @@ test("cache-control: no-store neither reads nor stores", async () => {
   assert.equal(bypass.status, 200);
   assert.equal(bypass.res.headers.get("x-cache"), "BYPASS");
   await new Promise((r) => setTimeout(r, 300));
-  const permalink = await api(`${BASE}/images/${keyOf(bypass.res)}`);
+  const permalink = await api(`${BASE}${permalinkOf(bypass.res)}`);
   assert.equal(permalink.status, 404, "nothing was stored");
   const next = await generate(body);
   assert.equal(next.res.headers.get("x-cache"), "MISS");
-  await storedAt(keyOf(next.res));
+  await storedAt(permalinkOf(next.res));
   const bypassAgain = await generate(body, { headers: { "cache-control": "no-store" } });
   assert.equal(bypassAgain.res.headers.get("x-cache"), "BYPASS", "no-store does not read either");
   assert.equal(await runsFor(prompt), 3);
@@ -177,10 +180,11 @@ test("with the memory and Cache API entries gone, R2 still serves the permalink 
   const body = { prompt, ...small, seed: 12 };
   const first = await generate(body);
   const key = keyOf(first.res);
-  await storedAt(key);
+  const link = permalinkOf(first.res);
+  await storedAt(link);
 
   assert.equal(await dropFromCacheApi(key), true);
-  const permalink = await api(`${BASE}/images/${key}`);
+  const permalink = await api(`${BASE}${link}`);
   const permalinkBytes = Buffer.from(await permalink.arrayBuffer());
   assert.equal(permalink.status, 200);
   assert.equal(permalink.headers.get("x-cache-tier"), "r2");
@@ -189,7 +193,7 @@ test("with the memory and Cache API entries gone, R2 still serves the permalink 
   assert.ok(permalinkBytes.equals(first.bytes));
 
   await new Promise((r) => setTimeout(r, 200)); // let the backfill land, then remove it again
-  assert.equal((await api(`${BASE}/images/${key}`)).headers.get("x-cache-tier"), "memory");
+  assert.equal((await api(`${BASE}${link}`)).headers.get("x-cache-tier"), "memory");
   await dropFromCacheApi(key);
   const post = await generate(body);
   assert.equal(post.res.headers.get("x-cache"), "HIT");
@@ -201,7 +205,7 @@ test("with the memory and Cache API entries gone, R2 still serves the permalink 
 test("GET with a query string is typed and validated like JSON and shares the cache", async () => {
   const prompt = uniquePrompt("get me");
   const post = await generate({ prompt, ...small, seed: 21 });
-  await storedAt(keyOf(post.res));
+  await storedAt(permalinkOf(post.res));
   const qs = new URLSearchParams({ prompt, width: "256", height: "256", seed: "21" });
   const res = await api(`${BASE}/?${qs}`);
   const bytes = Buffer.from(await res.arrayBuffer());
@@ -224,8 +228,8 @@ test("GET with a query string is typed and validated like JSON and shares the ca
   );
 });
 
-test("GET /images/<key> for an unknown or malformed key is a 404 in the envelope", async () => {
-  for (const key of ["0".repeat(64), "not-a-key"]) {
+test("GET /images/<id> for an unknown or malformed id is a 404 in the envelope", async () => {
+  for (const key of ["0".repeat(64), `${"0".repeat(64)}-${"0".repeat(32)}`, "not-a-key"]) {
     const res = await api(`${BASE}/images/${key}`);
     assert.equal(res.status, 404);
     const body = await res.json();

@@ -9,7 +9,7 @@ import {
   arm,
   fixture,
   generate,
-  keyOf,
+  permalinkOf,
   runsFor,
   storedAt,
   uniquePrompt,
@@ -50,11 +50,11 @@ test("locked: GET generation needs the token too; permalinks and preflights do n
   assert.equal((await api(`${LOCKED}/?${qs}`)).status, 401);
   const ok = await api(`${LOCKED}/?${qs}`, { headers: { authorization: "Bearer tok-beta" } });
   assert.equal(ok.status, 200);
-  const key = keyOf(ok);
+  const link = permalinkOf(ok);
   await ok.arrayBuffer();
   let permalink;
   for (let i = 0; i < 100; i++) {
-    permalink = await api(`${LOCKED}/images/${key}`);
+    permalink = await api(`${LOCKED}${link}`);
     await permalink.arrayBuffer();
     if (permalink.status === 200) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -236,7 +236,7 @@ test("the request id is cf-ray when Cloudflare sent one", async () => {
 test("a result served from cache still reports a cache timing and MISS → HIT", async () => {
   const prompt = uniquePrompt("timed");
   const first = await generate({ prompt, ...small, seed: 2 });
-  await storedAt(keyOf(first.res));
+  await storedAt(permalinkOf(first.res));
   const hit = await generate({ prompt, ...small, seed: 2 });
   assert.equal(hit.res.headers.get("x-cache"), "HIT");
   assert.match(hit.res.headers.get("server-timing"), /ai;dur=0\.0/);

@@ -31,9 +31,10 @@ export const someIp = () =>
 export const api = (url, init = {}) =>
   fetch(url, { ...init, headers: { "cf-connecting-ip": someIp(), ...(init.headers ?? {}) } });
 
-export async function generate(body, { path = "/", headers = {}, base = BASE } = {}) {
+export async function generate(body, { path = "/", headers = {}, base = BASE, signal } = {}) {
   const res = await fetch(`${base}${path}`, {
     method: "POST",
+    signal,
     headers: { "content-type": "application/json", "cf-connecting-ip": someIp(), ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
@@ -93,19 +94,26 @@ export function differingPixels(a, b) {
 /** The cache key of an image response (its entity tag, unquoted). */
 export const keyOf = (res) => res.headers.get("etag")?.replaceAll('"', "");
 
+/** The shape of a permalink: `/images/<cache key>-<tag>`, the tag signed with the gateway's secret. */
+export const PERMALINK = /^\/images\/([0-9a-f]{64})-[0-9a-f]{32}$/;
+
+/** The permalink an answer gives (`content-location`), the only way to learn it. */
+export const permalinkOf = (res) => res.headers.get("content-location");
+
 /**
- * Waits until the result named `key` is readable at its permalink: results are stored after the
- * response is sent (waitUntil), so a test must not race the write.
+ * Waits until the result at `permalink` (a path, as `permalinkOf` gives it) is readable: results
+ * are stored after the response is sent (waitUntil), so a test must not race the write.
  */
-export async function storedAt(key, timeoutMs = 10_000) {
+export async function storedAt(permalink, timeoutMs = 10_000, base = BASE) {
+  if (!PERMALINK.test(permalink ?? "")) throw new Error(`not a permalink: ${permalink}`);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const res = await fetch(`${BASE}/images/${key}`, { headers: { "cf-connecting-ip": someIp() } });
+    const res = await fetch(`${base}${permalink}`, { headers: { "cf-connecting-ip": someIp() } });
     await res.arrayBuffer();
     if (res.status === 200) return res;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`/images/${key} was not stored within ${timeoutMs} ms`);
+  throw new Error(`${permalink} was not stored within ${timeoutMs} ms`);
 }
 
 /** Empties the memory and Cache API tiers for `key` (local admin), leaving R2. */

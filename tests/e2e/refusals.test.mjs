@@ -167,7 +167,7 @@ test("a wrong method is a 405 naming the allowed one", async () => {
   for (const method of ["PUT", "DELETE", "PATCH"]) {
     const res = await api(`${BASE}/ai/run/${MODEL}`, { method });
     assert.equal(res.status, 405, method);
-    assert.equal(res.headers.get("allow"), "GET, POST");
+    assert.equal(res.headers.get("allow"), "GET, HEAD, POST");
     assertEnvelope(await res.json());
   }
 });

@@ -44,7 +44,7 @@ pub fn document(options: &DocOptions<'_>) -> Value {
             "content": {"application/json": {"schema": schema_ref("Envelope")}},
         });
     }
-    add_errors(&mut doc["paths"]["/images/{key}"]["get"]["responses"]);
+    add_errors(&mut doc["paths"]["/images/{id}"]["get"]["responses"]);
     for spec in options.models {
         let name = schema_name(spec);
         let schemas = &mut doc["components"]["schemas"];

@@ -132,6 +132,7 @@ impl Config {
                 unknown_fields,
                 max_prompt_chars: number(&var, "MAX_PROMPT_CHARS", DEFAULT_MAX_PROMPT_CHARS)?,
                 max_image_pixels: number(&var, "MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)?,
+                size_from_input: false, // set per route (generate.rs)
             },
             local_admin: flag("LOCAL_ADMIN"),
             allow_anonymous: flag("ALLOW_ANONYMOUS"),

@@ -10,7 +10,7 @@ use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use sdxl_core::budget::{output_bound, Hold, Phase};
 use sdxl_core::headers::{any_current, field_list, ClientCaching};
-use sdxl_core::route::origin_and_query;
+use sdxl_core::route::{origin_and_query, Route};
 use sdxl_core::{normalize, parse_query, ApiError, InputValue, ModelSpec, Normalized, RawRequest};
 use wasm_bindgen::JsValue;
 use worker::{Context, Delay, Env, Method, Request, Result};
@@ -81,8 +81,13 @@ async fn generate(
 ) -> Handled {
     let started = now();
     trace.log.model = Some(spec.id);
-    let normalized =
-        normalize(spec, raw, config.policy, &mut draw_seed).map_err(ApiError::Invalid)?;
+    // Own routes size img2img by its input image; the REST drop-in forwards what Workers AI gets.
+    let rest = matches!(Route::parse(&req.path()), Route::Rest { .. });
+    let policy = sdxl_core::Policy {
+        size_from_input: !rest,
+        ..config.policy
+    };
+    let normalized = normalize(spec, raw, policy, &mut draw_seed).map_err(ApiError::Invalid)?;
     let key = crate::digest::cache_key(&normalized).await?;
     trace.log.ms.validate += now() - started;
     trace.log.key = Some(key.clone());

@@ -7,7 +7,7 @@
 //! estimate of the phase it is in ([`Phase`]), taken before the phase allocates, and a request
 //! that would push the total over the limit is refused at once (503 with `Retry-After`).
 //!
-//! The estimates are upper bounds of what the code allocates, phase by phase; README.md's
+//! The estimates are upper bounds of what the code allocates, phase by phase; docs/operating.md's
 //! "Memory" section gives the arithmetic and BENCHMARKS.md the measurements that check it.
 
 use std::cell::Cell;

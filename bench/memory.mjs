@@ -13,23 +13,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
+import { prng } from "./lib/fixtures.mjs";
 import { startServer } from "./lib/start-server.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MIB = 1024 * 1024;
 const TOKEN = "bench-token";
 
-/** mulberry32, as the fixtures use: the same image on every machine. */
-function prng(seed) {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** Noise, which does not compress: the same image on every machine for a side. */
 function noisePng(side) {
   const random = prng(side);
   const png = new PNG({ width: side, height: side, colorType: 2, inputColorType: 2, inputHasAlpha: false });

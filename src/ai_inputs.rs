@@ -4,6 +4,7 @@
 //! as `{}` (workers-rs #1050), and it builds byte arrays element by element across the boundary.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
+pub use sdxl_core::config::ImageEncoding;
 use sdxl_core::{InputValue, Inputs};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -21,17 +22,6 @@ use crate::base64_js::base64_string;
 extern "C" {
     #[wasm_bindgen(js_name = numberArray)]
     fn number_array_js(bytes: &Uint8Array) -> Array;
-}
-
-/// How the input image travels to the model: both are documented inputs of the image models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageEncoding {
-    /// `image_b64`: one string. The binding sends its inputs as JSON text, made in this isolate:
-    /// a string costs a copy, a 1.5 MB image as a number array costs ~5.6 MB of JSON and tens of
-    /// milliseconds of this Worker's CPU time.
-    Base64,
-    /// `image`: an array of numbers, the shape the Workers AI examples use.
-    Array,
 }
 
 /// Builds `{prompt, ..., image_b64: ".." (or image: [..]), mask: [..]}` from normalized inputs.

@@ -6,6 +6,7 @@ pub mod access;
 pub mod base64_image;
 pub mod budget;
 pub mod cache_key;
+pub mod config;
 pub mod echo;
 pub mod envelope;
 pub mod headers;

@@ -12,6 +12,8 @@ use thiserror::Error;
 use crate::model::{FieldKind, FieldSpec, ModelSpec};
 
 mod base64_stream;
+mod body_shape;
+pub use body_shape::BodyShape;
 mod byte_arrays;
 pub mod windowed;
 

@@ -9,6 +9,9 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use crate::bindings::binding;
+use crate::js_error::read_error;
+
 #[wasm_bindgen]
 extern "C" {
     /// Anything with `run(model, inputs, options)`: the Workers AI binding or an RPC stub.
@@ -29,11 +32,9 @@ impl AiBinding {
     /// # Errors
     /// When the binding is not configured.
     pub fn from_env(env: &worker::Env, name: &str) -> Result<AiBinding, String> {
-        let binding = Reflect::get(env, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
-        if binding.is_undefined() || binding.is_null() {
-            return Err(format!("the {name} binding is not configured"));
-        }
-        Ok(binding.unchecked_into())
+        binding(env, name)
+            .map(JsCast::unchecked_into)
+            .ok_or_else(|| format!("the {name} binding is not configured"))
     }
 
     /// `await AI.run(model, inputs, options)`; `options` may be `undefined`.
@@ -54,16 +55,6 @@ impl AiBinding {
             .await
             .map_err(|e| read_error(&e))
     }
-}
-
-/// The message of a thrown value (an `Error` or anything else).
-pub(crate) fn read_error(error: &JsValue) -> UpstreamError {
-    let message = Reflect::get(error, &JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| String::from("the AI binding failed without a message"));
-    UpstreamError::parse(&message)
 }
 
 /// The options argument of `run`: `{gateway: {id, skipCache: true, metadata: {cache_key}}}` when

@@ -9,7 +9,7 @@ use sdxl_core::{InputValue, Inputs};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-use crate::base64_js::base64_string;
+use crate::base64_js::base64_into_js;
 
 // Measured on a 1.5 MB image in V8 (build the array, then structured-clone it for the RPC):
 // `Array.from(u8)` 70 ms + 10 ms; `new Array(n)` filled by index 9 ms + 64 ms, because the
@@ -34,7 +34,7 @@ pub fn to_js(inputs: &Inputs, encoding: ImageEncoding) -> Result<Object, JsValue
     for (name, value) in inputs.iter() {
         if let (InputValue::Image(image), "image", ImageEncoding::Base64) = (value, name, encoding)
         {
-            let text = base64_string(&image.bytes);
+            let text = base64_into_js(&image.bytes);
             Reflect::set(&object, &JsValue::from_str("image_b64"), &text)?;
             continue;
         }

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use js_sys::Uint8Array;
 use sdxl_core::budget::{Hold, MemoryBudget, Phase};
 use sdxl_core::parse::windowed::WINDOW;
-use sdxl_core::parse::{parse_json_fast, parse_json_whole, BodyShape, ByteSource};
+use sdxl_core::parse::{parse_json_fast, parse_json_whole, BodyEncoding, ByteSource};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::{parse_form, ApiError, BodyError, FormPart, ModelSpec, RawRequest};
 use wasm_bindgen::{JsCast, JsValue};
@@ -31,7 +31,7 @@ pub async fn read(
     budget: &std::rc::Rc<MemoryBudget>,
 ) -> Result<(RawRequest, Hold), ApiError> {
     let content_type = head.content_type.as_deref().unwrap_or_default();
-    let shape = BodyShape::of(content_type)?;
+    let shape = BodyEncoding::of(content_type)?;
     let (body, mut hold) = read_body(req, head.content_length, limit, budget, |body| {
         shape.reading(body)
     })

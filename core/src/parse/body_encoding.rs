@@ -5,7 +5,7 @@ use crate::envelope::ApiError;
 
 /// How a body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyShape {
+pub enum BodyEncoding {
     Json,
     /// `application/x-www-form-urlencoded`: an HTML form, or JSON from `curl -d '{...}'`, which
     /// sends this type by default (the Workers AI REST API reads such bodies as JSON too).
@@ -13,12 +13,12 @@ pub enum BodyShape {
     Multipart,
 }
 
-impl BodyShape {
+impl BodyEncoding {
     /// The shape of a body sent as `content_type` (none at all is JSON, as the REST API takes).
     ///
     /// # Errors
     /// 415 for any other media type.
-    pub fn of(content_type: &str) -> Result<BodyShape, ApiError> {
+    pub fn of(content_type: &str) -> Result<BodyEncoding, ApiError> {
         let essence = content_type
             .split(';')
             .next()
@@ -26,10 +26,10 @@ impl BodyShape {
             .trim()
             .to_ascii_lowercase();
         match essence.as_str() {
-            "" | "application/json" => Ok(BodyShape::Json),
-            "application/x-www-form-urlencoded" => Ok(BodyShape::FormOrJson),
-            "multipart/form-data" => Ok(BodyShape::Multipart),
-            other if other.ends_with("+json") => Ok(BodyShape::Json),
+            "" | "application/json" => Ok(BodyEncoding::Json),
+            "application/x-www-form-urlencoded" => Ok(BodyEncoding::FormOrJson),
+            "multipart/form-data" => Ok(BodyEncoding::Multipart),
+            other if other.ends_with("+json") => Ok(BodyEncoding::Json),
             _ => Err(ApiError::UnsupportedMediaType(content_type.to_owned())),
         }
     }
@@ -39,8 +39,8 @@ impl BodyShape {
     #[must_use]
     pub fn reading(self, body: u64) -> Phase {
         match self {
-            BodyShape::Json => Phase::JsonFast { body },
-            BodyShape::FormOrJson | BodyShape::Multipart => Phase::Form { body },
+            BodyEncoding::Json => Phase::JsonFast { body },
+            BodyEncoding::FormOrJson | BodyEncoding::Multipart => Phase::Form { body },
         }
     }
 
@@ -49,9 +49,9 @@ impl BodyShape {
     #[must_use]
     pub fn parses_as_json(self, first: Option<u8>) -> bool {
         match self {
-            BodyShape::Json => true,
-            BodyShape::FormOrJson => first == Some(b'{'),
-            BodyShape::Multipart => false,
+            BodyEncoding::Json => true,
+            BodyEncoding::FormOrJson => first == Some(b'{'),
+            BodyEncoding::Multipart => false,
         }
     }
 }
@@ -63,20 +63,23 @@ mod tests {
     #[test]
     fn media_types_pick_a_shape() {
         for (content_type, shape) in [
-            ("", BodyShape::Json),
-            ("application/json", BodyShape::Json),
-            ("Application/JSON; charset=utf-8", BodyShape::Json),
-            ("application/merge-patch+json", BodyShape::Json),
-            ("application/x-www-form-urlencoded", BodyShape::FormOrJson),
-            ("multipart/form-data; boundary=x", BodyShape::Multipart),
+            ("", BodyEncoding::Json),
+            ("application/json", BodyEncoding::Json),
+            ("Application/JSON; charset=utf-8", BodyEncoding::Json),
+            ("application/merge-patch+json", BodyEncoding::Json),
+            (
+                "application/x-www-form-urlencoded",
+                BodyEncoding::FormOrJson,
+            ),
+            ("multipart/form-data; boundary=x", BodyEncoding::Multipart),
         ] {
             assert_eq!(
-                BodyShape::of(content_type).ok(),
+                BodyEncoding::of(content_type).ok(),
                 Some(shape),
                 "{content_type}"
             );
         }
-        let refused = BodyShape::of("text/plain").err().unwrap();
+        let refused = BodyEncoding::of("text/plain").err().unwrap();
         assert_eq!(refused.status(), 415);
         assert!(refused
             .to_string()
@@ -85,17 +88,17 @@ mod tests {
 
     #[test]
     fn url_encoded_json_is_parsed_as_json() {
-        assert!(BodyShape::FormOrJson.parses_as_json(Some(b'{')));
-        assert!(!BodyShape::FormOrJson.parses_as_json(Some(b'p')));
-        assert!(!BodyShape::FormOrJson.parses_as_json(None));
-        assert!(BodyShape::Json.parses_as_json(None));
-        assert!(!BodyShape::Multipart.parses_as_json(Some(b'{')));
+        assert!(BodyEncoding::FormOrJson.parses_as_json(Some(b'{')));
+        assert!(!BodyEncoding::FormOrJson.parses_as_json(Some(b'p')));
+        assert!(!BodyEncoding::FormOrJson.parses_as_json(None));
+        assert!(BodyEncoding::Json.parses_as_json(None));
+        assert!(!BodyEncoding::Multipart.parses_as_json(Some(b'{')));
     }
 
     #[test]
     fn reading_holds_by_shape() {
-        assert_eq!(BodyShape::Json.reading(9), Phase::JsonFast { body: 9 });
-        assert_eq!(BodyShape::FormOrJson.reading(9), Phase::Form { body: 9 });
-        assert_eq!(BodyShape::Multipart.reading(9), Phase::Form { body: 9 });
+        assert_eq!(BodyEncoding::Json.reading(9), Phase::JsonFast { body: 9 });
+        assert_eq!(BodyEncoding::FormOrJson.reading(9), Phase::Form { body: 9 });
+        assert_eq!(BodyEncoding::Multipart.reading(9), Phase::Form { body: 9 });
     }
 }

@@ -167,6 +167,8 @@ mod tests {
         };
         let mut head = RequestHead::new("POST", "https://h.example/");
         assert_eq!(head.client_id(), "ip:unknown");
+        head.client_address = Some(String::new());
+        assert_eq!(head.client_id(), "ip:unknown");
         head.client_address = Some("203.0.113.9".into());
         let anonymous = config(&[("ALLOW_ANONYMOUS", "true")]);
         assert_eq!(head.caller(&anonymous).unwrap(), "ip:203.0.113.9");

@@ -87,6 +87,9 @@ impl CacheStatus {
 }
 
 /// What a generation request does with the tiers.
+// Four independent yes/no decisions, each read in one place of `generate`; an enum of their
+// sixteen combinations would say less.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachePlan {
     /// Look the key up before running the model.

@@ -12,7 +12,6 @@ use sdxl_core::answer::{requested_headers, CachePlan, CacheStatus, Representatio
 use sdxl_core::budget::{output_bound, Hold, Phase};
 use sdxl_core::config::{Config, ImageEncoding};
 use sdxl_core::dispatch::Delivery;
-use sdxl_core::headers::etag_matches;
 use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::request_head::{Method, RequestHead};
 use sdxl_core::{normalize, parse_query, ApiError, InputValue, ModelSpec, Normalized, RawRequest};
@@ -100,13 +99,7 @@ async fn generate(
         seed: seed.as_deref(),
         vary: VARY,
     };
-    // The client already holds this exact answer (a key names one exact image). `*` is not
-    // handled here: it depends on whether the image exists (see the cache plan).
-    if head
-        .if_none_match
-        .as_deref()
-        .is_some_and(|sent| etag_matches(sent, &tag))
-    {
+    if rep.is_held(head.if_none_match.as_deref()) {
         return Ok(not_modified(&rep)?);
     }
     let plan = CachePlan::new(head.caching(), head.unless_exists(), normalized.seed_drawn);

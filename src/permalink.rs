@@ -4,7 +4,6 @@
 
 use sdxl_core::answer::{CacheStatus, Representation, VARY};
 use sdxl_core::dispatch::Delivery;
-use sdxl_core::headers::etag_matches;
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
 
@@ -35,11 +34,7 @@ pub async fn serve(
         seed: None,
         vary: VARY,
     };
-    if head
-        .if_none_match
-        .as_deref()
-        .is_some_and(|sent| etag_matches(sent, &tag))
-    {
+    if rep.is_held(head.if_none_match.as_deref()) {
         return Ok(not_modified(&rep)?);
     }
     let tiers = Tiers::new(gateway.env, config.memory_cache_bytes, &head.url_origin);

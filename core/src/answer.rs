@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::access::{CorsPolicy, CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS};
 use crate::dispatch::Delivery;
 use crate::envelope::{Envelope, CODE_BAD_UPSTREAM};
-use crate::headers::{field_list, vary_with, ClientCaching};
+use crate::headers::{etag_matches, field_list, vary_with, ClientCaching};
 use crate::{ApiError, Normalized};
 
 /// Header name and value pairs, in the order they are set.
@@ -157,6 +157,16 @@ pub struct Representation<'a> {
     pub seed: Option<&'a str>,
     /// The `Vary` its `200` carries (a 304 must repeat it, RFC 9110 §15.4.5).
     pub vary: &'static str,
+}
+
+impl Representation<'_> {
+    /// Whether the request's `If-None-Match` names this representation's tag: the client already
+    /// holds this exact answer (a key names one exact image), so it is a 304. `*` is not handled
+    /// here: it depends on whether the image exists (see [`CachePlan::unless_exists`]).
+    #[must_use]
+    pub fn is_held(&self, if_none_match: Option<&str>) -> bool {
+        if_none_match.is_some_and(|sent| etag_matches(sent, self.tag))
+    }
 }
 
 /// The entity headers an answer and its 304 share. A `no-store` answer is not stored, so it

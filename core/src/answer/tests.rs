@@ -114,6 +114,15 @@ fn a_stored_answer_is_immutable_with_its_permalink_and_a_no_store_one_is_neither
 }
 
 #[test]
+fn a_held_tag_is_named_by_if_none_match() {
+    assert!(REP.is_held(Some("\"k\"")));
+    assert!(REP.is_held(Some("W/\"x\", \"k\"")));
+    assert!(!REP.is_held(Some("\"k.json\"")));
+    assert!(!REP.is_held(Some("*")));
+    assert!(!REP.is_held(None));
+}
+
+#[test]
 fn a_304_repeats_the_entity_headers_and_vary() {
     let headers = not_modified_headers(&REP);
     assert_eq!(header(&headers, "etag"), Some("\"k\""));

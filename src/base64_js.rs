@@ -21,8 +21,8 @@ extern "C" {
     fn native_base64_of_js(bytes: &Uint8Array) -> JsValue;
 }
 
-/// Bytes in Wasm memory, encoded into a JS string (for a JS object such as `AI.run`'s inputs): the text
-/// never passes through Wasm when the runtime encodes it.
+/// Bytes in Wasm memory, encoded into a JS string (for a JS object such as `AI.run`'s inputs):
+/// the text never passes through Wasm when the runtime encodes it.
 pub fn base64_into_js(bytes: &[u8]) -> JsValue {
     let native = native_base64(bytes);
     if native.is_string() {
@@ -32,8 +32,8 @@ pub fn base64_into_js(bytes: &[u8]) -> JsValue {
     }
 }
 
-/// JS-side bytes, encoded from JS into a Rust string (for a body built in Rust): the bytes are not copied into Wasm
-/// when the runtime encodes them.
+/// JS-side bytes, encoded from JS into a Rust string (for a body built in Rust): the bytes are
+/// not copied into Wasm when the runtime encodes them.
 pub fn base64_from_js(bytes: &Uint8Array) -> String {
     match native_base64_of_js(bytes).as_string() {
         Some(text) => text,

@@ -34,13 +34,6 @@ pub const DISCARD_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// it does not mean to send, or waits for `100 Continue`): it gets it, and the rest is cancelled.
 pub const DISCARD_IDLE: Duration = Duration::from_millis(250);
 
-/// Lets go of the body of `req` when nothing has read it yet; does nothing when there is no body
-/// or it is being read or was read. For any answer given without reading the body: 401, 404,
-/// 405, 413 on the declared length, 415, 429, 503, ...
-pub async fn refuse_unread(req: &Request) {
-    UnreadBody::of(req).let_go().await;
-}
-
 /// A handle on the body of a request, kept to let go of the body after the request itself was
 /// handed to the router.
 pub struct UnreadBody {
@@ -49,14 +42,17 @@ pub struct UnreadBody {
 }
 
 impl UnreadBody {
-    pub fn of(req: &Request) -> UnreadBody {
+    /// The body of `req`, whose `Content-Length` declared `declared` bytes.
+    pub fn of(req: &Request, declared: Option<u64>) -> UnreadBody {
         UnreadBody {
             stream: req.inner().body(),
-            declared: declared_length(req),
+            declared,
         }
     }
 
-    /// As [`refuse_unread`].
+    /// Lets go of the body when nothing has read it yet; does nothing when there is no body or
+    /// it is being read or was read. For any answer given without reading the body: 401, 404,
+    /// 405, 413 on the declared length, 415, 429, 503, ...
     pub async fn let_go(self) {
         let Some(raw) = self.stream else {
             return;
@@ -162,13 +158,4 @@ where
             Either::Left((None | Some(Err(_)), _)) | Either::Right(_) => return,
         }
     }
-}
-
-/// The `Content-Length` the client declared, if any and readable.
-fn declared_length(req: &Request) -> Option<u64> {
-    req.headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok())
 }

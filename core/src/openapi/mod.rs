@@ -64,6 +64,7 @@ pub fn document(options: &DocOptions<'_>) -> Value {
         ));
         doc["paths"]["/"] = root;
     }
+    crate::openai::openapi::add_to(&mut doc, options.models);
     doc
 }
 

@@ -69,7 +69,7 @@ pub async fn from_query(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn generate(
+pub(crate) async fn generate(
     req: &Request,
     env: &Env,
     ctx: &Context,
@@ -331,7 +331,7 @@ fn run_phase(normalized: &Normalized, config: &Config) -> Phase {
 }
 
 /// Seeds the gateway draws are 32-bit so they suit any backend; the contract allows up to 2^53-1.
-fn draw_seed() -> i64 {
+pub(crate) fn draw_seed() -> i64 {
     #[allow(clippy::cast_possible_truncation)]
     let seed = (js_sys::Math::random() * 4_294_967_296.0).floor() as i64;
     seed

@@ -17,6 +17,7 @@ mod failure;
 mod generate;
 mod memory;
 pub mod model_output;
+mod openai;
 mod permalink;
 mod request_body;
 mod responses;

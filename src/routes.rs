@@ -57,6 +57,10 @@ pub async fn handle(
             rate_limit(env, config, caller).await?;
             return permalink::serve(&req, env, ctx, config, id).await;
         }
+        // OpenAI's Images API: its own errors envelope, so it checks access itself.
+        Route::OpenAi { rest } => {
+            return crate::openai::handle(&mut req, env, ctx, config, trace, rest).await
+        }
         // Documentation is public: it says what is enforced, nothing more.
         Route::Models | Route::OpenApi if !readable => return Err(not_allowed("GET, HEAD").into()),
         Route::Models => {

@@ -129,6 +129,19 @@ impl ImagesRequest {
         raw
     }
 
+    /// The bytes the request's images (the input and the converted mask) take in memory.
+    #[must_use]
+    pub fn held_bytes(&self) -> u64 {
+        self.raw
+            .fields
+            .iter()
+            .map(|(_, v)| match v {
+                RawValue::Bytes(b) | RawValue::DecodedBase64(b) => b.len() as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// How many images to make: `n`, or one for a model without a seed.
     #[must_use]
     pub fn images(&self) -> usize {

@@ -75,7 +75,7 @@ pub async fn answer(
 
     // The pipeline sees a bodiless POST with the client's headers, less the conditional ones: an
     // entity tag names one image, and this answer is several.
-    let url = req.url()?.to_string();
+    let url = req.inner().url();
     let headers = Headers::new();
     for (name, value) in req.headers() {
         if !name.starts_with("if-") {

@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 port="${PORT:-8797}"
 state="$(mktemp -d)"
-PORT="$port" bash scripts/serve.sh --persist-to "$state" > "$state/wrangler.log" 2>&1 &
+# In a process group of its own (setsid), so what it started (wrangler, workerd, the builds) is
+# stopped by that group's id, and nothing else on the machine that happens to match a pattern.
+setsid env PORT="$port" bash scripts/serve.sh --persist-to "$state" > "$state/wrangler.log" 2>&1 &
 server=$!
-trap 'kill -- -$server 2>/dev/null || kill $server 2>/dev/null; pkill -f "port $port" || true' EXIT
+trap 'kill -- -"$server" 2>/dev/null || true' EXIT
 for _ in $(seq 600); do
   curl -sf "http://127.0.0.1:$port/__standin/stats" > /dev/null && break
   sleep 1

@@ -15,6 +15,9 @@ step "cargo clippy (host and wasm32)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
 
+step "cargo clippy pedantic (advisory: reported, not failing; the pedantic allows in the code answer it)"
+cargo clippy --workspace --all-targets -- -W clippy::pedantic 2>&1 | grep -E '^warning: ' | sort | uniq -c | sort -rn || true
+
 step "cargo test (native: core, stand-in)"
 cargo test --workspace
 

@@ -3,11 +3,14 @@
 //! `env.ai("AI")` refuses anything whose class is not named `Ai`, which rules out the stand-in's
 //! service binding; reading the binding off `env` and calling its `run` method works for both.
 
-use js_sys::{Promise, Reflect};
+use js_sys::Promise;
 use sdxl_core::upstream::UpstreamError;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+use crate::bindings::binding;
+use crate::js_error::read_error;
 
 #[wasm_bindgen]
 extern "C" {
@@ -29,11 +32,9 @@ impl AiBinding {
     /// # Errors
     /// When the binding is not configured.
     pub fn from_env(env: &worker::Env, name: &str) -> Result<AiBinding, String> {
-        let binding = Reflect::get(env, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
-        if binding.is_undefined() || binding.is_null() {
-            return Err(format!("the {name} binding is not configured"));
-        }
-        Ok(binding.unchecked_into())
+        binding(env, name)
+            .map(JsCast::unchecked_into)
+            .ok_or_else(|| format!("the {name} binding is not configured"))
     }
 
     /// `await AI.run(model, inputs, options)`; `options` may be `undefined`.
@@ -56,37 +57,43 @@ impl AiBinding {
     }
 }
 
-/// The message of a thrown value (an `Error` or anything else).
-pub(crate) fn read_error(error: &JsValue) -> UpstreamError {
-    let message = Reflect::get(error, &JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| String::from("the AI binding failed without a message"));
-    UpstreamError::parse(&message)
-}
-
 /// The options argument of `run`: `{gateway: {id, skipCache: true, metadata: {cache_key}}}` when
 /// an AI Gateway is configured, so runs appear in its logs and analytics while this Worker's own
 /// cache stays the cache of record (the gateway would cache by the whole body, seed included,
 /// which is what our key already does); `undefined` otherwise.
+///
+/// Built by `serde_wasm_bindgen` with the JSON-compatible serializer: plain objects, not `Map`s
+/// (which the AI runtime reads as `{}`, workers-rs #1050), from the same serde types a test can
+/// read back.
 pub fn run_options(gateway_id: Option<&str>, cache_key: &str) -> JsValue {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Gateway<'a> {
+        id: &'a str,
+        skip_cache: bool,
+        metadata: Metadata<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct Metadata<'a> {
+        cache_key: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Options<'a> {
+        gateway: Gateway<'a>,
+    }
     let Some(id) = gateway_id else {
         return JsValue::UNDEFINED;
     };
-    let metadata = js_sys::Object::new();
-    let gateway = js_sys::Object::new();
-    let options = js_sys::Object::new();
-    let set = |target: &js_sys::Object, name: &str, value: &JsValue| {
-        // Setting a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(target, &JsValue::from_str(name), value);
+    let options = Options {
+        gateway: Gateway {
+            id,
+            skip_cache: true,
+            metadata: Metadata { cache_key },
+        },
     };
-    set(&metadata, "cache_key", &JsValue::from_str(cache_key));
-    set(&gateway, "id", &JsValue::from_str(id));
-    set(&gateway, "skipCache", &JsValue::TRUE);
-    set(&gateway, "metadata", &metadata);
-    set(&options, "gateway", &gateway);
-    options.into()
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    // Strings and a bool always serialize; `undefined` (no gateway) is the fallback all the same.
+    serde::Serialize::serialize(&options, &serializer).unwrap_or(JsValue::UNDEFINED)
 }
 
 #[cfg(test)]

@@ -4,11 +4,12 @@
 //! as `{}` (workers-rs #1050), and it builds byte arrays element by element across the boundary.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
+pub use sdxl_core::config::ImageEncoding;
 use sdxl_core::{InputValue, Inputs};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-use crate::base64_js::base64_string;
+use crate::base64_js::base64_into_js;
 
 // Measured on a 1.5 MB image in V8 (build the array, then structured-clone it for the RPC):
 // `Array.from(u8)` 70 ms + 10 ms; `new Array(n)` filled by index 9 ms + 64 ms, because the
@@ -23,17 +24,6 @@ extern "C" {
     fn number_array_js(bytes: &Uint8Array) -> Array;
 }
 
-/// How the input image travels to the model: both are documented inputs of the image models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageEncoding {
-    /// `image_b64`: one string. The binding sends its inputs as JSON text, made in this isolate:
-    /// a string costs a copy, a 1.5 MB image as a number array costs ~5.6 MB of JSON and tens of
-    /// milliseconds of this Worker's CPU time.
-    Base64,
-    /// `image`: an array of numbers, the shape the Workers AI examples use.
-    Array,
-}
-
 /// Builds `{prompt, ..., image_b64: ".." (or image: [..]), mask: [..]}` from normalized inputs.
 /// `mask` has no base64 form in the schema, so it is always an array.
 ///
@@ -44,7 +34,7 @@ pub fn to_js(inputs: &Inputs, encoding: ImageEncoding) -> Result<Object, JsValue
     for (name, value) in inputs.iter() {
         if let (InputValue::Image(image), "image", ImageEncoding::Base64) = (value, name, encoding)
         {
-            let text = base64_string(&image.bytes);
+            let text = base64_into_js(&image.bytes);
             Reflect::set(&object, &JsValue::from_str("image_b64"), &text)?;
             continue;
         }

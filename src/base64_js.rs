@@ -21,9 +21,9 @@ extern "C" {
     fn native_base64_of_js(bytes: &Uint8Array) -> JsValue;
 }
 
-/// Bytes in Wasm memory as a JS string (for a JS object such as `AI.run`'s inputs): the text
-/// never passes through Wasm when the runtime encodes it.
-pub fn base64_string(bytes: &[u8]) -> JsValue {
+/// Bytes in Wasm memory, encoded into a JS string (for a JS object such as `AI.run`'s inputs):
+/// the text never passes through Wasm when the runtime encodes it.
+pub fn base64_into_js(bytes: &[u8]) -> JsValue {
     let native = native_base64(bytes);
     if native.is_string() {
         native
@@ -32,9 +32,9 @@ pub fn base64_string(bytes: &[u8]) -> JsValue {
     }
 }
 
-/// JS-side bytes as a Rust string (for a body built in Rust): the bytes are not copied into Wasm
-/// when the runtime encodes them.
-pub fn base64_text(bytes: &Uint8Array) -> String {
+/// JS-side bytes, encoded from JS into a Rust string (for a body built in Rust): the bytes are
+/// not copied into Wasm when the runtime encodes them.
+pub fn base64_from_js(bytes: &Uint8Array) -> String {
     match native_base64_of_js(bytes).as_string() {
         Some(text) => text,
         None => base64::engine::general_purpose::STANDARD.encode(bytes.to_vec()),

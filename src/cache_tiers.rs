@@ -1,44 +1,21 @@
-//! The cache tiers results are kept in: this isolate's memory (the hottest results, no I/O at
-//! all), the Cache API (`caches.default`, per data centre, fast) and, when an R2 bucket is bound
-//! as `IMAGES`, R2 (durable, global). Entries are whole, verified images keyed by
-//! `sdxl_core::cache_key`.
+//! The cache tiers results are kept in, and the policy between them: this isolate's memory (the
+//! hottest results, no I/O at all), the Cache API (`caches.default`, per data centre, fast) and,
+//! when an R2 bucket is bound as `IMAGES` (`r2_binding`), R2 (durable, global). Entries are
+//! whole, verified images keyed by `sdxl_core::cache_key`.
 //!
 //! A tier that fails is a miss, never a failed request: the model can always be asked again.
 
 use std::cell::RefCell;
 
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::Uint8Array;
+use sdxl_core::answer::{Tier, IMMUTABLE};
 use sdxl_core::lru::BoundedLru;
-use sdxl_core::route::origin_and_query;
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use worker::{console_warn, Cache, Context, Env, Request};
+use worker::{console_warn, Cache, Context, Env};
 
 use crate::model_output::{verify, ModelImage};
-
-/// The R2 binding name the gateway looks for.
-pub const R2_BINDING: &str = "IMAGES";
-
-/// Immutable: a key names one exact set of inputs, and so one exact image.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-
-#[wasm_bindgen]
-extern "C" {
-    /// The R2 bucket binding's JS object; used raw so image bytes never pass through Wasm.
-    type R2Bucket;
-
-    #[wasm_bindgen(method, catch)]
-    fn get(this: &R2Bucket, key: &str) -> Result<Promise, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    fn put(
-        this: &R2Bucket,
-        key: &str,
-        value: &Uint8Array,
-        options: &Object,
-    ) -> Result<Promise, JsValue>;
-}
+use crate::r2_binding::R2Bucket;
 
 /// A stored result: the image and the seed it was made with.
 #[derive(Clone)]
@@ -53,37 +30,36 @@ thread_local! {
     static MEMORY: RefCell<BoundedLru<Stored>> = RefCell::new(BoundedLru::new(0));
 }
 
-/// Which tier answered.
+/// Which tiers a write goes to (the memory tier is always the caller's: [`Tiers::remember`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    Memory,
-    CacheApi,
-    R2,
+pub enum Writes {
+    /// A fresh result: the Cache API and R2.
+    Everywhere,
+    /// A result read from R2: the Cache API only, as R2 already has it.
+    CacheApiOnly,
 }
 
-impl Tier {
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Memory => "memory",
-            Tier::CacheApi => "cache-api",
-            Tier::R2 => "r2",
-        }
-    }
-}
-
+/// The tiers of one request, with where its Cache API entries live.
 #[derive(Clone)]
 pub struct Tiers {
-    r2: Option<JsValue>,
+    r2: Option<R2Bucket>,
     memory_budget: usize,
+    /// `<origin>` of the request's URL: Cache API keys are `<origin>/images/<key>`.
+    url_origin: String,
 }
 
 impl Tiers {
     /// The tiers, with at most `memory_budget` bytes of images kept in this isolate.
-    pub fn new(env: &Env, memory_budget: usize) -> Tiers {
-        let r2 = Reflect::get(env, &JsValue::from_str(R2_BINDING))
-            .ok()
-            .filter(|b| !b.is_undefined() && !b.is_null());
-        Tiers { r2, memory_budget }
+    pub fn new(env: &Env, memory_budget: usize, url_origin: &str) -> Tiers {
+        Tiers {
+            r2: R2Bucket::from_env(env),
+            memory_budget,
+            url_origin: url_origin.to_owned(),
+        }
+    }
+
+    fn cache_api_url(&self, key: &str) -> String {
+        sdxl_core::answer::cache_api_url(&self.url_origin, key)
     }
 
     /// Keeps the result in this isolate's memory tier, at once (no I/O).
@@ -95,24 +71,22 @@ impl Tiers {
         });
     }
 
-    fn bucket(&self) -> Option<&R2Bucket> {
-        self.r2.as_ref().map(JsCast::unchecked_ref)
-    }
-
     /// The result for `key` in this isolate's memory tier, if it is there (no I/O, no `await`).
-    pub fn in_memory(&self, key: &str) -> Option<Stored> {
+    pub fn in_memory(key: &str) -> Option<Stored> {
         MEMORY.with(|m| m.borrow_mut().get(key))
     }
 
-    /// Looks `key` up in memory, then in the Cache API (at `url`), then in R2.
-    pub async fn get(&self, url: &str, key: &str) -> Option<(Stored, Tier)> {
-        if let Some(stored) = self.in_memory(key) {
+    /// Looks `key` up in memory, then in the Cache API, then in R2.
+    pub async fn get(&self, key: &str) -> Option<(Stored, Tier)> {
+        if let Some(stored) = Tiers::in_memory(key) {
             return Some((stored, Tier::Memory));
         }
-        let from_cache_api = cache_api_get(url).await.unwrap_or_else(|e| {
-            console_warn!("cache api read of {key} failed: {e:?}");
-            None
-        });
+        let from_cache_api = cache_api_get(&self.cache_api_url(key))
+            .await
+            .unwrap_or_else(|e| {
+                console_warn!("cache api read of {key} failed: {e:?}");
+                None
+            });
         let found = match from_cache_api {
             Some(stored) => Some((stored, Tier::CacheApi)),
             None => self.r2_get(key).await.map(|stored| (stored, Tier::R2)),
@@ -124,55 +98,52 @@ impl Tiers {
     }
 
     async fn r2_get(&self, key: &str) -> Option<Stored> {
-        let bucket = self.bucket()?;
-        r2_get(bucket, key)
+        let bucket = self.r2.as_ref()?;
+        let object = bucket
+            .get(&r2_path(key))
             .await
             .map_err(|e| console_warn!("r2 read of {key} failed: {e:?}"))
             .ok()
-            .flatten()
+            .flatten()?;
+        verified(&object.bytes, object.seed)
     }
 
     /// After an R2 hit, copies the entry into this data centre's Cache API, after the response.
-    pub fn backfill(&self, ctx: &Context, tier: Tier, url: &str, key: &str, stored: &Stored) {
+    pub fn backfill(&self, ctx: &Context, tier: Tier, key: &str, stored: &Stored) {
         if tier != Tier::R2 {
             return;
         }
-        let (tiers, stored, url, key) =
-            (self.clone(), stored.clone(), url.to_owned(), key.to_owned());
-        ctx.wait_until(async move { tiers.put(&url, &key, &stored, true).await });
+        let (tiers, stored, key) = (self.clone(), stored.clone(), key.to_owned());
+        ctx.wait_until(async move { tiers.put(&key, &stored, Writes::CacheApiOnly).await });
     }
 
-    /// Writes the result to the Cache API, and to R2 unless `only_cache_api` (the R2 copy
-    /// already exists). The memory tier is the caller's: see [`Tiers::remember`].
-    pub async fn put(&self, url: &str, key: &str, stored: &Stored, only_cache_api: bool) {
-        if let Err(e) = cache_api_put(url, key, stored).await {
+    /// Writes the result to the tiers `writes` names.
+    pub async fn put(&self, key: &str, stored: &Stored, writes: Writes) {
+        if let Err(e) = cache_api_put(&self.cache_api_url(key), key, stored).await {
             console_warn!("cache api write of {key} failed: {e:?}");
         }
-        if only_cache_api {
+        if writes == Writes::CacheApiOnly {
             return;
         }
-        if let Some(bucket) = self.bucket() {
-            if let Err(e) = r2_put(bucket, key, stored).await {
+        if let Some(bucket) = &self.r2 {
+            let (bytes, content_type) = (&stored.image.bytes, stored.image.format.content_type());
+            let path = r2_path(key);
+            let put = bucket.put(&path, bytes, content_type, stored.seed.as_deref());
+            if let Err(e) = put.await {
                 console_warn!("r2 write of {key} failed: {e:?}");
             }
         }
     }
-}
 
-/// The Cache API key of a result, `<origin>/images/<key>`. It is only a cache key, never served
-/// as it is (permalinks carry a tag, `sdxl_core::permalink`); it keeps the shape it had before
-/// permalinks were signed, so the entries stored since stay hits.
-pub fn cache_api_url(req: &Request, key: &str) -> worker::Result<String> {
-    let url = req.inner().url();
-    let (origin, _) = origin_and_query(&url);
-    Ok(format!("{origin}/images/{key}"))
-}
-
-/// Deletes the memory and Cache API entries only (local admin, to show the R2 tier on its own).
-pub async fn forget_locally(url: &str, key: &str) -> worker::Result<bool> {
-    MEMORY.with(|m| m.borrow_mut().remove(key));
-    let outcome = Cache::default().delete(url, true).await?;
-    Ok(matches!(outcome, worker::CacheDeletionOutcome::Success))
+    /// Deletes the memory and Cache API entries only (local admin, to show the R2 tier on its
+    /// own).
+    pub async fn forget_locally(&self, key: &str) -> worker::Result<bool> {
+        MEMORY.with(|m| m.borrow_mut().remove(key));
+        let outcome = Cache::default()
+            .delete(&self.cache_api_url(key), true)
+            .await?;
+        Ok(matches!(outcome, worker::CacheDeletionOutcome::Success))
+    }
 }
 
 async fn cache_api_get(url: &str) -> Result<Option<Stored>, JsValue> {
@@ -196,39 +167,6 @@ async fn cache_api_put(url: &str, key: &str, stored: &Stored) -> Result<(), JsVa
         headers.set("x-seed", seed)?;
     }
     Cache::default().put(url, response).await?;
-    Ok(())
-}
-
-async fn r2_get(bucket: &R2Bucket, key: &str) -> Result<Option<Stored>, JsValue> {
-    let object = JsFuture::from(bucket.get(&r2_path(key))?).await?;
-    if object.is_null() || object.is_undefined() {
-        return Ok(None);
-    }
-    let seed = Reflect::get(&object, &"customMetadata".into())
-        .and_then(|m| Reflect::get(&m, &"seed".into()))
-        .ok()
-        .and_then(|s| s.as_string());
-    let array_buffer: js_sys::Function =
-        Reflect::get(&object, &"arrayBuffer".into())?.dyn_into()?;
-    let buffer = JsFuture::from(Promise::resolve(&array_buffer.call0(&object)?)).await?;
-    Ok(verified(&Uint8Array::new(&buffer), seed))
-}
-
-async fn r2_put(bucket: &R2Bucket, key: &str, stored: &Stored) -> Result<(), JsValue> {
-    let http = Object::new();
-    Reflect::set(
-        &http,
-        &"contentType".into(),
-        &stored.image.format.content_type().into(),
-    )?;
-    let custom = Object::new();
-    if let Some(seed) = &stored.seed {
-        Reflect::set(&custom, &"seed".into(), &seed.into())?;
-    }
-    let options = Object::new();
-    Reflect::set(&options, &"httpMetadata".into(), &http)?;
-    Reflect::set(&options, &"customMetadata".into(), &custom)?;
-    JsFuture::from(bucket.put(&r2_path(key), &stored.image.bytes, &options)?).await?;
     Ok(())
 }
 

@@ -5,6 +5,8 @@ use std::rc::Rc;
 use sdxl_core::ApiError;
 use wasm_bindgen::JsValue;
 
+/// Everything a handler can fail with; `sdxl_core::answer::failure_answer` turns it into the
+/// answer.
 pub enum Failure {
     /// The client's request, or the model, failed in a way the contract names. Shared because
     /// requests that joined one model run share its failure too.

@@ -8,81 +8,88 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
+use sdxl_core::answer::{requested_headers, CachePlan, CacheStatus, Representation, Tier, VARY};
 use sdxl_core::budget::{output_bound, Hold, Phase};
-use sdxl_core::headers::{any_current, field_list, ClientCaching};
-use sdxl_core::route::origin_and_query;
+use sdxl_core::config::{Config, ImageEncoding};
+use sdxl_core::dispatch::Delivery;
+use sdxl_core::inputs::seed_from_unit;
+use sdxl_core::request_head::{Method, RequestHead};
+use sdxl_core::route::Route;
 use sdxl_core::{normalize, parse_query, ApiError, InputValue, ModelSpec, Normalized, RawRequest};
 use wasm_bindgen::JsValue;
-use worker::{Context, Delay, Env, Method, Request, Result};
+use worker::{Delay, Request, Result};
 
 use crate::ai_binding::{run_options, AiBinding};
-use crate::ai_inputs::{self, ImageEncoding};
-use crate::cache_tiers::{cache_api_url, Stored, Tier, Tiers};
-use crate::config::Config;
+use crate::ai_inputs;
+use crate::cache_tiers::{Stored, Tiers, Writes};
 use crate::failure::{Failure, Handled};
+use crate::gateway::Gateway;
 use crate::model_output::{read_image, ModelImage};
 use crate::request_body;
-use crate::responses::{
-    deliver, not_generated, not_modified, not_modified_if_held, CacheStatus, Delivery, Held,
-};
+use crate::responses::{deliver, not_generated, not_modified};
 use crate::single_flight::{join, Joined};
-use crate::trace::{now, Trace};
+use crate::trace::now;
 
 /// `POST` with a JSON, `multipart/form-data` or url-encoded body.
 pub async fn from_body(
-    req: &mut Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
+    req: Request,
     spec: &'static ModelSpec,
     delivery: Delivery,
-    trace: &mut Trace,
 ) -> Handled {
     let started = now();
-    let budget = crate::memory::budget(config);
-    let (raw, hold) = request_body::read(req, spec, config.max_body_bytes, &budget).await?;
-    trace.log.ms.validate += now() - started;
-    generate(req, env, ctx, config, spec, (raw, hold), delivery, trace).await
+    let budget = crate::memory::budget(gateway.config);
+    let limit = gateway.config.max_body_bytes;
+    let (raw, hold) = request_body::read(&req, head, spec, limit, &budget).await?;
+    gateway.trace.log.ms.validate += now() - started;
+    generate(gateway, head, spec, (raw, hold), delivery).await
 }
 
 /// `GET` with a query string, so results can sit in `<img src>` and behind a CDN.
 pub async fn from_query(
-    req: &Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
     spec: &'static ModelSpec,
     delivery: Delivery,
-    trace: &mut Trace,
 ) -> Handled {
-    let url = req.inner().url();
-    let (_, query) = origin_and_query(&url);
-    let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes());
-    let raw = parse_query(spec, pairs);
-    let hold = crate::memory::budget(config).hold(Phase::Run {
+    let query = head.query.as_deref().unwrap_or_default();
+    let raw = parse_query(spec, form_urlencoded::parse(query.as_bytes()));
+    // Held before the inputs are normalized (a query is small, its images none).
+    let hold = crate::memory::budget(gateway.config).hold(Phase::Run {
         image_bytes: 0,
         as_arrays: false,
         output_bytes: 0,
     });
     let hold = hold.map_err(ApiError::from)?;
-    generate(req, env, ctx, config, spec, (raw, hold), delivery, trace).await
+    generate(gateway, head, spec, (raw, hold), delivery).await
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn generate(
-    req: &Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
     spec: &'static ModelSpec,
     (raw, mut hold): (RawRequest, Hold),
     delivery: Delivery,
-    trace: &mut Trace,
 ) -> Handled {
+    let Gateway {
+        env,
+        ctx,
+        config,
+        ref mut trace,
+    } = *gateway;
     let started = now();
     trace.log.model = Some(spec.id);
-    let normalized =
-        normalize(spec, raw, config.policy, &mut draw_seed).map_err(ApiError::Invalid)?;
+    // Own routes size img2img by its input image; the REST drop-in forwards what Workers AI gets.
+    let rest = matches!(Route::parse(&head.path), Route::Rest { .. });
+    let policy = sdxl_core::Policy {
+        size_from_input: !rest,
+        ..config.policy
+    };
+    let normalized = normalize(spec, raw, policy, &mut || {
+        seed_from_unit(js_sys::Math::random())
+    })
+    .map_err(ApiError::Invalid)?;
     let key = crate::digest::cache_key(&normalized).await?;
     trace.log.ms.validate += now() - started;
     trace.log.key = Some(key.clone());
@@ -93,60 +100,33 @@ pub(crate) async fn generate(
     let seed = normalized.seed().map(|s| s.to_string());
     let permalink = config.permalinks.as_ref().ok().map(|p| p.id_for(&key));
     let tag = delivery.entity_tag(&key);
-    let held = Held {
+    let rep = Representation {
         tag: &tag,
         permalink: permalink.as_deref(),
         seed: seed.as_deref(),
-        vary: Some(VARY),
+        vary: VARY,
     };
-    if let Some(response) = not_modified_if_held(req, &held)? {
-        return Ok(response);
+    if rep.is_held(head.if_none_match.as_deref()) {
+        return Ok(not_modified(&rep)?);
     }
-    let headers = req.headers();
-    let caching = ClientCaching::from_headers(
-        headers.get("cache-control")?.as_deref(),
-        headers.get("pragma")?.as_deref(),
-    );
-    // `If-None-Match: *`: 304 only if the image already exists; otherwise the request proceeds.
-    let unless_exists = headers
-        .get("if-none-match")?
-        .is_some_and(|v| any_current(&v));
-    let url = cache_api_url(req, &key)?;
-    let tiers = Tiers::new(env, config.memory_cache_bytes);
-
-    let mut extra = Vec::new();
-    for (field, header) in [
-        ("width", "x-requested-width"),
-        ("height", "x-requested-height"),
-    ] {
-        if let Some(v) = normalized.inputs.integer(field) {
-            extra.push((header, v.to_string()));
-        }
-    }
-    if !normalized.ignored_fields.is_empty() {
-        extra.push(("x-ignored-fields", field_list(&normalized.ignored_fields)));
-    }
-    let answer = |stored: &Stored, status: CacheStatus| {
-        deliver(stored, &key, permalink.as_deref(), status, &extra, delivery)
-    };
-    // A drawn seed makes a key no one has asked for yet: looking it up would only cost time.
-    // `If-None-Match: *` asks whether the image exists, which only a lookup can tell, even under
-    // `no-cache` (which browsers' fetch adds to every conditional request): a hit is then a 304,
-    // never a stored image served against `no-cache`.
-    let look_up = (caching.read || unless_exists) && !normalized.seed_drawn;
+    let plan = CachePlan::new(head.caching(), head.unless_exists(), normalized.seed_drawn);
+    let tiers = Tiers::new(env, config.memory_cache_bytes, &head.url_origin);
+    let requested = requested_headers(&normalized);
+    let answer =
+        |stored: &Stored, status: CacheStatus| deliver(stored, &rep, delivery, status, &requested);
 
     // HEAD answers from the tiers and never runs the model: it asks about the image, it does
     // not order one.
-    if req.method() == Method::Head {
-        let found = if look_up {
-            tiers.get(&url, &key).await
+    if head.method == Method::Head {
+        let found = if plan.look_up {
+            tiers.get(&key).await
         } else {
             None
         };
         return Ok(match found {
-            Some(_) if unless_exists => not_modified(&held)?,
-            Some((stored, tier)) => answer(&stored, CacheStatus::Hit(tier.name()))?,
-            None => not_generated(&tag, seed.as_deref(), &extra, VARY)?,
+            Some(_) if plan.unless_exists => not_modified(&rep)?,
+            Some((stored, tier)) => answer(&stored, CacheStatus::Hit(tier))?,
+            None => not_generated(&rep, &requested)?,
         });
     }
 
@@ -165,7 +145,7 @@ pub(crate) async fn generate(
         run_model(ai, spec.id, &inputs, options, config, attempts).await
     };
 
-    if !caching.store {
+    if !plan.store {
         // `no-store`: neither read nor stored, so not shared either.
         let inputs = encode(&mut hold)?;
         let started = now();
@@ -174,7 +154,7 @@ pub(crate) async fn generate(
         trace.log.upstream_attempts = attempts.get();
         let stored = Stored {
             image: result?,
-            seed,
+            seed: seed.clone(),
         };
         trace.log.cache = Some(CacheStatus::Bypass.label());
         return Ok(answer(&stored, CacheStatus::Bypass)?);
@@ -186,41 +166,41 @@ pub(crate) async fn generate(
     // reaches memory before its slot is marked done, so the memory check first just answers hot
     // keys sooner.
     let started = now();
-    if look_up {
-        if let Some(stored) = tiers.in_memory(&key) {
+    if plan.look_up {
+        if let Some(stored) = Tiers::in_memory(&key) {
             trace.log.ms.cache += now() - started;
-            let status = CacheStatus::Hit(Tier::Memory.name());
+            let status = CacheStatus::Hit(Tier::Memory);
             trace.log.cache = Some(status.label());
-            if unless_exists {
-                return Ok(not_modified(&held)?);
+            if plan.unless_exists {
+                return Ok(not_modified(&rep)?);
             }
             return Ok(answer(&stored, status)?);
         }
     }
-    let lead = match join(&key, !caching.read).await {
+    let lead = match join(&key, plan.wants_fresh).await {
         Joined::Followed { result, existed } => {
             trace.log.ms.cache += now() - started;
             let stored = result?;
             // Another request in this isolate found or made it.
-            let status = CacheStatus::Hit("in-flight");
+            let status = CacheStatus::Joined;
             trace.log.cache = Some(status.label());
-            if unless_exists && existed {
-                return Ok(not_modified(&held)?);
+            if plan.unless_exists && existed {
+                return Ok(not_modified(&rep)?);
             }
             return Ok(answer(&stored, status)?);
         }
         Joined::Lead(lead) => lead,
     };
-    if look_up {
-        let found = tiers.get(&url, &key).await;
+    if plan.look_up {
+        let found = tiers.get(&key).await;
         trace.log.ms.cache += now() - started;
         if let Some((stored, tier)) = found {
             lead.share_hit(&stored);
-            tiers.backfill(ctx, tier, &url, &key, &stored);
-            let status = CacheStatus::Hit(tier.name());
+            tiers.backfill(ctx, tier, &key, &stored);
+            let status = CacheStatus::Hit(tier);
             trace.log.cache = Some(status.label());
-            if unless_exists {
-                return Ok(not_modified(&held)?);
+            if plan.unless_exists {
+                return Ok(not_modified(&rep)?);
             }
             return Ok(answer(&stored, status)?);
         }
@@ -250,23 +230,21 @@ pub(crate) async fn generate(
     // Only whole, verified images reach this point. Into memory first, synchronously, so the
     // result is in a tier before the slot can close; the slot closes after the other tiers are
     // written, after the response.
-    let stored = Stored { image, seed };
+    let stored = Stored {
+        image,
+        seed: seed.clone(),
+    };
     tiers.remember(&key, &stored);
     let retire = lead.share_run(&stored);
     let (written, key_owned) = (stored.clone(), key.clone());
     ctx.wait_until(async move {
-        tiers.put(&url, &key_owned, &written, false).await;
+        tiers.put(&key_owned, &written, Writes::Everywhere).await;
         drop(retire);
     });
     let status = CacheStatus::Miss;
     trace.log.cache = Some(status.label());
     Ok(answer(&stored, status)?)
 }
-
-/// What a generated image's representation depends on besides the URL and body: the `Accept`
-/// header picks bytes or the JSON envelope. (`Origin` is added for every response where CORS
-/// makes it matter, in `access::add_cors`.)
-const VARY: &str = "accept";
 
 /// One model run as a client can rely on it: capacity failures retried a bounded number of times
 /// with backoff, the whole bounded by `AI_TIMEOUT_MS`, and the answer verified as a whole image.
@@ -328,11 +306,4 @@ fn run_phase(normalized: &Normalized, config: &Config) -> Phase {
         as_arrays: config.image_encoding == ImageEncoding::Array,
         output_bytes: output_bound(side("width"), side("height")),
     }
-}
-
-/// Seeds the gateway draws are 32-bit so they suit any backend; the contract allows up to 2^53-1.
-pub(crate) fn draw_seed() -> i64 {
-    #[allow(clippy::cast_possible_truncation)]
-    let seed = (js_sys::Math::random() * 4_294_967_296.0).floor() as i64;
-    seed
 }

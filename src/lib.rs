@@ -1,44 +1,60 @@
-//! The Worker: a thin adapter that routes HTTP requests through the pure core (`sdxl-core`),
-//! calls the `AI` binding, and answers with the image and the headers clients rely on.
+//! The Worker: a thin adapter that reads a request once, lets the pure core (`sdxl-core`) decide
+//! everything, calls the bindings, and moves the bytes.
 //!
 //! Everything here needs the Workers runtime, so the crate is empty off `wasm32`; the logic it
-//! wires together is tested natively in `sdxl-core`.
+//! wires together is tested natively in `sdxl-core` (see ARCHITECTURE.md for the request's path).
 #![cfg(target_arch = "wasm32")]
 
 mod access;
-pub mod ai_binding;
-pub mod ai_inputs;
-pub mod base64_js;
+mod ai_binding;
+mod ai_inputs;
+mod base64_js;
+mod bindings;
 mod body_refusal;
 mod cache_tiers;
 mod config;
-pub mod digest;
+mod digest;
 mod failure;
+mod gateway;
 mod generate;
+mod js_error;
 mod memory;
-pub mod model_output;
+mod model_output;
 mod openai;
 mod permalink;
+mod r2_binding;
 mod request_body;
+mod request_head;
 mod responses;
 mod routes;
 mod single_flight;
 mod trace;
 
+use sdxl_core::answer::{cors_headers, failure_answer, Refusal};
+use sdxl_core::request_head::Method;
+use sdxl_core::route::Route;
 use worker::{event, Context, Env, Request, Response, Result};
 
 use crate::failure::Failure;
+use crate::gateway::Gateway;
 use crate::trace::Trace;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let mut trace = Trace::start(&req);
-    let origin = req.headers().get("origin").ok().flatten();
-    let head = req.method() == worker::Method::Head;
+    let head = request_head::read(&req);
+    let mut trace = Trace::start(&head, request_head::ray(&req));
     let config = config::cached(&env);
-    let body = body_refusal::UnreadBody::of(&req);
+    let body = body_refusal::UnreadBody::of(&req, head.content_length);
     let handled = match config.as_ref() {
-        Ok(config) => routes::handle(req, &env, &ctx, config, &mut trace).await,
+        Ok(config) => {
+            let mut gateway = Gateway {
+                env: &env,
+                ctx: &ctx,
+                config,
+                trace: &mut trace,
+            };
+            routes::handle(&mut gateway, &head, req).await
+        }
         Err(reason) => Err(Failure::Misconfigured(reason.clone())),
     };
     // Whatever the answer, a body nobody read is let go of before it goes out: 401, 404, 415,
@@ -47,22 +63,34 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let mut response = match handled {
         Ok(response) => response,
         Err(failure) => {
-            match &failure {
-                Failure::Api(error) => trace.log.error_code = error.items().first().map(|i| i.code),
-                Failure::Misconfigured(reason) | Failure::Internal(reason) => {
-                    worker::console_error!("request {} failed: {reason}", trace.id());
+            let refusal = match &failure {
+                Failure::Api(error) => {
+                    trace.log.error_code = error.items().first().map(|i| i.code);
+                    Refusal::Api(error)
                 }
-            }
-            responses::failure_response(&failure, trace.id())?
+                Failure::Misconfigured(reason) => {
+                    worker::console_error!("request {} failed: {reason}", trace.id());
+                    Refusal::Misconfigured(reason)
+                }
+                Failure::Internal(reason) => {
+                    worker::console_error!("request {} failed: {reason}", trace.id());
+                    Refusal::Internal
+                }
+            };
+            // The REST drop-in's refusals say `"result": {}`, as Workers AI's do.
+            let rest = matches!(Route::parse(&head.path), Route::Rest { .. });
+            responses::failure(failure_answer(refusal, trace.id(), rest))?
         }
     };
     let headers = response.headers_mut();
     headers.set("x-request-id", trace.id())?;
     headers.set("server-timing", &trace.log.ms.server_timing())?;
     if let Ok(config) = config.as_ref() {
-        access::add_cors(&mut response, origin.as_deref(), config)?;
+        let vary = headers.get("vary")?;
+        let cors = cors_headers(&config.cors, head.origin.as_deref(), vary.as_deref());
+        responses::set_all(headers, &cors)?;
     }
-    if head {
+    if head.method == Method::Head {
         // Routed as GET; answered without the body.
         response = responses::without_body(response).await?;
     }

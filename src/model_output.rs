@@ -14,7 +14,7 @@ use sdxl_core::{ApiError, ImageFormat};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::ai_binding::read_error;
+use crate::js_error::read_error;
 
 /// A whole image, still in JS memory.
 #[derive(Clone)]

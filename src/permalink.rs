@@ -1,16 +1,24 @@
 //! `GET /images/<id>`: a stored result by its permalink id (`sdxl_core::permalink`), from the
-//! cache tiers only.
+//! cache tiers only, as bytes or, for `Accept: application/json`, in the same envelope the
+//! generation routes answer.
 
-use sdxl_core::headers::any_current;
+use sdxl_core::answer::{CacheStatus, Representation, VARY};
+use sdxl_core::dispatch::Delivery;
+use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
-use worker::{Context, Env, Request};
 
-use crate::cache_tiers::{cache_api_url, Tiers};
-use crate::config::Config;
+use crate::cache_tiers::Tiers;
 use crate::failure::{Failure, Handled};
-use crate::responses::{image_response, not_modified, not_modified_if_held, CacheStatus, Held};
+use crate::gateway::Gateway;
+use crate::responses::{deliver, not_modified};
 
-pub async fn serve(req: &Request, env: &Env, ctx: &Context, config: &Config, id: &str) -> Handled {
+pub async fn serve(
+    gateway: &Gateway<'_>,
+    head: &RequestHead,
+    id: &str,
+    delivery: Delivery,
+) -> Handled {
+    let config = gateway.config;
     let permalinks = config
         .permalinks
         .as_ref()
@@ -19,34 +27,33 @@ pub async fn serve(req: &Request, env: &Env, ctx: &Context, config: &Config, id:
     // stored: a 404 must not tell a guesser which keys exist.
     let not_found = || ApiError::NoSuchImage(id.chars().take(100).collect());
     let key = permalinks.key_of(id).ok_or_else(not_found)?;
-    let held = Held {
-        tag: key,
+    let tag = delivery.entity_tag(key);
+    let rep = Representation {
+        tag: &tag,
         permalink: Some(id),
         seed: None,
-        vary: None,
+        vary: VARY,
     };
-    if let Some(response) = not_modified_if_held(req, &held)? {
-        return Ok(response);
+    if rep.is_held(head.if_none_match.as_deref()) {
+        return Ok(not_modified(&rep)?);
     }
-    let url = cache_api_url(req, key)?;
-    let tiers = Tiers::new(env, config.memory_cache_bytes);
-    let Some((stored, tier)) = tiers.get(&url, key).await else {
+    let tiers = Tiers::new(gateway.env, config.memory_cache_bytes, &head.url_origin);
+    let Some((stored, tier)) = tiers.get(key).await else {
         return Err(not_found().into());
     };
-    tiers.backfill(ctx, tier, &url, key, &stored);
-    if req
-        .headers()
-        .get("if-none-match")?
-        .is_some_and(|v| any_current(&v))
-    {
-        let seed = stored.seed.as_deref();
-        return Ok(not_modified(&Held { seed, ..held })?);
+    tiers.backfill(gateway.ctx, tier, key, &stored);
+    let rep = Representation {
+        seed: stored.seed.as_deref(),
+        ..rep
+    };
+    if head.unless_exists() {
+        return Ok(not_modified(&rep)?);
     }
-    Ok(image_response(
+    Ok(deliver(
         &stored,
-        key,
-        Some(id),
-        CacheStatus::Hit(tier.name()),
+        &rep,
+        delivery,
+        CacheStatus::Hit(tier),
         &[],
     )?)
 }

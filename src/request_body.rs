@@ -10,7 +10,8 @@ use futures_util::StreamExt;
 use js_sys::Uint8Array;
 use sdxl_core::budget::{Hold, MemoryBudget, Phase};
 use sdxl_core::parse::windowed::WINDOW;
-use sdxl_core::parse::{parse_json_fast, parse_json_whole, ByteSource};
+use sdxl_core::parse::{parse_json_fast, parse_json_whole, BodyEncoding, ByteSource};
+use sdxl_core::request_head::RequestHead;
 use sdxl_core::{parse_form, ApiError, BodyError, FormPart, ModelSpec, RawRequest};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -23,82 +24,49 @@ use worker::Request;
 /// 415 for other media types, 413 over the limit, 400 for unreadable bodies, 503 when the
 /// isolate's memory budget cannot take the body.
 pub async fn read(
-    req: &mut Request,
+    req: &Request,
+    head: &RequestHead,
     spec: &'static ModelSpec,
     limit: u64,
     budget: &std::rc::Rc<MemoryBudget>,
 ) -> Result<(RawRequest, Hold), ApiError> {
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let shape = BodyShape::of(&content_type)?;
-    let phase = |body: u64| match shape {
-        BodyShape::Json => Phase::JsonFast { body },
-        BodyShape::FormOrJson | BodyShape::Multipart => Phase::Form { body },
-    };
-    let (body, mut hold) = read_body(req, limit, budget, phase).await?;
+    let content_type = head.content_type.as_deref().unwrap_or_default();
+    let shape = BodyEncoding::of(content_type)?;
+    let (body, mut hold) = read_body(req, head.content_length, limit, budget, |body| {
+        shape.reading(body)
+    })
+    .await?;
     let len = body.len() as u64;
-    let raw = match shape {
-        BodyShape::FormOrJson if !looks_like_json(&body) => {
-            parse_form(spec, form_parts(&body, &content_type).await?)
+    if !shape.parses_as_json(first_byte(&body)) {
+        return Ok((
+            parse_form(spec, form_parts(&body, content_type).await?),
+            hold,
+        ));
+    }
+    let raw = match parse_json_fast(spec, &body, WINDOW) {
+        Some(parsed) => parsed?,
+        None => {
+            // Left the fast path: serde_json holds more while it reads (see `Phase`).
+            hold.resize(Phase::JsonWhole { body: len })?;
+            parse_json_whole(spec, &body)?
         }
-        BodyShape::Json | BodyShape::FormOrJson => match parse_json_fast(spec, &body, WINDOW) {
-            Some(parsed) => parsed?,
-            None => {
-                // Left the fast path: serde_json holds more while it reads (see `Phase`).
-                hold.resize(Phase::JsonWhole { body: len })?;
-                parse_json_whole(spec, &body)?
-            }
-        },
-        BodyShape::Multipart => parse_form(spec, form_parts(&body, &content_type).await?),
     };
     Ok((raw, hold))
 }
 
-/// How a body is encoded, by its media type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyShape {
-    Json,
-    /// `application/x-www-form-urlencoded`: an HTML form, or JSON from `curl -d '{...}'`, which
-    /// sends this type by default (the Workers AI REST API reads such bodies as JSON too).
-    FormOrJson,
-    Multipart,
-}
-
-impl BodyShape {
-    fn of(content_type: &str) -> Result<BodyShape, ApiError> {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "" | "application/json" => Ok(BodyShape::Json),
-            "application/x-www-form-urlencoded" => Ok(BodyShape::FormOrJson),
-            "multipart/form-data" => Ok(BodyShape::Multipart),
-            other if other.ends_with("+json") => Ok(BodyShape::Json),
-            _ => Err(ApiError::UnsupportedMediaType(content_type.to_owned())),
-        }
-    }
-}
-
-/// A url-encoded body that is really JSON starts with `{` (url-encoded names cannot).
-fn looks_like_json(body: &JsBody) -> bool {
+/// The body's first byte other than whitespace, if it has one.
+fn first_byte(body: &JsBody) -> Option<u8> {
     let mut head = [0u8; 64];
     let mut at = 0;
     while at < body.len() {
         let n = head.len().min(body.len() - at);
         body.copy_to(at, &mut head[..n]);
         if let Some(b) = head[..n].iter().find(|b| !b.is_ascii_whitespace()) {
-            return *b == b'{';
+            return Some(*b);
         }
         at += n;
     }
-    false
+    None
 }
 
 /// The parts of a `multipart/form-data` or url-encoded body, split by the runtime's own parser
@@ -125,7 +93,7 @@ pub(crate) async fn form_parts(
         .map_err(|e| {
             unreadable(&format!(
                 "the form body is malformed: {}",
-                crate::ai_binding::read_error(&e).reason
+                crate::js_error::read_error(&e).reason
             ))
         })?
         .unchecked_into();
@@ -208,25 +176,19 @@ impl ByteSource for JsBody {
 /// The body, refused when it is over `limit` bytes, whatever `Content-Length` claims, and held in
 /// `budget` as `phase` of its length before each part of it is read.
 pub(crate) async fn read_body(
-    req: &mut Request,
+    req: &Request,
+    declared: Option<u64>,
     limit: u64,
     budget: &std::rc::Rc<MemoryBudget>,
     phase: impl Fn(u64) -> Phase,
 ) -> Result<(JsBody, Hold), ApiError> {
     let too_large = || ApiError::TooLarge { limit };
-    let unreadable = |e: &JsValue| {
-        ApiError::Body(BodyError::Unreadable(
-            crate::ai_binding::read_error(e).reason,
-        ))
-    };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let unreadable =
+        |e: &JsValue| ApiError::Body(BodyError::Unreadable(crate::js_error::read_error(e).reason));
     if declared.is_some_and(|len| len > limit) {
-        crate::body_refusal::refuse_unread(req).await;
+        crate::body_refusal::UnreadBody::of(req, declared)
+            .let_go()
+            .await;
         return Err(too_large());
     }
     let mut body = JsBody::new();

@@ -1,160 +1,85 @@
-//! Responses: images with their cache headers, and every refusal in the Cloudflare v4 envelope.
+//! Responses: the answers `sdxl_core::answer` describes, made into runtime responses. Image
+//! bodies are the JS-side bytes, handed over without a copy into Wasm.
 
-use sdxl_core::envelope::CODE_BAD_UPSTREAM;
-use sdxl_core::headers::etag_matches;
-use sdxl_core::ApiError;
+use sdxl_core::answer::{
+    image_envelope, image_headers, not_generated_headers, not_modified_headers, CacheStatus,
+    FailureAnswer, HeaderList, Representation,
+};
+use sdxl_core::dispatch::Delivery;
 use wasm_bindgen_futures::JsFuture;
-use worker::{Headers, Request, Response, ResponseBody, Result};
+use worker::{Headers, Response, ResponseBody, Result};
 
-use crate::base64_js::base64_text;
-use crate::cache_tiers::{Stored, IMMUTABLE};
-use crate::failure::Failure;
+use crate::base64_js::base64_from_js;
+use crate::cache_tiers::Stored;
 
-/// Where a response's image came from, for `x-cache` (and `x-cache-tier` on hits).
-#[derive(Debug, Clone, Copy)]
-pub enum CacheStatus {
-    /// Served without a model run: `memory`, `cache-api`, `r2`, or `in-flight` (shared a
-    /// concurrent run).
-    Hit(&'static str),
-    Miss,
-    /// The client said `no-store`: run, not stored.
-    Bypass,
-}
-
-impl CacheStatus {
-    /// The `x-cache` value.
-    pub fn label(self) -> &'static str {
-        match self {
-            CacheStatus::Hit(_) => "HIT",
-            CacheStatus::Miss => "MISS",
-            CacheStatus::Bypass => "BYPASS",
-        }
-    }
-}
-
-/// The form a generated image is answered in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// The image bytes, typed by what they are.
-    Image,
-    /// `Accept: application/json`: the v4 envelope with `result.image` (base64),
-    /// `result.content_type` and `result.seed`.
-    Envelope,
-    /// The REST API's answer for JSON models: the v4 envelope with `result.image` alone.
-    RestEnvelope,
-}
-
-impl Delivery {
-    /// The entity tag of this representation: the key for the bytes, the key marked `.json` for
-    /// an envelope (same image, different body, so a different tag).
-    pub fn entity_tag(self, key: &str) -> String {
-        match self {
-            Delivery::Image => key.to_owned(),
-            Delivery::Envelope => format!("{key}.json"),
-            Delivery::RestEnvelope => format!("{key}.rest.json"),
-        }
-    }
-}
-
-/// A generated (or stored) image in the form `delivery` asks for; `permalink` is its permalink
-/// id, when permalinks are on.
-pub fn deliver(
-    stored: &Stored,
-    key: &str,
-    permalink: Option<&str>,
-    cache: CacheStatus,
-    extra: &[(&str, String)],
-    delivery: Delivery,
-) -> Result<Response> {
-    if delivery == Delivery::Image {
-        let mut response = image_response(stored, key, permalink, cache, extra)?;
-        response.headers_mut().set("vary", "accept")?;
-        return Ok(response);
-    }
-    let image = base64_text(&stored.image.bytes);
-    let result = if delivery == Delivery::Envelope {
-        let seed = stored.seed.as_deref().and_then(|s| s.parse::<i64>().ok());
-        serde_json::json!({
-            "image": image,
-            "content_type": stored.image.format.content_type(),
-            "seed": seed,
-        })
-    } else {
-        serde_json::json!({ "image": image })
-    };
-    let body = serde_json::json!({
-        "result": result,
-        "success": true,
-        "errors": [],
-        "messages": [],
-    });
-    let mut response = Response::ok(body.to_string())?;
-    let headers = response.headers_mut();
-    headers.set("content-type", "application/json")?;
-    headers.set("vary", "accept")?;
-    set_entity_headers(
-        headers,
-        &delivery.entity_tag(key),
-        permalink,
-        stored.seed.as_deref(),
-    )?;
-    set_cache_headers(headers, cache, extra)?;
-    Ok(response)
-}
-
-/// An image response. The body is the JS-side bytes, handed over without a copy into Wasm.
-pub fn image_response(
-    stored: &Stored,
-    key: &str,
-    permalink: Option<&str>,
-    cache: CacheStatus,
-    extra: &[(&str, String)],
-) -> Result<Response> {
-    let response = web_sys::Response::new_with_opt_buffer_source(Some(&stored.image.bytes))?;
-    let mut response = Response::from(response);
-    let headers = response.headers_mut();
-    headers.set("content-type", stored.image.format.content_type())?;
-    set_entity_headers(headers, key, permalink, stored.seed.as_deref())?;
-    set_cache_headers(headers, cache, extra)?;
-    Ok(response)
-}
-
-/// The answer to a `HEAD` for an image that is not generated yet: a `HEAD` never pays for a
-/// model run. `200` with what is known before generating (the entity tag and seed the image will
-/// have, the size asked for) and `x-cache: MISS`; no content type or length (PNG or JPEG is
-/// only known from the model's bytes, RFC 9110 §9.3.2 lets a HEAD omit such fields), no
-/// permalink (nothing is stored there yet), and `no-store`, so no cache takes these headers for
-/// the image's.
-pub fn not_generated(
-    tag: &str,
-    seed: Option<&str>,
-    extra: &[(&str, String)],
-    vary: &str,
-) -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("etag", &format!("\"{tag}\""))?;
-    headers.set("cache-control", "no-store")?;
-    headers.set("vary", vary)?;
-    if let Some(seed) = seed {
-        headers.set("x-seed", seed)?;
-    }
-    set_cache_headers(&headers, CacheStatus::Miss, extra)?;
-    Ok(Response::empty()?.with_headers(headers))
-}
-
-fn set_cache_headers(
-    headers: &Headers,
-    cache: CacheStatus,
-    extra: &[(&str, String)],
-) -> Result<()> {
-    headers.set("x-cache", cache.label())?;
-    if let CacheStatus::Hit(tier) = cache {
-        headers.set("x-cache-tier", tier)?;
-    }
-    for (name, value) in extra {
+/// Sets every header of `list` on `headers`.
+pub fn set_all(headers: &Headers, list: &HeaderList) -> Result<()> {
+    for (name, value) in list {
         headers.set(name, value)?;
     }
     Ok(())
+}
+
+fn with_headers(response: Response, list: &HeaderList) -> Result<Response> {
+    let headers = Headers::new();
+    set_all(&headers, list)?;
+    Ok(response.with_headers(headers))
+}
+
+/// A stored (or just generated) image as `delivery` asks for it.
+pub fn deliver(
+    stored: &Stored,
+    rep: &Representation<'_>,
+    delivery: Delivery,
+    status: CacheStatus,
+    requested: &[(&'static str, String)],
+) -> Result<Response> {
+    let image_type = stored.image.format.content_type();
+    let headers = image_headers(rep, delivery, image_type, status, requested);
+    let response = if delivery == Delivery::Image {
+        let raw = web_sys::Response::new_with_opt_buffer_source(Some(&stored.image.bytes))?;
+        Response::from(raw)
+    } else {
+        let image = base64_from_js(&stored.image.bytes);
+        let body = image_envelope(delivery, &image, image_type, stored.seed.as_deref());
+        Response::ok(body.unwrap_or_default())?
+    };
+    with_headers(response, &headers)
+}
+
+/// `304 Not Modified` for `rep`.
+pub fn not_modified(rep: &Representation<'_>) -> Result<Response> {
+    with_headers(
+        Response::empty()?.with_status(304),
+        &not_modified_headers(rep),
+    )
+}
+
+/// The answer to a `HEAD` for an image not generated yet (see
+/// `sdxl_core::answer::not_generated_headers`).
+pub fn not_generated(
+    rep: &Representation<'_>,
+    requested: &[(&'static str, String)],
+) -> Result<Response> {
+    with_headers(Response::empty()?, &not_generated_headers(rep, requested))
+}
+
+/// A JSON document of the gateway's (the catalog, the OpenAPI document): public, cacheable for
+/// five minutes.
+pub fn json_document(body: String) -> Result<Response> {
+    let list = vec![
+        ("content-type", "application/json".to_owned()),
+        ("cache-control", "public, max-age=300".to_owned()),
+    ];
+    with_headers(Response::ok(body)?, &list)
+}
+
+/// A failure's answer.
+pub fn failure(answer: FailureAnswer) -> Result<Response> {
+    with_headers(
+        Response::ok(answer.body)?.with_status(answer.status),
+        &answer.headers,
+    )
 }
 
 /// `GET`'s answer as the answer to a `HEAD`: the same status and headers, no body, and the
@@ -186,101 +111,4 @@ pub fn with_mutable_headers(response: Response) -> Result<Response> {
     Ok(Response::from_body(body)?
         .with_status(status)
         .with_headers(headers))
-}
-
-/// What a `304 Not Modified` says about the representation the client holds.
-pub struct Held<'a> {
-    /// Its entity tag (unquoted).
-    pub tag: &'a str,
-    /// Its permalink id, when permalinks are on.
-    pub permalink: Option<&'a str>,
-    pub seed: Option<&'a str>,
-    /// The `Vary` its `200` carries (a 304 must repeat it, RFC 9110 §15.4.5).
-    pub vary: Option<&'a str>,
-}
-
-/// `304 Not Modified` when the request's `If-None-Match` names the held entity tag: the client
-/// already holds that exact answer (a key names one exact image). `*` is not handled here: it
-/// depends on whether the image exists (see `sdxl_core::headers::any_current`).
-pub fn not_modified_if_held(req: &Request, held: &Held<'_>) -> Result<Option<Response>> {
-    match req.headers().get("if-none-match")? {
-        Some(sent) if etag_matches(&sent, held.tag) => Ok(Some(not_modified(held)?)),
-        _ => Ok(None),
-    }
-}
-
-/// `304 Not Modified` for the held representation.
-pub fn not_modified(held: &Held<'_>) -> Result<Response> {
-    let headers = Headers::new();
-    set_entity_headers(&headers, held.tag, held.permalink, held.seed)?;
-    if let Some(vary) = held.vary {
-        headers.set("vary", vary)?;
-    }
-    Ok(Response::empty()?.with_status(304).with_headers(headers))
-}
-
-fn set_entity_headers(
-    headers: &Headers,
-    tag: &str,
-    permalink: Option<&str>,
-    seed: Option<&str>,
-) -> Result<()> {
-    headers.set("etag", &format!("\"{tag}\""))?;
-    headers.set("cache-control", IMMUTABLE)?;
-    // Without a permalink secret there is no permalink to give: never one anyone could compute.
-    if let Some(id) = permalink {
-        headers.set("content-location", &format!("/images/{id}"))?;
-    }
-    if let Some(seed) = seed {
-        headers.set("x-seed", seed)?;
-    }
-    Ok(())
-}
-
-/// The envelope response for any failure, carrying the request id. Never cacheable: failures
-/// are not results.
-pub fn failure_response(failure: &Failure, request_id: &str) -> Result<Response> {
-    let (status, body) = match failure {
-        Failure::Api(error) => (error.status(), error.envelope(Some(request_id)).to_json()),
-        Failure::Misconfigured(reason) => (
-            500,
-            other_envelope(
-                &format!("the gateway is misconfigured: {reason}"),
-                request_id,
-            ),
-        ),
-        // The details go to the log line, not to the client.
-        Failure::Internal(_) => (
-            500,
-            other_envelope("the gateway failed; report the request id", request_id),
-        ),
-    };
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    headers.set("cache-control", "no-store")?;
-    if let Failure::Api(error) = failure {
-        if let ApiError::MethodNotAllowed { allow, .. } = error.as_ref() {
-            headers.set("allow", allow)?;
-        }
-        if let ApiError::Unauthorized(_) = error.as_ref() {
-            headers.set("www-authenticate", "Bearer")?;
-        }
-        if let Some(seconds) = error.retry_after() {
-            headers.set("retry-after", &seconds.to_string())?;
-        }
-    }
-    Ok(Response::ok(body)?
-        .with_status(status)
-        .with_headers(headers))
-}
-
-fn other_envelope(message: &str, request_id: &str) -> String {
-    serde_json::json!({
-        "success": false,
-        "errors": [{"code": CODE_BAD_UPSTREAM, "message": message}],
-        "messages": [],
-        "result": null,
-        "request_id": request_id,
-    })
-    .to_string()
 }

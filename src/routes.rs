@@ -1,77 +1,56 @@
-//! Which handler answers which method and path, after access control.
+//! Carries out the plan `sdxl_core::dispatch::plan` makes for a request: the documents, the
+//! playground, permalinks, generation, and the local admin routes.
 
 use std::cell::OnceCell;
 
-use sdxl_core::headers::{wanted, Wanted};
+use sdxl_core::answer::preflight_headers;
+use sdxl_core::dispatch::{plan, Admin, Fields, Plan};
 use sdxl_core::json_schema::catalog;
-use sdxl_core::model::Output;
 use sdxl_core::models;
 use sdxl_core::openapi::{document, DocOptions};
-use sdxl_core::route::{origin_and_query, Route};
-use sdxl_core::{ApiError, ModelSpec};
-use worker::{Context, Env, Method, Request, Response};
+use sdxl_core::request_head::RequestHead;
+use sdxl_core::route::Route;
+use worker::{Headers, Request, Response};
 
-use crate::access::{authorize, client_address, preflight, rate_limit};
-use crate::cache_tiers::{cache_api_url, forget_locally};
-use crate::config::Config;
+use crate::access::rate_limit;
+use crate::cache_tiers::Tiers;
 use crate::failure::Handled;
-use crate::generate;
-use crate::permalink;
-use crate::responses::{with_mutable_headers, Delivery};
-use crate::trace::Trace;
+use crate::gateway::Gateway;
+use crate::responses::{json_document, set_all, with_mutable_headers};
+use crate::{generate, permalink};
 
-pub async fn handle(
-    mut req: Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-    trace: &mut Trace,
-) -> Handled {
-    let path = req.path();
-    let method = req.method();
-    if method == Method::Options {
-        return preflight(&req, config);
-    }
-    if config.local_admin {
-        if let Some(response) = local_admin(&req, env, config, &path).await? {
-            return Ok(response);
+pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) -> Handled {
+    let config = gateway.config;
+    let planned = match plan(head, config.local_admin) {
+        Ok(planned) => planned,
+        // Under `/v1`, even a 404 or 405 is answered in OpenAI's envelope.
+        Err(refusal) if matches!(Route::parse(&head.path), Route::OpenAi { .. }) => {
+            return crate::openai::refuse(gateway, refusal.into());
         }
-    }
-    let not_allowed = |allow: &'static str| ApiError::MethodNotAllowed {
-        method: method.to_string(),
-        path: path.clone(),
-        allow,
+        Err(refusal) => return Err(refusal.into()),
     };
-    let accept = req.headers().get("accept")?;
-    // HEAD is answered wherever GET is, with the same headers and no body: workerd sends no
-    // body for a HEAD whatever the response holds, and keeps its length (checked end to end).
-    let readable = matches!(method, Method::Get | Method::Head);
-    let (spec, delivery) = match Route::parse(&path) {
-        // Permalinks serve results someone already paid for, by an id only those answered
-        // know: public, so they work in <img src> and behind a CDN. Rate limited all the same.
-        Route::Image { id } => {
-            if !readable {
-                return Err(not_allowed("GET, HEAD").into());
-            }
-            let caller = client_address(&req)?;
-            rate_limit(env, config, caller).await?;
-            return permalink::serve(&req, env, ctx, config, id).await;
+    match planned {
+        Plan::Preflight => {
+            let headers = Headers::new();
+            set_all(
+                &headers,
+                &preflight_headers(&config.cors, head.origin.as_deref()),
+            )?;
+            Ok(Response::empty()?.with_status(204).with_headers(headers))
         }
+        Plan::Admin(admin) => local_admin(gateway, head, &req, admin).await,
         // OpenAI's Images API: its own errors envelope, so it checks access itself.
-        Route::OpenAi { rest } => {
-            return crate::openai::handle(&mut req, env, ctx, config, trace, rest).await
-        }
+        Plan::OpenAi(route) => crate::openai::handle(gateway, head, req, route).await,
         // Documentation is public: it says what is enforced, nothing more.
-        Route::Models | Route::OpenApi if !readable => return Err(not_allowed("GET, HEAD").into()),
-        Route::Models => {
+        Plan::Models => {
             let body = DOCS.with(|d| {
                 d.models
                     .get_or_init(|| catalog(models::ALL, &config.policy).to_string())
                     .clone()
             });
-            return Ok(json_response(body)?);
+            Ok(json_document(body)?)
         }
-        Route::OpenApi => {
+        Plan::OpenApi => {
             let body = DOCS.with(|d| {
                 d.openapi
                     .get_or_init(|| {
@@ -84,53 +63,36 @@ pub async fn handle(
                     })
                     .clone()
             });
-            return Ok(json_response(body)?);
+            Ok(json_document(body)?)
         }
-        Route::Root => {
-            let browsing = wanted(accept.as_deref()) == Wanted::Html;
-            let no_query = origin_and_query(&req.inner().url()).1.is_none();
-            if readable && browsing && no_query {
-                // A whole string body, so GET and HEAD both state its length.
-                let mut page = Response::ok(PLAYGROUND)?;
-                page.headers_mut()
-                    .set("content-type", "text/html; charset=utf-8")?;
-                return Ok(page);
+        Plan::Playground => {
+            // A whole string body, so GET and HEAD both state its length.
+            let mut page = Response::ok(PLAYGROUND)?;
+            page.headers_mut()
+                .set("content-type", "text/html; charset=utf-8")?;
+            Ok(page)
+        }
+        // Permalinks serve results someone already paid for, by an id only those answered
+        // know: public, so they work in <img src> and behind a CDN. Rate limited all the same.
+        Plan::Permalink { id, delivery } => {
+            rate_limit(gateway, head.client_id()).await?;
+            permalink::serve(gateway, head, id, delivery).await
+        }
+        Plan::Generate {
+            model,
+            delivery,
+            fields,
+        } => {
+            let caller = head
+                .caller(config)
+                .map_err(sdxl_core::ApiError::Unauthorized)?;
+            rate_limit(gateway, caller).await?;
+            let spec = model?;
+            match fields {
+                Fields::Body => generate::from_body(gateway, head, req, spec, delivery).await,
+                Fields::Query => generate::from_query(gateway, head, spec, delivery).await,
             }
-            (Ok(models::ALL[0]), negotiated(accept.as_deref()))
         }
-        Route::Run { model } => (model_named(&model), negotiated(accept.as_deref())),
-        // The REST API answers as it always does, whatever `Accept` says: the official SDK
-        // sends `Accept: application/json` and still expects bytes from image-stream models.
-        Route::Rest { model, .. } => {
-            if method != Method::Post {
-                return Err(not_allowed("POST").into());
-            }
-            let spec = model_named(&model);
-            let delivery = match spec.as_ref().map(|s| s.output) {
-                Ok(Output::JsonImageBase64) => Delivery::RestEnvelope,
-                _ => Delivery::Image,
-            };
-            (spec, delivery)
-        }
-        Route::NotFound => {
-            return Err(ApiError::NotFound {
-                method: method.to_string(),
-                path: path.clone(),
-            }
-            .into())
-        }
-    };
-    if !readable && method != Method::Post {
-        return Err(not_allowed("GET, HEAD, POST").into());
-    }
-    let caller = authorize(&req, config)?;
-    rate_limit(env, config, caller).await?;
-    let spec = spec?;
-    match method {
-        Method::Post => {
-            generate::from_body(&mut req, env, ctx, config, spec, delivery, trace).await
-        }
-        _ => generate::from_query(&req, env, ctx, config, spec, delivery, trace).await,
     }
 }
 
@@ -149,48 +111,31 @@ thread_local! {
     static DOCS: Docs = Docs::default();
 }
 
-fn model_named(id: &str) -> Result<&'static ModelSpec, ApiError> {
-    // The id comes from the URL: echo at most a model id's worth of it.
-    models::by_id(id).ok_or_else(|| ApiError::NoSuchModel(id.chars().take(100).collect()))
-}
-
-/// Bytes, unless the client asked for JSON.
-fn negotiated(accept: Option<&str>) -> Delivery {
-    match wanted(accept) {
-        Wanted::Json => Delivery::Envelope,
-        Wanted::Image | Wanted::Html => Delivery::Image,
-    }
-}
-
-fn json_response(body: String) -> worker::Result<Response> {
-    let mut response = Response::ok(body)?;
-    let headers = response.headers_mut();
-    headers.set("content-type", "application/json")?;
-    headers.set("cache-control", "public, max-age=300")?;
-    Ok(response)
-}
-
 /// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API, the memory report, and emptying
 /// the memory and Cache API tiers of one key.
 async fn local_admin(
+    gateway: &Gateway<'_>,
+    head: &RequestHead,
     req: &Request,
-    env: &Env,
-    config: &Config,
-    path: &str,
-) -> Handled<Option<Response>> {
-    if path.starts_with("/__standin/") {
-        let forwarded = env.service("AI")?.fetch_request(req.clone()?).await?;
-        return Ok(Some(with_mutable_headers(forwarded)?));
-    }
-    if path == "/__admin/memory" && req.method() == Method::Get {
-        return Ok(Some(Response::from_json(&crate::memory::report(config))?));
-    }
-    if let Some(key) = path.strip_prefix("/__admin/cache-api/") {
-        if req.method() == Method::Delete {
-            let deleted = forget_locally(&cache_api_url(req, key)?, key).await?;
-            let body = serde_json::json!({ "deleted": deleted });
-            return Ok(Some(Response::from_json(&body)?));
+    admin: Admin<'_>,
+) -> Handled {
+    let config = gateway.config;
+    match admin {
+        Admin::StandIn => {
+            let forwarded = gateway
+                .env
+                .service("AI")?
+                .fetch_request(req.clone()?)
+                .await?;
+            Ok(with_mutable_headers(forwarded)?)
+        }
+        Admin::Memory => Ok(Response::from_json(&crate::memory::report(config))?),
+        Admin::ForgetLocally { key } => {
+            let tiers = Tiers::new(gateway.env, config.memory_cache_bytes, &head.url_origin);
+            let deleted = tiers.forget_locally(key).await?;
+            Ok(Response::from_json(
+                &serde_json::json!({ "deleted": deleted }),
+            )?)
         }
     }
-    Ok(None)
 }

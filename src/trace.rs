@@ -4,7 +4,8 @@
 //! pure CPU phases can read as 0 ms; the I/O-bound phases (cache, ai) are what it shows well.
 
 use sdxl_core::observe::RequestLog;
-use worker::{console_log, Request};
+use sdxl_core::request_head::RequestHead;
+use worker::console_log;
 
 pub struct Trace {
     pub log: RequestLog,
@@ -16,21 +17,17 @@ pub fn now() -> f64 {
 }
 
 impl Trace {
-    /// Starts the record of `req`. Its id is Cloudflare's `cf-ray` when present (so it matches the
-    /// platform's own logs), otherwise a fresh random one.
-    pub fn start(req: &Request) -> Trace {
-        let request_id = req
-            .headers()
-            .get("cf-ray")
-            .ok()
-            .flatten()
+    /// Starts the record of the request `head`. Its id is Cloudflare's `cf-ray` when present
+    /// (so it matches the platform's own logs), otherwise a fresh random one.
+    pub fn start(head: &RequestHead, ray: Option<String>) -> Trace {
+        let request_id = ray
             .filter(|ray| !ray.is_empty() && ray.len() <= 64 && ray.is_ascii())
             .unwrap_or_else(random_id);
         Trace {
             log: RequestLog {
                 request_id,
-                method: req.method().to_string(),
-                path: req.path(),
+                method: head.method.as_str().to_owned(),
+                path: head.path.clone(),
                 ..RequestLog::default()
             },
             started: now(),

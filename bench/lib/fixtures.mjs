@@ -25,7 +25,7 @@ export const IMG2IMG_PROMPT = "the same lighthouse at night, moonlight";
 export const CACHE_SEED = 42;
 
 /** mulberry32: a small, fast, seeded PRNG (the same numbers on every machine). */
-function prng(seed) {
+export function prng(seed) {
   let s = seed | 0;
   return () => {
     s = (s + 0x6d2b79f5) | 0;

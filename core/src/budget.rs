@@ -7,7 +7,7 @@
 //! estimate of the phase it is in ([`Phase`]), taken before the phase allocates, and a request
 //! that would push the total over the limit is refused at once (503 with `Retry-After`).
 //!
-//! The estimates are upper bounds of what the code allocates, phase by phase; README.md's
+//! The estimates are upper bounds of what the code allocates, phase by phase; docs/operating.md's
 //! "Memory" section gives the arithmetic and BENCHMARKS.md the measurements that check it.
 
 use std::cell::Cell;
@@ -25,9 +25,17 @@ pub const BASELINE_BYTES: u64 = 8 * MIB;
 /// Room left for what is not counted per request: garbage the JS engine has not collected yet,
 /// allocator fragmentation, the documents served from memory.
 pub const HEADROOM_BYTES: u64 = 24 * MIB;
-/// Working memory of one request besides its data: the parser's windows and buffers, headers,
-/// the answer's envelope.
-pub const WORKING_BYTES: u64 = MIB;
+/// Working memory of one request besides its data and its parser: headers, small fields, the
+/// answer's envelope.
+pub const WORKING_BYTES: u64 = 128 * 1024;
+
+/// The JSON parser's buffers for a body of `body` bytes: its window, the window the counting
+/// pass reads through, and serde_json's read buffer (`crate::parse`), none larger than the body.
+#[must_use]
+pub fn parser_bytes(body: u64) -> u64 {
+    let window = crate::parse::windowed::WINDOW as u64;
+    2 * body.min(window) + body.min(64 * 1024)
+}
 
 /// The default budget: the isolate, less its baseline, the memory cache tier and headroom.
 #[must_use]
@@ -92,8 +100,10 @@ impl Phase {
     pub fn bytes(self) -> u64 {
         let three_quarters = |n: u64| n / 4 * 3 + 3;
         let data = match self {
-            Phase::JsonFast { body } => body + three_quarters(body),
-            Phase::JsonWhole { body } => body + 3 * body + three_quarters(body),
+            Phase::JsonFast { body } => body + three_quarters(body) + parser_bytes(body),
+            Phase::JsonWhole { body } => {
+                body + 3 * body + three_quarters(body) + parser_bytes(body)
+            }
             Phase::Form { body } => 3 * body + three_quarters(body),
             Phase::Run {
                 image_bytes,
@@ -112,11 +122,12 @@ impl Phase {
     }
 }
 
-/// The most bytes a model's answer of `width` x `height` can take: an uncompressed RGBA PNG, and
-/// room for its chunks.
+/// The most bytes a model's answer of `width` x `height` can take: the image models answer RGB
+/// (PNG or JPEG), so an uncompressed RGB PNG, and room for its chunks. (A 1024x1024 answer of
+/// SDXL-Lightning is typically 1.2-1.6 MB; this holds 3 MiB for it.)
 #[must_use]
 pub fn output_bound(width: u64, height: u64) -> u64 {
-    width * height * 4 + 64 * 1024
+    width * height * 3 + 64 * 1024
 }
 
 /// Why a request was refused: what it needed and what was free.
@@ -248,7 +259,10 @@ mod tests {
     fn holds_are_refused_past_the_limit_and_given_back_on_drop() {
         let budget = MemoryBudget::new(10 * MIB);
         let first = budget.hold(Phase::JsonFast { body: 4 * MIB }).unwrap();
-        assert_eq!(first.bytes(), 4 * MIB + 3 * MIB + 3 + MIB);
+        assert_eq!(
+            first.bytes(),
+            4 * MIB + 3 * MIB + 3 + 2 * 256 * 1024 + 64 * 1024 + WORKING_BYTES
+        );
         let refused = budget.hold(Phase::JsonFast { body: 4 * MIB }).unwrap_err();
         assert_eq!(refused.free, 10 * MIB - first.bytes());
         assert_eq!(budget.refused(), 1);
@@ -257,7 +271,23 @@ mod tests {
         assert_eq!(budget.held(), 0);
         assert!(budget.hold(Phase::JsonFast { body: 4 * MIB }).is_ok());
         assert_eq!(budget.held(), 0, "the hold above was dropped at once");
-        assert_eq!(budget.peak(), 8 * MIB + 3);
+        assert_eq!(budget.peak(), first_bytes(4 * MIB));
+    }
+
+    fn first_bytes(body: u64) -> u64 {
+        Phase::JsonFast { body }.bytes()
+    }
+
+    #[test]
+    fn requests_without_images_hold_little() {
+        // A text-only request for a 1024x1024 image: its answer and its working memory.
+        let run = Phase::Run {
+            image_bytes: 0,
+            as_arrays: false,
+            output_bytes: output_bound(1024, 1024),
+        };
+        assert!(run.bytes() < 3 * MIB + MIB / 4, "{}", run.bytes());
+        assert!(Phase::JsonFast { body: 60 }.bytes() < WORKING_BYTES + 1024);
     }
 
     #[test]

@@ -59,7 +59,8 @@ pub enum ApiError {
     #[error(transparent)]
     Body(#[from] BodyError),
     #[error(
-        "content-type {0:?} is not accepted here; send application/json or multipart/form-data"
+        "content-type {0:?} is not accepted here; send application/json, multipart/form-data or \
+         application/x-www-form-urlencoded"
     )]
     UnsupportedMediaType(String),
     #[error("the request body is larger than the limit of {limit} bytes")]
@@ -72,7 +73,8 @@ pub enum ApiError {
     MethodNotAllowed {
         method: String,
         path: String,
-        allow: &'static str,
+        /// The route's methods, for the `Allow` header.
+        allow: String,
     },
     #[error("the model failed: {}", .0.reason)]
     Upstream(UpstreamError),
@@ -234,6 +236,36 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// A success: `result`, no errors.
+    #[must_use]
+    pub fn success(result: serde_json::Value) -> Envelope {
+        Envelope {
+            success: true,
+            errors: Vec::new(),
+            messages: Vec::new(),
+            result: Some(result),
+            request_id: None,
+        }
+    }
+
+    /// A failure of the gateway itself, not of the request: one error, `code` and `message`.
+    #[must_use]
+    pub fn failure(code: u32, message: String, request_id: &str) -> Envelope {
+        Envelope {
+            success: false,
+            errors: vec![ErrorItem {
+                code,
+                message,
+                path: None,
+                rule: None,
+                limit: None,
+            }],
+            messages: Vec::new(),
+            result: None,
+            request_id: Some(request_id.to_owned()),
+        }
+    }
+
     /// The envelope as JSON text.
     #[must_use]
     pub fn to_json(&self) -> String {
@@ -357,7 +389,7 @@ mod tests {
             ApiError::MethodNotAllowed {
                 method: "PUT".into(),
                 path: "/".into(),
-                allow: "POST"
+                allow: "POST".into()
             }
             .status(),
             405

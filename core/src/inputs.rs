@@ -91,3 +91,35 @@ impl Normalized {
         self.inputs.integer("seed")
     }
 }
+
+/// A seed drawn from `unit`, a uniform random number in `[0, 1)` (JS `Math.random()`): 32-bit,
+/// so it suits any backend (the contract allows up to 2^53-1). Out-of-range input is clamped,
+/// never a panic.
+#[must_use]
+pub fn seed_from_unit(unit: f64) -> i64 {
+    const SEEDS: f64 = 4_294_967_296.0;
+    let unit = if unit.is_finite() {
+        unit.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    #[allow(clippy::cast_possible_truncation)] // at most 2^32 - 1 after the floor and the min
+    let seed = (unit * SEEDS).floor().min(SEEDS - 1.0) as i64;
+    seed
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::seed_from_unit;
+
+    #[test]
+    fn seeds_span_32_bits_and_never_leave_them() {
+        assert_eq!(seed_from_unit(0.0), 0);
+        assert_eq!(seed_from_unit(0.5), 2_147_483_648);
+        assert_eq!(seed_from_unit(0.999_999_999_999), 4_294_967_295);
+        assert_eq!(seed_from_unit(1.0), 4_294_967_295);
+        assert_eq!(seed_from_unit(-3.0), 0);
+        assert_eq!(seed_from_unit(f64::NAN), 0);
+        assert_eq!(seed_from_unit(f64::INFINITY), 0);
+    }
+}

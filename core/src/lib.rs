@@ -3,9 +3,12 @@
 //! error envelope. The Worker crate only wires these to HTTP and the AI binding.
 
 pub mod access;
+pub mod answer;
 pub mod base64_image;
 pub mod budget;
 pub mod cache_key;
+pub mod config;
+pub mod dispatch;
 pub mod echo;
 pub mod envelope;
 pub mod headers;
@@ -21,6 +24,7 @@ pub mod openai;
 pub mod openapi;
 pub mod parse;
 pub mod permalink;
+pub mod request_head;
 pub mod retry;
 pub mod route;
 pub mod upstream;

@@ -17,7 +17,6 @@ pub enum Route<'a> {
     /// `/client/v4/accounts/<account>/ai/run/<model>`: the Workers AI REST API's route,
     /// answered exactly as that API answers.
     Rest {
-        account: Cow<'a, str>,
         model: Cow<'a, str>,
     },
     /// `/images/<id>`: a stored result, by its permalink id.
@@ -63,7 +62,6 @@ impl<'a> Route<'a> {
             if let Some((account, model)) = rest.split_once(RUN) {
                 if !account.is_empty() && !account.contains('/') && !model.is_empty() {
                     return Route::Rest {
-                        account: decode(account),
                         model: decode(model),
                     };
                 }
@@ -114,13 +112,7 @@ mod tests {
         }
         let rest =
             "/client/v4/accounts/acc123/ai/run/@cf%2Fbytedance%2Fstable-diffusion-xl-lightning";
-        assert_eq!(
-            Route::parse(rest),
-            Route::Rest {
-                account: "acc123".into(),
-                model: ID.into()
-            }
-        );
+        assert_eq!(Route::parse(rest), Route::Rest { model: ID.into() });
         let raw = format!("/client/v4/accounts/acc123/ai/run/{ID}");
         assert!(matches!(Route::parse(&raw), Route::Rest { .. }));
     }

@@ -7,15 +7,17 @@ use std::time::Duration;
 use base64::Engine as _;
 use futures_util::stream;
 use js_sys::{Uint8Array, JSON};
+use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::model::Output;
-use sdxl_core::models::{self, FLUX_1_SCHNELL};
-use sdxl_core::{validate_json, ApiError, ModelSpec, Normalized, Policy, Rule};
+use sdxl_core::models;
+use sdxl_core::{validate_json, ApiError, ModelSpec, Policy, Rule};
 use wasm_bindgen::prelude::*;
 use worker::{event, Context, Delay, Env, Method, Request, Response, Result};
 
 use crate::codec::{self, OutputFormat};
 use crate::ledger::{ArmRequest, Behaviour, Ledger};
 use crate::paint::{paint, PaintRequest};
+use crate::render::render;
 
 thread_local! {
     static LEDGER: RefCell<Ledger> = RefCell::new(Ledger::default());
@@ -29,15 +31,6 @@ extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = env)]
     static WORKER_ENV: JsValue;
 }
-
-/// The size the real model draws when none is asked for.
-const DEFAULT_SIDE: u32 = 1024;
-
-/// The side FLUX.1 schnell always draws.
-const FLUX_SIDE: u32 = 1024;
-
-/// The smallest side the stand-in draws: the Leonardo schemas allow 0, which no model can draw.
-const MIN_SIDE: u32 = 64;
 
 /// The side of the precomputed picture: the smallest the model draws, so it costs little to send.
 const PRECOMPUTED_SIDE: u32 = 256;
@@ -66,8 +59,10 @@ pub async fn run(
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| ai_error(5006, "Error: inputs must be an object"))?;
-    let normalized = validate_json(spec, json.as_bytes(), Policy::default(), &mut draw_seed)
-        .map_err(|e| ai_error(5006, &format!("Error: {}", first_reason(&e))))?;
+    let normalized = validate_json(spec, json.as_bytes(), Policy::default(), &mut || {
+        seed_from_unit(js_sys::Math::random())
+    })
+    .map_err(|e| ai_error(5006, &format!("Error: {}", first_reason(&e))))?;
     let prompt = normalized.inputs.text("prompt").unwrap_or_default();
     let options = (!options.is_undefined() && !options.is_null())
         .then(|| JSON::stringify(&options).ok()?.as_string())
@@ -112,7 +107,8 @@ pub async fn run(
         } => configured_format(),
         _ => OutputFormat::Jpeg,
     });
-    let image = render(spec, &normalized, format)?;
+    let image =
+        render(spec, &normalized, format).map_err(|e| ai_error(e.code(), &e.to_string()))?;
     match plan.fault {
         Some((Behaviour::CutShort, _)) if spec.output == Output::JsonImageBase64 => {
             Err(ai_error(3043, "the connection to the model was cut short"))
@@ -134,56 +130,6 @@ fn answer(spec: &ModelSpec, image: Vec<u8>) -> std::result::Result<JsValue, JsVa
             Ok(object.into())
         }
     }
-}
-
-/// Paints the picture the inputs describe and encodes it.
-fn render(
-    spec: &ModelSpec,
-    n: &Normalized,
-    format: OutputFormat,
-) -> std::result::Result<Vec<u8>, JsValue> {
-    let decode = |name: &str| {
-        n.inputs
-            .image(name)
-            .map(|img| codec::decode(&img.bytes))
-            .transpose()
-            .map_err(|e| ai_error(5006, &format!("Error: '/{name}' could not be decoded: {e}")))
-    };
-    let image = decode("image")?;
-    let mask = decode("mask")?;
-    let side = |name: &str| {
-        if spec.id == FLUX_1_SCHNELL.id {
-            return Ok(FLUX_SIDE); // FLUX.1 schnell takes no size and draws 1024x1024
-        }
-        let side = n
-            .inputs
-            .integer(name)
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(DEFAULT_SIDE);
-        if side < MIN_SIDE {
-            return Err(ai_error(
-                5006,
-                &format!(
-                    "Error: '/{name}' of {side} px is too small to draw (at least {MIN_SIDE})"
-                ),
-            ));
-        }
-        Ok(side)
-    };
-    let steps = n.inputs.integer("num_steps").or(n.inputs.integer("steps"));
-    let request = PaintRequest {
-        prompt: n.inputs.text("prompt").unwrap_or_default(),
-        negative_prompt: n.inputs.text("negative_prompt"),
-        width: side("width")?,
-        height: side("height")?,
-        num_steps: steps.and_then(|v| u32::try_from(v).ok()).unwrap_or(20),
-        guidance: n.inputs.number("guidance").unwrap_or(7.5),
-        strength: n.inputs.number("strength").unwrap_or(1.0),
-        seed: n.seed().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-        image: image.as_ref(),
-        mask: mask.as_ref(),
-    };
-    Ok(codec::encode(&paint(&request), format))
 }
 
 /// The picture answered in precomputed mode: a fixed prompt and seed, PNG.
@@ -244,12 +190,6 @@ fn ai_error(code: u32, reason: &str) -> JsValue {
     let error = js_sys::Error::new(&format!("{code}: {reason}"));
     error.set_name("AiError");
     error.into()
-}
-
-fn draw_seed() -> i64 {
-    #[allow(clippy::cast_possible_truncation)]
-    let seed = (js_sys::Math::random() * 4_294_967_296.0).floor() as i64;
-    seed
 }
 
 fn bytes_stream(mut bytes: Vec<u8>) -> std::result::Result<web_sys::ReadableStream, JsValue> {

@@ -2,11 +2,13 @@
 //! local mode. It validates with the same model tables as the gateway, draws a deterministic
 //! picture instead of running diffusion, and can be armed to fail in each documented way.
 //!
-//! The drawing, codecs and ledger are plain Rust, tested natively; `binding` is the Worker.
+//! The drawing, codecs, ledger and `render` are plain Rust, tested natively; `binding` is the
+//! Worker.
 
 pub mod codec;
 pub mod ledger;
 pub mod paint;
+pub mod render;
 
 #[cfg(target_arch = "wasm32")]
 mod binding;

@@ -5,7 +5,7 @@ use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::{base64_string, base64_text};
+use super::{base64_from_js, base64_into_js};
 
 const PNG: &[u8] = include_bytes!("../../tests/fixtures/photo-64x48.png");
 const SAMPLES: [&[u8]; 5] = [b"", b"a", b"ab", b"abc", PNG];
@@ -42,8 +42,8 @@ fn with_fake_native<T>(f: impl FnOnce() -> T) -> T {
 fn without_a_native_encoder_both_answer_as_btoa_does() {
     for bytes in SAMPLES {
         let expected = btoa(bytes);
-        assert_eq!(base64_string(bytes).as_string(), Some(expected.clone()));
-        assert_eq!(base64_text(&Uint8Array::from(bytes)), expected);
+        assert_eq!(base64_into_js(bytes).as_string(), Some(expected.clone()));
+        assert_eq!(base64_from_js(&Uint8Array::from(bytes)), expected);
     }
 }
 
@@ -51,8 +51,8 @@ fn without_a_native_encoder_both_answer_as_btoa_does() {
 fn both_use_the_engine_s_encoder_when_there_is_one() {
     let (from_wasm, from_js) = with_fake_native(|| {
         (
-            base64_string(PNG).as_string(),
-            base64_text(&Uint8Array::from(PNG)),
+            base64_into_js(PNG).as_string(),
+            base64_from_js(&Uint8Array::from(PNG)),
         )
     });
     assert_eq!(from_wasm, Some(format!("native:{}", PNG.len())));

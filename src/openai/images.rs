@@ -13,26 +13,28 @@ use std::rc::Rc;
 use futures_util::stream::{self, StreamExt};
 use js_sys::{Array, ArrayBuffer, JsString, Uint8Array};
 use sdxl_core::budget::{Hold, MemoryBudget, Phase};
+use sdxl_core::config::Config;
+use sdxl_core::dispatch::Delivery;
 use sdxl_core::headers::field_list;
 use sdxl_core::image::ImageFormat;
+use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::openai::answer::{answer_pieces, AnswerItem};
 use sdxl_core::openai::request::{
     mask_conversion_bytes, read, Body, Endpoint, ImagesRequest, ResponseFormat,
 };
 use sdxl_core::openai::seeds::CONCURRENT_RUNS;
 use sdxl_core::parse::ByteSource;
-use sdxl_core::route::origin_and_query;
+use sdxl_core::request_head::{Method, RequestHead};
 use sdxl_core::{ApiError, BodyError};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{Context, Env, Headers, Method, Request, RequestInit, Response};
+use worker::{Request, Response};
 
-use crate::config::Config;
 use crate::failure::{Failure, Handled};
-use crate::generate::{draw_seed, generate};
+use crate::gateway::Gateway;
+use crate::generate::generate;
 use crate::request_body::{form_parts, read_body};
-use crate::responses::Delivery;
 use crate::trace::{now, Trace};
 
 #[wasm_bindgen(inline_js = "export function base64Of(bytes) { \
@@ -54,16 +56,20 @@ struct Made {
 }
 
 pub async fn answer(
-    req: &mut Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-    trace: &mut Trace,
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
+    req: &Request,
     endpoint: Endpoint,
 ) -> Handled {
+    let Gateway {
+        env,
+        ctx,
+        config,
+        ref mut trace,
+    } = *gateway;
     let started = now();
     // Held until the answer is made: the request's images stay in memory that long.
-    let (request, _held) = read_request(req, config, endpoint).await?;
+    let (request, _held) = read_request(req, head, config, endpoint).await?;
     trace.log.ms.validate += now() - started;
     trace.log.model = Some(request.model.id);
     if request.response_format == ResponseFormat::Url {
@@ -75,16 +81,9 @@ pub async fn answer(
 
     // The pipeline sees a bodiless POST with the client's headers, less the conditional ones: an
     // entity tag names one image, and this answer is several.
-    let url = req.inner().url();
-    let headers = Headers::new();
-    for (name, value) in req.headers() {
-        if !name.starts_with("if-") {
-            headers.append(&name, &value)?;
-        }
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers);
-    let view = Request::new_with_init(&url, &init)?;
+    let mut view = head.clone();
+    view.method = Method::Post;
+    view.if_none_match = None;
 
     let budget = crate::memory::budget(config);
     let request_id = trace.id().to_owned();
@@ -93,24 +92,20 @@ pub async fn answer(
     let request_id = request_id.as_str();
     let results: Vec<(Option<Result<Made, Failure>>, Trace)> = stream::iter(0..request.images())
         .map(|i| async move {
-            let mut sub = Trace::start(view_ref);
+            let mut sub = Trace::start(view_ref, None);
             sub.log.request_id = request_id.to_owned();
             // All or nothing: once one image failed, those not started yet are not made (the
             // ones under way finish, and are stored, so a retry finds them).
             if failed_ref.get() {
                 return (None, sub);
             }
-            let made = make_one(
-                view_ref,
+            let mut gateway = Gateway {
                 env,
                 ctx,
                 config,
-                request_ref,
-                i,
-                budget_ref,
-                &mut sub,
-            )
-            .await;
+                trace: &mut sub,
+            };
+            let made = make_one(&mut gateway, view_ref, request_ref, i, budget_ref).await;
             if made.is_err() {
                 failed_ref.set(true);
             }
@@ -135,16 +130,17 @@ pub async fn answer(
     if let Some(failure) = first_failure {
         return Err(failure);
     }
-    respond(&url, &request, &made, &budget)
+    respond(&head.url_origin, &request, &made, &budget)
 }
 
 /// Reads the body for `endpoint` within the limits and the memory budget, and checks it.
 async fn read_request(
-    req: &mut Request,
+    req: &Request,
+    head: &RequestHead,
     config: &Config,
     endpoint: Endpoint,
 ) -> Result<(ImagesRequest, Hold), Failure> {
-    let content_type = req.headers().get("content-type")?.unwrap_or_default();
+    let content_type = head.content_type.clone().unwrap_or_default();
     let essence = content_type
         .split(';')
         .next()
@@ -156,7 +152,7 @@ async fn read_request(
         Endpoint::Edits => essence == "multipart/form-data",
     };
     if !fits {
-        crate::body_refusal::refuse_unread(req).await;
+        // The unread body is let go of in lib.rs, as for every refusal.
         return Err(ApiError::UnsupportedMediaType(content_type).into());
     }
     let budget = crate::memory::budget(config);
@@ -164,7 +160,14 @@ async fn read_request(
         Endpoint::Generations => Phase::JsonWhole { body },
         Endpoint::Edits => Phase::Form { body },
     };
-    let (js_body, mut hold) = read_body(req, config.max_body_bytes, &budget, phase).await?;
+    let (js_body, mut hold) = read_body(
+        req,
+        head.content_length,
+        config.max_body_bytes,
+        &budget,
+        phase,
+    )
+    .await?;
     let body = match endpoint {
         Endpoint::Generations => {
             let mut bytes = vec![0u8; js_body.len()];
@@ -179,7 +182,9 @@ async fn read_request(
     let _converting = budget
         .hold(bytes_phase(converting))
         .map_err(ApiError::from)?;
-    let request = read(endpoint, &body, config.policy, &mut draw_seed)?;
+    let request = read(endpoint, &body, config.policy, &mut || {
+        seed_from_unit(js_sys::Math::random())
+    })?;
     drop(body);
     // What stays is the request's own fields (its images' bytes) until the answer.
     hold.resize(bytes_phase(request.held_bytes()))
@@ -188,32 +193,18 @@ async fn read_request(
 }
 
 /// One image, `i`, made by the native pipeline, read back from its answer.
-#[allow(clippy::too_many_arguments)]
 async fn make_one(
-    view: &Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
+    gateway: &mut Gateway<'_>,
+    view: &RequestHead,
     request: &ImagesRequest,
     i: usize,
     budget: &Rc<MemoryBudget>,
-    trace: &mut Trace,
 ) -> Result<Made, Failure> {
     // As a query-string request starts: the pipeline grows it to the run's needs, and only if
     // this request is the one that runs the model.
     let hold = budget.hold(bytes_phase(0)).map_err(ApiError::from)?;
     let raw = request.raw_for(i);
-    let response = generate(
-        view,
-        env,
-        ctx,
-        config,
-        request.model,
-        (raw, hold),
-        Delivery::Image,
-        trace,
-    )
-    .await?;
+    let response = generate(gateway, view, request.model, (raw, hold), Delivery::Image).await?;
     let status = response.status_code();
     if status != 200 {
         return Err(Failure::Internal(format!(
@@ -247,7 +238,7 @@ async fn make_one(
 
 /// The answer: a `Blob` of the JSON pieces with each image's base64 between them.
 fn respond(
-    url: &str,
+    origin: &str,
     request: &ImagesRequest,
     made: &[Made],
     budget: &Rc<MemoryBudget>,
@@ -257,7 +248,6 @@ fn respond(
     let _answer = budget
         .hold(bytes_phase(total / 3 * 8 + 16))
         .map_err(ApiError::from)?;
-    let origin = origin_and_query(url).0;
     let mut items = Vec::with_capacity(made.len());
     for image in made {
         let url = match request.response_format {
@@ -311,7 +301,7 @@ fn base64_of(bytes: &Uint8Array) -> JsValue {
     if native.is_string() {
         native
     } else {
-        JsValue::from_str(&crate::base64_js::base64_text(bytes))
+        JsValue::from_str(&crate::base64_js::base64_from_js(bytes))
     }
 }
 

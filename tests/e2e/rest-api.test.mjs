@@ -94,4 +94,6 @@ test("REST route: ignores Accept (the SDK always sends application/json) and tak
   assert.equal(get.headers.get("allow"), "POST");
   const envelope = await get.json();
   assert.equal(envelope.errors[0].code, 7001);
+  // Workers AI's errors carry `"result": {}` (a non-nullable object in its API description).
+  assert.deepEqual(envelope.result, {});
 });

@@ -125,3 +125,60 @@ fn jpegs_with_two_frame_headers_are_refused() {
     );
     assert!(inspect(JPEG).is_ok(), "one frame is fine");
 }
+
+/// `photo-64x48.png` with one byte of its `IDAT` data changed: the signature, `IHDR` and `IEND`
+/// are intact, so the header reads and the end marker is there; only the chunk's CRC tells.
+const PNG_CORRUPT_BODY: &[u8] = include_bytes!("../../../tests/fixtures/photo-64x48-corrupt.png");
+
+#[test]
+fn inspect_refuses_a_png_whose_body_fails_its_crc() {
+    assert_eq!(PNG_CORRUPT_BODY.len(), PNG.len());
+    assert_eq!(
+        &PNG_CORRUPT_BODY[..33],
+        &PNG[..33],
+        "signature and IHDR intact"
+    );
+    assert!(
+        is_complete(ImageFormat::Png, PNG_CORRUPT_BODY),
+        "IEND intact"
+    );
+    assert_eq!(
+        inspect(PNG_CORRUPT_BODY),
+        Err(ImageError::BadChunkCrc {
+            chunk: "IDAT".to_owned(),
+            offset: 33
+        })
+    );
+    let message = inspect(PNG_CORRUPT_BODY).unwrap_err().to_string();
+    assert!(
+        message.contains("'IDAT'") && message.contains("CRC"),
+        "{message}"
+    );
+}
+
+#[test]
+fn png_chunk_walk_checks_every_chunk_and_its_bounds() {
+    assert_eq!(check_png_chunks(PNG), Ok(()));
+    // A damaged IHDR CRC (bytes 29..33) is caught too, though the header's size still reads.
+    let mut bad_header = PNG.to_vec();
+    bad_header[30] ^= 1;
+    assert_eq!(
+        inspect(&bad_header),
+        Err(ImageError::BadChunkCrc {
+            chunk: "IHDR".to_owned(),
+            offset: 8
+        })
+    );
+    // A chunk length pointing past the end is a truncated file, not a panic.
+    let mut too_long = PNG.to_vec();
+    too_long[33..37].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(
+        check_png_chunks(&too_long),
+        Err(ImageError::Truncated("PNG"))
+    );
+    // Cut just before IEND: the walk runs out of bytes.
+    assert_eq!(
+        check_png_chunks(&PNG[..PNG.len() - 12]),
+        Err(ImageError::Truncated("PNG"))
+    );
+}

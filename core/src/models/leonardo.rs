@@ -6,11 +6,18 @@ use crate::model::{
     AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
 };
 
+/// The smallest side the gateway forwards to these models. Their published schemas say
+/// `minimum: 0`, but a side of 0 (or a few pixels) is no image: such a request would only fail
+/// in the model after it was paid for, or come back as something not asked for. 256 is the
+/// smallest side the rest of Workers AI's image family states in its schemas (the SD models),
+/// and far below the sizes these models are made for (1024 and 1120 by default).
+pub const MIN_SIDE: i64 = 256;
+
 const fn side(name: &'static str, max: i64, default: i64, description: &'static str) -> FieldSpec {
     FieldSpec {
         name,
         kind: FieldKind::Integer {
-            min: 0,
+            min: MIN_SIDE,
             max,
             default: IntegerDefault::Value(default),
             round_to_multiple: None,

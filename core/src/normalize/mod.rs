@@ -31,6 +31,11 @@ pub struct Policy {
     pub max_prompt_chars: usize,
     /// Most pixels an input image may have (`MAX_IMAGE_PIXELS`): decoding costs memory.
     pub max_image_pixels: u64,
+    /// The gateway's own routes (`/`, `/ai/run/<model>`): an img2img or inpainting request
+    /// without `width` / `height` gets the input image's size (clamped to the model's range,
+    /// rounded as the field is), not the model's 1024x1024. Off for the REST drop-in, which
+    /// forwards exactly what Workers AI would get; the adapter sets it per route.
+    pub size_from_input: bool,
 }
 
 /// Default text bound: prompts are read as at most 77 CLIP tokens anyway; 2048 characters is
@@ -45,6 +50,7 @@ impl Default for Policy {
             unknown_fields: UnknownFields::Ignore,
             max_prompt_chars: DEFAULT_MAX_PROMPT_CHARS,
             max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
+            size_from_input: false,
         }
     }
 }
@@ -62,7 +68,10 @@ pub fn normalize(
     draw_seed: &mut dyn FnMut() -> i64,
 ) -> Result<Normalized, Vec<Violation>> {
     let mut violations = Vec::new();
-    let mut inputs = Inputs::default();
+    // Built in table order; absent sizes that may come from the input image are filled in
+    // after every field has been read, at their place in the table.
+    let mut values: Vec<(&'static str, InputValue)> = Vec::new();
+    let mut absent_sides: Vec<(usize, &'static FieldSpec)> = Vec::new();
     let mut seed_drawn = false;
     let sent: Vec<&'static str> = raw.fields.iter().map(|(f, _)| f.name).collect();
 
@@ -74,19 +83,28 @@ pub fn normalize(
                     Rule::Required,
                     "is required",
                 )),
-                WhenAbsent::Absent => {}
-                WhenAbsent::Value(v) => inputs.push(field.name, v),
+                WhenAbsent::Absent => {
+                    if policy.size_from_input && side_of(field).is_some() {
+                        absent_sides.push((values.len(), field));
+                    }
+                }
+                WhenAbsent::Value(v) => values.push((field.name, v)),
                 WhenAbsent::Drawn => {
                     seed_drawn = true;
-                    inputs.push(field.name, InputValue::Integer(draw_seed()));
+                    values.push((field.name, InputValue::Integer(draw_seed())));
                 }
             }
             continue;
         };
         match check_field(field, value, &policy) {
-            Ok((name, v)) => inputs.push(name, v),
+            Ok((name, v)) => values.push((name, v)),
             Err(v) => violations.push(v),
         }
+    }
+    fill_sides_from_input_image(&mut values, &absent_sides);
+    let mut inputs = Inputs::default();
+    for (name, value) in values {
+        inputs.push(name, value);
     }
 
     check_cross_rules(spec, &sent, &inputs, &mut violations);
@@ -128,6 +146,67 @@ pub fn normalize(
         })
     } else {
         Err(violations)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Width,
+    Height,
+}
+
+/// Whether `field` is an image side the input image can give: `width` or `height`, an integer
+/// without a default of its own (the model's 1024 applies when it is not forwarded).
+fn side_of(field: &FieldSpec) -> Option<Side> {
+    let FieldKind::Integer {
+        default: IntegerDefault::None,
+        ..
+    } = field.kind
+    else {
+        return None;
+    };
+    match field.name {
+        "width" => Some(Side::Width),
+        "height" => Some(Side::Height),
+        _ => None,
+    }
+}
+
+/// Gives each absent side in `absent` the input image's side, clamped to the field's range and
+/// rounded as the field rounds what clients send. No input image: nothing changes.
+fn fill_sides_from_input_image(
+    values: &mut Vec<(&'static str, InputValue)>,
+    absent: &[(usize, &'static FieldSpec)],
+) {
+    let Some(info) = values.iter().find_map(|(name, v)| match v {
+        InputValue::Image(image) if *name == "image" => Some(image.info),
+        _ => None,
+    }) else {
+        return;
+    };
+    // From the last place to the first, so earlier places stay where they were.
+    for &(at, field) in absent.iter().rev() {
+        let (
+            Some(side),
+            FieldKind::Integer {
+                min,
+                max,
+                round_to_multiple,
+                ..
+            },
+        ) = (side_of(field), &field.kind)
+        else {
+            continue;
+        };
+        let pixels = i64::from(match side {
+            Side::Width => info.width,
+            Side::Height => info.height,
+        });
+        let v = match round_to_multiple {
+            Some(m) => round_to_nearest_multiple(pixels.clamp(*min, *max), *m, *min, *max),
+            None => pixels.clamp(*min, *max),
+        };
+        values.insert(at, (field.name, InputValue::Integer(v)));
     }
 }
 
@@ -479,3 +558,6 @@ mod tests;
 
 #[cfg(test)]
 mod other_models_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod size_from_input_tests;

@@ -186,3 +186,29 @@ fn lucid_origin_has_two_names_for_steps_but_takes_one() {
     let refused = refusal(&LUCID_ORIGIN, json!({"prompt": "x", "width": 2501}));
     assert_eq!(refused[0].1, Rule::Maximum);
 }
+
+/// The published schemas say `minimum: 0` for Phoenix's and Lucid Origin's sides; a side below
+/// what the model makes must not reach a paid run.
+#[test]
+fn leonardo_sides_below_what_the_model_takes_are_refused() {
+    for spec in [&PHOENIX_1_0, &LUCID_ORIGIN] {
+        for side in ["width", "height"] {
+            for too_small in [0, 1, 8, 255] {
+                let refused = refusal(spec, json!({"prompt": "x", side: too_small}));
+                assert_eq!(
+                    (refused[0].0.as_str(), refused[0].1, refused.len()),
+                    (format!("/{side}").as_str(), Rule::Minimum, 1),
+                    "{} {side} {too_small}",
+                    spec.id
+                );
+                assert!(refused[0].2.ends_with("must be >= 256"), "{}", refused[0].2);
+            }
+            let inputs = accept(spec, json!({"prompt": "x", side: 256}));
+            assert!(
+                inputs.contains(&(side, InputValue::Integer(256))),
+                "{}",
+                spec.id
+            );
+        }
+    }
+}

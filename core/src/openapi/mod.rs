@@ -62,6 +62,11 @@ pub fn document(options: &DocOptions<'_>) -> Value {
             "The default model, {}. In a browser (`Accept: text/html`, no query) this is the playground page.",
             default.id
         ));
+        // The same operations as the default model's own route, so ids of their own: operation
+        // ids are unique within a document (OpenAPI 3.1 §4.8.10.1), and generators name methods
+        // by them.
+        root["post"]["operationId"] = json!("run.default");
+        root["get"]["operationId"] = json!("query.default");
         doc["paths"]["/"] = root;
     }
     crate::openai::openapi::add_to(&mut doc, options.models);

@@ -46,6 +46,26 @@ fn every_reference_resolves() {
 }
 
 #[test]
+fn operation_ids_are_unique() {
+    for anonymous in [true, false] {
+        let d = doc(anonymous);
+        let mut ids = Vec::new();
+        for (path, item) in d["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if let Some(id) = operation.get("operationId") {
+                    ids.push((id.as_str().unwrap().to_owned(), format!("{method} {path}")));
+                }
+            }
+        }
+        ids.sort();
+        assert!(ids.len() > 2 * models::ALL.len());
+        for pair in ids.windows(2) {
+            assert_ne!(pair[0].0, pair[1].0, "{} and {}", pair[0].1, pair[1].1);
+        }
+    }
+}
+
+#[test]
 fn security_follows_allow_anonymous() {
     assert_eq!(doc(true)["security"].as_array().unwrap().len(), 2);
     assert_eq!(doc(false)["security"].as_array().unwrap().len(), 1);

@@ -12,6 +12,8 @@ use thiserror::Error;
 use crate::model::{FieldKind, FieldSpec, ModelSpec};
 
 mod base64_stream;
+mod body_encoding;
+pub use body_encoding::BodyEncoding;
 mod byte_arrays;
 pub mod windowed;
 

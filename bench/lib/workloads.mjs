@@ -1,0 +1,110 @@
+// The Workers compared, the workloads, and measuring one workload on all of them.
+import { quantile, requestOnce, runLoad } from "./load.mjs";
+import { log } from "./shell.mjs";
+
+/** The bearer token the bench's gateway accepts (bench/config/gateway.toml); sent to every Worker. */
+export const TOKEN = "bench-token";
+export const headers = { authorization: `Bearer ${TOKEN}` };
+
+export const WORKERS = ["gateway", "passthrough", "plainjs", "static", "rustfloor"];
+export const LABEL = { gateway: "ours", passthrough: "pass-through", plainjs: "plain JS", static: "static", rustfloor: "static, Rust" };
+
+/**
+ * The workloads. Latency is the point of `text` (one request at a time: no queueing in the
+ * figure); throughput is the point of the others (enough requests in flight to keep workerd busy).
+ */
+export const WORKLOADS = [
+  { id: "text", title: "(a) text-only prompt", body: "text", concurrency: 1, gatewayCache: "MISS" },
+  // Not a target: the same with `Cache-Control: no-store`, so ours skips its cache tiers (the
+  // baselines ignore the header); the difference from (a) is what the tier lookups cost.
+  { id: "text-nostore", title: "(a') text-only, Cache-Control: no-store", body: "text", concurrency: 1, gatewayCache: "BYPASS", headers: { "cache-control": "no-store" } },
+  { id: "array", title: "(b) img2img, `image` as a 5.6 MB JSON number array", body: "array", concurrency: 4, gatewayCache: "MISS" },
+  { id: "b64", title: "(c) img2img, the same image as `image_b64`", body: "b64", concurrency: 4, gatewayCache: "MISS" },
+  { id: "cache", title: "(d) repeated seeded request (cache hits for ours)", body: "cache", concurrency: 4, gatewayCache: "HIT" },
+];
+
+/** Answers why a response from `worker` under `workload` is wrong, or null. */
+function checker(worker, workload) {
+  return (res, bytes) => {
+    if (res.headers["content-type"] !== "image/png") return `content-type ${res.headers["content-type"]}`;
+    if (bytes === 0) return "empty body";
+    if (worker === "gateway" && res.headers["x-cache"] !== workload.gatewayCache) {
+      return `x-cache ${res.headers["x-cache"]} (expected ${workload.gatewayCache})`;
+    }
+    return null;
+  };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Makes sure our Worker answers the seeded request from its cache before it is measured. */
+async function warmCache(url, body) {
+  for (let i = 0; i < 50; i++) {
+    const res = await requestOnce(url, body, headers);
+    if (res.status !== 200) throw new Error(`warming the cache: HTTP ${res.status}: ${res.body}`);
+    if (res.headers["x-cache"] === "HIT") return;
+    await sleep(100); // the entry is written after the response (waitUntil)
+  }
+  throw new Error("our Worker never answered the seeded request from its cache");
+}
+
+export function summarize(cells) {
+  const latencies = cells.flatMap((c) => c.latenciesMs).sort((a, b) => a - b);
+  const requests = cells.reduce((n, c) => n + c.requests, 0);
+  const elapsedMs = cells.reduce((n, c) => n + c.elapsedMs, 0);
+  const r = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    requests,
+    errors: cells.reduce((n, c) => n + c.errors, 0),
+    firstError: cells.find((c) => c.firstError)?.firstError ?? null,
+    rps: r((requests / elapsedMs) * 1000, 1),
+    rpsPerRound: cells.map((c) => r((c.requests / c.elapsedMs) * 1000, 1)),
+    p50MsPerRound: cells.map((c) => r(quantile([...c.latenciesMs].sort((a, b) => a - b), 0.5))),
+    p50Ms: r(quantile(latencies, 0.5)),
+    p99Ms: r(quantile(latencies, 0.99)),
+    meanMs: r(latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length)),
+  };
+}
+
+/** Every Worker on one workload: warm-up, then rounds, the Workers' order rotating each round. */
+export async function measureWorkload(server, workload, body, settings) {
+  const { urls } = server;
+  const alive = () => {
+    if (server.gone) throw new Error(`${server.gone}: was it killed from outside? Run again.`);
+  };
+  const cells = Object.fromEntries(WORKERS.map((w) => [w, []]));
+  const load = (worker, seconds) =>
+    runLoad({
+      url: urls[worker],
+      body,
+      headers: { ...headers, ...workload.headers },
+      concurrency: workload.concurrency,
+      durationMs: seconds * 1000,
+      check: checker(worker, workload),
+    });
+  if (workload.id === "cache") {
+    await warmCache(urls.gateway, body).catch((e) => {
+      if (String(e).includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
+      throw e;
+    });
+  }
+  for (const worker of WORKERS) {
+    const cell = await load(worker, settings.warmupSeconds);
+    if (cell.firstError?.includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
+  }
+  alive();
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = WORKERS.map((_, i) => WORKERS[(i + round) % WORKERS.length]);
+    for (const worker of order) {
+      const cell = await load(worker, settings.secondsPerCell);
+      if (cell.firstError?.includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
+      alive();
+      cells[worker].push(cell);
+      log(`  ${workload.id} round ${round + 1}/${settings.rounds} ${LABEL[worker].padEnd(12)} ` +
+          `${((cell.requests / cell.elapsedMs) * 1000).toFixed(1)} req/s` +
+          (cell.errors ? `  ${cell.errors} errors, first: ${cell.firstError}` : ""));
+    }
+  }
+  return Object.fromEntries(WORKERS.map((w) => [w, summarize(cells[w])]));
+}
+

@@ -128,7 +128,7 @@ fn parse(png: &[u8], max_pixels: u64) -> Result<Parsed<'_>, MaskError> {
         let (kind, data) = (&rest[4..8], &rest[8..8 + len]);
         let stored_crc =
             u32::from_be_bytes([rest[8 + len], rest[9 + len], rest[10 + len], rest[11 + len]]);
-        if crc32(&rest[4..8 + len]) != stored_crc {
+        if crc32fast::hash(&rest[4..8 + len]) != stored_crc {
             return Err(MaskError::Unreadable("a chunk fails its CRC check"));
         }
         rest = &rest[12 + len..];
@@ -396,34 +396,8 @@ fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     let start = out.len();
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
+    let crc = crc32fast::hash(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// CRC-32 (ISO 3309, as PNG chunks use it), from a table built at compile time.
-fn crc32(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut n = 0;
-        while n < 256 {
-            let mut c = n as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[n] = c;
-            n += 1;
-        }
-        table
-    };
-    !bytes.iter().fold(!0u32, |c, &b| {
-        TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
-    })
 }
 
 #[cfg(test)]
@@ -752,7 +726,7 @@ mod tests {
             let mut png = whole.clone();
             png[PNG_SIGNATURE.len() + 8 + 12] = 1;
             let end = PNG_SIGNATURE.len() + 8 + 13;
-            let crc = crc32(&png[PNG_SIGNATURE.len() + 4..end]);
+            let crc = crc32fast::hash(&png[PNG_SIGNATURE.len() + 4..end]);
             png[end..end + 4].copy_from_slice(&crc.to_be_bytes());
             png
         };

@@ -65,7 +65,7 @@ pub async fn from_query(
     generate(gateway, head, spec, (raw, hold), delivery).await
 }
 
-async fn generate(
+pub(crate) async fn generate(
     gateway: &mut Gateway<'_>,
     head: &RequestHead,
     spec: &'static ModelSpec,

@@ -20,6 +20,7 @@ mod generate;
 mod js_error;
 mod memory;
 mod model_output;
+mod openai;
 mod permalink;
 mod r2_binding;
 mod request_body;

@@ -71,7 +71,7 @@ fn first_byte(body: &JsBody) -> Option<u8> {
 
 /// The parts of a `multipart/form-data` or url-encoded body, split by the runtime's own parser
 /// straight from the JS heap; only the parts cross into Wasm memory.
-async fn form_parts(
+pub(crate) async fn form_parts(
     body: &JsBody,
     content_type: &str,
 ) -> Result<Vec<(String, FormPart)>, ApiError> {
@@ -175,7 +175,7 @@ impl ByteSource for JsBody {
 
 /// The body, refused when it is over `limit` bytes, whatever `Content-Length` claims, and held in
 /// `budget` as `phase` of its length before each part of it is read.
-async fn read_body(
+pub(crate) async fn read_body(
     req: &Request,
     declared: Option<u64>,
     limit: u64,

@@ -9,6 +9,7 @@ use sdxl_core::json_schema::catalog;
 use sdxl_core::models;
 use sdxl_core::openapi::{document, DocOptions};
 use sdxl_core::request_head::RequestHead;
+use sdxl_core::route::Route;
 use worker::{Headers, Request, Response};
 
 use crate::access::rate_limit;
@@ -20,7 +21,15 @@ use crate::{generate, permalink};
 
 pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) -> Handled {
     let config = gateway.config;
-    match plan(head, config.local_admin)? {
+    let planned = match plan(head, config.local_admin) {
+        Ok(planned) => planned,
+        // Under `/v1`, even a 404 or 405 is answered in OpenAI's envelope.
+        Err(refusal) if matches!(Route::parse(&head.path), Route::OpenAi { .. }) => {
+            return crate::openai::refuse(gateway, refusal.into());
+        }
+        Err(refusal) => return Err(refusal.into()),
+    };
+    match planned {
         Plan::Preflight => {
             let headers = Headers::new();
             set_all(
@@ -30,6 +39,8 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
             Ok(Response::empty()?.with_status(204).with_headers(headers))
         }
         Plan::Admin(admin) => local_admin(gateway, head, &req, admin).await,
+        // OpenAI's Images API: its own errors envelope, so it checks access itself.
+        Plan::OpenAi(route) => crate::openai::handle(gateway, head, req, route).await,
         // Documentation is public: it says what is enforced, nothing more.
         Plan::Models => {
             let body = DOCS.with(|d| {

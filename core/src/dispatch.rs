@@ -6,6 +6,7 @@ use crate::envelope::ApiError;
 use crate::headers::{wanted, Wanted};
 use crate::model::Output;
 use crate::models;
+use crate::openai::OpenAiRoute;
 use crate::request_head::{Method, RequestHead};
 use crate::route::Route;
 use crate::ModelSpec;
@@ -73,6 +74,9 @@ pub enum Plan<'a> {
         delivery: Delivery,
         fields: Fields,
     },
+    /// `/v1/...`: OpenAI's Images API, which checks access itself and answers in its own
+    /// envelope.
+    OpenAi(OpenAiRoute),
     /// Local runs only (`LOCAL_ADMIN`).
     Admin(Admin<'a>),
 }
@@ -93,7 +97,7 @@ pub enum Admin<'a> {
 const READ: &[Method] = &[Method::Get, Method::Head];
 /// Methods a generation route takes: `GET`/`HEAD` with a query, `POST` with a body.
 const GENERATE: &[Method] = &[Method::Get, Method::Head, Method::Post];
-/// The REST drop-in takes what the Workers AI REST API takes.
+/// The REST drop-in takes what the Workers AI REST API takes; so do OpenAI's image routes.
 const REST: &[Method] = &[Method::Post];
 
 /// The method table: which methods each route takes (`None`: the route does not exist).
@@ -103,6 +107,11 @@ pub fn methods(route: &Route<'_>) -> Option<&'static [Method]> {
         Route::Root | Route::Run { .. } => Some(GENERATE),
         Route::Rest { .. } => Some(REST),
         Route::Image { .. } | Route::Models | Route::OpenApi => Some(READ),
+        Route::OpenAi { rest } => match OpenAiRoute::parse(rest) {
+            OpenAiRoute::Generations | OpenAiRoute::Edits => Some(REST),
+            OpenAiRoute::Models | OpenAiRoute::Model(_) => Some(READ),
+            OpenAiRoute::NotFound => None,
+        },
         Route::NotFound => None,
     }
 }
@@ -157,6 +166,7 @@ pub fn plan(head: &RequestHead, local_admin: bool) -> Result<Plan<'_>, ApiError>
         },
         Route::Models => Plan::Models,
         Route::OpenApi => Plan::OpenApi,
+        Route::OpenAi { rest } => Plan::OpenAi(OpenAiRoute::parse(rest)),
         Route::Root
             if fields == Fields::Query
                 && head.query.is_none()

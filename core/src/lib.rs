@@ -20,6 +20,7 @@ pub mod model;
 pub mod models;
 pub mod normalize;
 pub mod observe;
+pub mod openai;
 pub mod openapi;
 pub mod parse;
 pub mod permalink;

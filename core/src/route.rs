@@ -27,6 +27,11 @@ pub enum Route<'a> {
     Models,
     /// `/openapi.json`.
     OpenApi,
+    /// `/v1/...`: the OpenAI Images API; `rest` is the path after `/v1`
+    /// (`sdxl_core::openai::OpenAiRoute` reads it).
+    OpenAi {
+        rest: &'a str,
+    },
     NotFound,
 }
 
@@ -41,6 +46,9 @@ impl<'a> Route<'a> {
             "/models" => return Route::Models,
             "/openapi.json" => return Route::OpenApi,
             _ => {}
+        }
+        if let Some(rest) = path.strip_prefix("/v1").filter(|r| r.starts_with('/')) {
+            return Route::OpenAi { rest };
         }
         if let Some(id) = path.strip_prefix("/images/") {
             return Route::Image { id };
@@ -140,6 +148,13 @@ mod tests {
         assert_eq!(Route::parse("/models"), Route::Models);
         assert_eq!(Route::parse("/openapi.json"), Route::OpenApi);
         assert_eq!(Route::parse("/images/abc"), Route::Image { id: "abc" });
+        assert_eq!(
+            Route::parse("/v1/images/generations"),
+            Route::OpenAi {
+                rest: "/images/generations"
+            }
+        );
+        assert_eq!(Route::parse("/v1x"), Route::NotFound);
         for miss in [
             "/nope",
             "/client/v4/accounts//ai/run/x",

@@ -42,13 +42,18 @@ fn status(method: &str, url: &str) -> Option<(u16, Option<String>)> {
 fn every_route_takes_its_methods_and_refuses_others_with_allow() {
     let run = format!("/ai/run/{SDXL}");
     let rest = format!("/client/v4/accounts/acc/ai/run/{SDXL}");
-    let table: [(&str, &str); 6] = [
+    let model = format!("/v1/models/{SDXL}");
+    let table: [(&str, &str); 10] = [
         ("/", "GET, HEAD, POST"),
         (&run, "GET, HEAD, POST"),
         (&rest, "POST"),
         ("/images/abc", "GET, HEAD"),
         ("/models", "GET, HEAD"),
         ("/openapi.json", "GET, HEAD"),
+        ("/v1/images/generations", "POST"),
+        ("/v1/images/edits", "POST"),
+        ("/v1/models", "GET, HEAD"),
+        (&model, "GET, HEAD"),
     ];
     for (path, allowed) in table {
         for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"] {
@@ -66,6 +71,12 @@ fn every_route_takes_its_methods_and_refuses_others_with_allow() {
     }
     assert_eq!(status("GET", "/nope"), Some((404, None)));
     assert_eq!(status("POST", "/nope"), Some((404, None)));
+    assert_eq!(status("POST", "/v1/images/variations"), Some((404, None)));
+    assert_eq!(status("GET", "/v1/models/"), Some((404, None)));
+    assert_plan!(
+        plan(&head("POST", "/v1/images/edits", None), false),
+        Plan::OpenAi(OpenAiRoute::Edits)
+    );
     // OPTIONS is a preflight wherever it is sent.
     assert_plan!(
         plan(&head("OPTIONS", "/nope", None), false),

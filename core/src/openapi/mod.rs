@@ -69,6 +69,7 @@ pub fn document(options: &DocOptions<'_>) -> Value {
         root["get"]["operationId"] = json!("query.default");
         doc["paths"]["/"] = root;
     }
+    crate::openai::openapi::add_to(&mut doc, options.models);
     doc
 }
 

@@ -1,0 +1,689 @@
+//! An OpenAI Images request (`/v1/images/generations` or `/v1/images/edits`) read into what the
+//! native pipeline runs: the model's table, the fields it takes (the same [`RawRequest`] the
+//! native routes build, so the same validation, defaults, rounding and cache keys), and what only
+//! the OpenAI surface has: `n` and its seeds, `size`, `response_format`, `output_format`.
+//!
+//! Every violation is collected before anything runs: OpenAI's fields first, in the order of
+//! [`OPENAI_FIELDS`], then the model table's own (validated here once, exactly as each image will
+//! be), so `param` names the first offending field and the message lists them all.
+
+use serde_json::Value;
+
+use crate::image::{inspect, ImageFormat};
+use crate::inputs::Normalized;
+use crate::model::{FieldSpec, ModelSpec, Output};
+use crate::models;
+use crate::normalize::{normalize, Policy};
+use crate::openai::mask::{converted_bound, transparent_to_white};
+use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
+use crate::openai::size::{check_size, edit_size, parse_size, SizeRequest};
+use crate::parse::{parse_form, FormPart, RawRequest, RawValue};
+use crate::violation::{Rule, Violation};
+use crate::ApiError;
+
+/// Which route a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/images/generations`: JSON, text to image.
+    Generations,
+    /// `POST /v1/images/edits`: multipart, an input image and an optional mask.
+    Edits,
+}
+
+/// A request body as read: a JSON object, or the parts of a form.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(serde_json::Map<String, Value>),
+    Form(Vec<(String, FormPart)>),
+}
+
+/// How images are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseFormat {
+    /// `b64_json`, the default (as OpenAI's GPT image models answer).
+    B64Json,
+    /// `url`: the image's absolute permalink.
+    Url,
+}
+
+/// The `strength` of an edit without a mask (img2img) when the request sends none. The table's
+/// default, 1, would replace the input image entirely; 0.75 keeps its composition and colours
+/// while following the prompt. With a mask, the table's default applies (the masked area is
+/// repainted).
+pub const EDIT_STRENGTH: f64 = 0.75;
+
+/// The fields OpenAI's Images API defines that this gateway reads, in the order their violations
+/// are listed.
+pub const OPENAI_FIELDS: [&str; 7] = [
+    "model",
+    "n",
+    "size",
+    "response_format",
+    "output_format",
+    "image",
+    "mask",
+];
+
+/// OpenAI's fields that mean nothing for these models: accepted and named as ignored (in
+/// `x-ignored-fields`) whatever `UNKNOWN_FIELDS` says, since OpenAI clients send them as a matter
+/// of course. `stream` is accepted only when it is not `true` (there is no streaming here).
+pub const OPENAI_IGNORED: [&str; 9] = [
+    "quality",
+    "style",
+    "background",
+    "moderation",
+    "user",
+    "output_compression",
+    "partial_images",
+    "input_fidelity",
+    "stream",
+];
+
+/// The model's fields that OpenAI's surface sets in its own way, with what to send instead.
+const REPLACED: [(&str, &str); 5] = [
+    ("width", "set the size with 'size' (\"WIDTHxHEIGHT\")"),
+    ("height", "set the size with 'size' (\"WIDTHxHEIGHT\")"),
+    (
+        "image_b64",
+        "send the input image as the file 'image' to /v1/images/edits",
+    ),
+    (
+        "image",
+        "send input images as files to /v1/images/edits, not to /v1/images/generations",
+    ),
+    (
+        "mask",
+        "send masks as files to /v1/images/edits, not to /v1/images/generations",
+    ),
+];
+
+/// An OpenAI Images request, checked and ready to run once per image.
+#[derive(Debug, Clone)]
+pub struct ImagesRequest {
+    pub model: &'static ModelSpec,
+    /// The model's fields, the seed left out (each image gets its own).
+    raw: RawRequest,
+    /// One seed per image (`seed + i`); empty for models without a seed (then `n` is 1).
+    pub seeds: Vec<i64>,
+    /// True when no seed was sent and the gateway drew the first.
+    pub seed_drawn: bool,
+    pub n: u32,
+    /// The size forwarded, after rounding; `None` when the model has none.
+    pub size: Option<(i64, i64)>,
+    pub response_format: ResponseFormat,
+    /// The format asked for, when one was (always the model's own: nothing is transcoded).
+    pub output_format: Option<ImageFormat>,
+    /// Fields accepted but not forwarded: OpenAI's meaningless ones and, under
+    /// `UNKNOWN_FIELDS = "ignore"`, the model's unknown ones.
+    pub ignored: Vec<String>,
+}
+
+impl ImagesRequest {
+    /// The model's fields for image `i` (`0..n`): the request's, with the seed `seeds[i]`.
+    #[must_use]
+    pub fn raw_for(&self, i: usize) -> RawRequest {
+        let mut raw = self.raw.clone();
+        if let (Some(seed), Some(field)) = (self.seeds.get(i), self.model.field("seed")) {
+            raw.insert(field, RawValue::Json(Value::from(*seed)));
+        }
+        raw
+    }
+
+    /// The bytes the request's images (the input and the converted mask) take in memory.
+    #[must_use]
+    pub fn held_bytes(&self) -> u64 {
+        self.raw
+            .fields
+            .iter()
+            .map(|(_, v)| match v {
+                RawValue::Bytes(b) | RawValue::DecodedBase64(b) => b.len() as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// How many images to make: `n`, or one for a model without a seed.
+    #[must_use]
+    pub fn images(&self) -> usize {
+        self.seeds.len().max(1)
+    }
+}
+
+/// A field as sent, JSON value or form part; an empty form part counts as absent.
+enum Sent<'a> {
+    Json(&'a Value),
+    Text(&'a str),
+    File(&'a [u8]),
+}
+
+impl Sent<'_> {
+    /// The value as text, for OpenAI's string fields (`Err`: the JSON kind it is instead).
+    fn text(&self) -> Result<&str, &'static str> {
+        match self {
+            Sent::Json(Value::String(s)) => Ok(s),
+            Sent::Text(s) => Ok(s),
+            Sent::Json(v) => Err(json_kind(v)),
+            Sent::File(_) => Err("a file"),
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Sent::Json(Value::Null))
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The bytes converting the request's mask will write (held in the memory budget before
+/// [`read`] converts it); 0 when there is no readable mask.
+#[must_use]
+pub fn mask_conversion_bytes(body: &Body) -> u64 {
+    let Body::Form(parts) = body else { return 0 };
+    parts
+        .iter()
+        .filter(|(name, _)| name == "mask")
+        .filter_map(|(_, part)| match part {
+            FormPart::File(bytes) => inspect(bytes).ok(),
+            FormPart::Text(_) => None,
+        })
+        .map(|info| converted_bound(info.width, info.height))
+        .sum()
+}
+
+/// Reads and checks an OpenAI Images request.
+///
+/// # Errors
+/// [`ApiError::NoSuchModel`] for a `model` no table has (OpenAI's 404 `model_not_found`);
+/// [`ApiError::Invalid`] with every violation otherwise.
+pub fn read(
+    endpoint: Endpoint,
+    body: &Body,
+    policy: Policy,
+    draw_seed: &mut dyn FnMut() -> i64,
+) -> Result<ImagesRequest, ApiError> {
+    let sent: Vec<(&str, Sent<'_>)> = match body {
+        Body::Json(map) => map
+            .iter()
+            .map(|(k, v)| (k.as_str(), Sent::Json(v)))
+            .collect(),
+        Body::Form(parts) => parts
+            .iter()
+            .filter_map(|(k, part)| match part {
+                FormPart::Text(t) if t.is_empty() => None,
+                FormPart::File(b) if b.is_empty() => None,
+                FormPart::Text(t) => Some((k.as_str(), Sent::Text(t))),
+                FormPart::File(b) => Some((k.as_str(), Sent::File(b))),
+            })
+            .collect(),
+    };
+    let mut mine = Reader::default();
+
+    // The model first: every other field is checked against its table.
+    let spec = match sent.iter().find(|(k, v)| *k == "model" && !v.is_null()) {
+        None => models::ALL[0],
+        Some((_, value)) => match value.text() {
+            Ok(id) => models::by_id(id).ok_or_else(|| ApiError::NoSuchModel(id.to_owned()))?,
+            Err(kind) => {
+                mine.type_error("model", "a model id (a string)", kind);
+                models::ALL[0]
+            }
+        },
+    };
+
+    let mut n = 1u32;
+    let mut size = SizeRequest::Auto;
+    let mut response_format = ResponseFormat::B64Json;
+    let mut output_format = None;
+    let mut images: Vec<&Sent<'_>> = Vec::new();
+    let mut mask: Option<&Sent<'_>> = None;
+    let mut ignored: Vec<String> = Vec::new();
+    let mut model_json: Vec<(&str, &Value)> = Vec::new();
+    let mut model_form: Vec<(&str, FormPart)> = Vec::new();
+
+    for (name, value) in &sent {
+        let name = *name;
+        let is_image = name == "image" || name == "image[]";
+        if OPENAI_FIELDS.contains(&name) && !is_image && mine.repeated(name) {
+            continue;
+        }
+        if (is_image || name == "mask") && endpoint == Endpoint::Edits {
+            if name == "mask" {
+                mask = Some(value);
+            } else {
+                images.push(value);
+            }
+            continue;
+        }
+        if value.is_null() && OPENAI_FIELDS.contains(&name) {
+            continue; // null is "not given" for OpenAI's own fields
+        }
+        match name {
+            "model" => {}
+            "n" => n = mine.count(value),
+            "size" => match value.text() {
+                Ok(text) => match parse_size(text) {
+                    Ok(s) => size = s,
+                    Err(e) => mine.push(Violation::new("/size", Rule::Type, e.to_string())),
+                },
+                Err(kind) => mine.type_error("size", "a string", kind),
+            },
+            "response_format" => match value.text() {
+                Ok("b64_json") => response_format = ResponseFormat::B64Json,
+                Ok("url") => response_format = ResponseFormat::Url,
+                Ok(other) => mine.push(Violation::new(
+                    "/response_format",
+                    Rule::Type,
+                    format!(
+                        "must be \"b64_json\" or \"url\", not {:?}",
+                        other.chars().take(40).collect::<String>()
+                    ),
+                )),
+                Err(kind) => mine.type_error("response_format", "a string", kind),
+            },
+            "output_format" => match value.text() {
+                Ok(text) => output_format = mine.output_format(spec, text),
+                Err(kind) => mine.type_error("output_format", "a string", kind),
+            },
+            "stream" if is_true(value) => mine.push(Violation::new(
+                "/stream",
+                Rule::Type,
+                "must be false or absent: images are answered whole, not streamed",
+            )),
+            _ if OPENAI_IGNORED.contains(&name) => {
+                if !ignored.iter().any(|i| i == name) {
+                    ignored.push(name.to_owned());
+                }
+            }
+            _ => {
+                if let Some((_, instead)) = REPLACED.iter().find(|(f, _)| *f == name) {
+                    if spec.field(name).is_some() || name.starts_with("image") || name == "mask" {
+                        mine.push(Violation::new(format!("/{name}"), Rule::Type, *instead));
+                        continue;
+                    }
+                }
+                match value {
+                    Sent::Json(v) => model_json.push((name, v)),
+                    Sent::Text(t) => model_form.push((name, FormPart::Text((*t).to_owned()))),
+                    Sent::File(b) => model_form.push((name, FormPart::File(b.to_vec()))),
+                }
+            }
+        }
+    }
+
+    // The model's own fields, typed as the native routes type them.
+    let mut raw = match body {
+        Body::Form(_) => parse_form(spec, model_form),
+        Body::Json(_) => {
+            let mut raw = RawRequest::default();
+            for (name, value) in model_json {
+                match spec.field(name) {
+                    Some(field) => raw.insert(field, RawValue::Json(value.clone())),
+                    None => raw.unknown.note(name),
+                }
+            }
+            raw
+        }
+    };
+
+    let mut input_size = None;
+    if endpoint == Endpoint::Edits {
+        input_size = mine.input_image(spec, &images, &mut raw);
+        let masked = mine.mask(spec, mask, &mut raw, policy);
+        if !masked && !raw.has("strength") {
+            if let Some(field) = spec.field("strength") {
+                raw.insert(field, RawValue::Json(Value::from(EDIT_STRENGTH)));
+            }
+        }
+    }
+
+    let wanted_size = match size {
+        SizeRequest::Exact { width, height } => match check_size(spec, width, height) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                mine.push(Violation::new("/size", Rule::Maximum, e.to_string()));
+                None
+            }
+        },
+        SizeRequest::Auto => input_size.and_then(|(w, h)| edit_size(spec, w, h)),
+    };
+    if let Some((w, h)) = wanted_size {
+        for (name, value) in [("width", w), ("height", h)] {
+            if let Some(field) = spec.field(name) {
+                raw.insert(field, RawValue::Json(Value::from(value)));
+            }
+        }
+    }
+    let seed_field = spec.field("seed");
+    if seed_field.is_none() && n > 1 {
+        mine.push(
+            Violation::new(
+                "/n",
+                Rule::Maximum,
+                format!(
+                    "must be 1 for {}, which takes no seed: its images would all be the same one",
+                    spec.id
+                ),
+            )
+            .with_limit(1),
+        );
+    }
+
+    // The model's rules, checked once now exactly as each image will be.
+    let mut drawn = false;
+    let mut counting_draw = || {
+        drawn = true;
+        draw_seed()
+    };
+    let checked = normalize(spec, raw.clone(), policy, &mut counting_draw);
+    let mut violations = mine.violations;
+    // A JSON object's members arrive in no particular order: list in OPENAI_FIELDS' order.
+    violations.sort_by_key(|v| {
+        let root = param_root(&v.path);
+        OPENAI_FIELDS
+            .iter()
+            .position(|f| *f == root)
+            .unwrap_or(OPENAI_FIELDS.len())
+    });
+    let normalized = match checked {
+        Ok(normalized) => Some(normalized),
+        Err(theirs) => {
+            // A field this reader already refused is not refused twice.
+            let refused: Vec<String> = violations.iter().map(|v| param_root(&v.path)).collect();
+            violations.extend(
+                theirs
+                    .into_iter()
+                    .filter(|v| !refused.contains(&param_root(&v.path))),
+            );
+            None
+        }
+    };
+    let Some(normalized) = normalized.filter(|_| violations.is_empty()) else {
+        return Err(ApiError::Invalid(violations));
+    };
+
+    let seeds = match (seed_field, normalized.seed()) {
+        (Some(_), Some(base)) => seed_schedule(base, n).map_err(|e| {
+            ApiError::Invalid(vec![Violation::new("/seed", Rule::Maximum, e.to_string())])
+        })?,
+        _ => Vec::new(),
+    };
+    raw.take("seed");
+    ignored.extend(normalized.ignored_fields.iter().cloned());
+    Ok(ImagesRequest {
+        model: spec,
+        raw,
+        seeds,
+        seed_drawn: drawn,
+        n,
+        size: forwarded_size(&normalized),
+        response_format,
+        output_format,
+        ignored,
+    })
+}
+
+fn forwarded_size(normalized: &Normalized) -> Option<(i64, i64)> {
+    Some((
+        normalized.inputs.integer("width")?,
+        normalized.inputs.integer("height")?,
+    ))
+}
+
+fn is_true(value: &Sent<'_>) -> bool {
+    match value {
+        Sent::Json(Value::Bool(b)) => *b,
+        Sent::Text(t) => t.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// The field a pointer names: `/image/3` → `image`.
+fn param_root(path: &str) -> String {
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The violations of OpenAI's own fields, as they are found.
+#[derive(Default)]
+struct Reader {
+    violations: Vec<Violation>,
+    seen: Vec<&'static str>,
+}
+
+impl Reader {
+    fn push(&mut self, violation: Violation) {
+        self.violations.push(violation);
+    }
+
+    fn type_error(&mut self, name: &str, expected: &str, got: &str) {
+        self.push(Violation::new(
+            format!("/{name}"),
+            Rule::Type,
+            format!("must be {expected}, not {got}"),
+        ));
+    }
+
+    /// True (and noted) when an OpenAI field comes a second time (form parts can repeat).
+    fn repeated(&mut self, name: &str) -> bool {
+        let Some(known) = OPENAI_FIELDS.iter().find(|f| **f == name) else {
+            return false;
+        };
+        if self.seen.contains(known) {
+            self.push(Violation::new(
+                format!("/{name}"),
+                Rule::Duplicate,
+                "is sent more than once",
+            ));
+            return true;
+        }
+        self.seen.push(known);
+        false
+    }
+
+    /// `n`: an integer 1 to [`MAX_IMAGES`] (`3.0` is an integer, as JSON Schema says).
+    fn count(&mut self, value: &Sent<'_>) -> u32 {
+        let number = match value {
+            Sent::Json(Value::Number(n)) => n.as_f64(),
+            Sent::Text(t) => t
+                .trim()
+                .parse::<serde_json::Number>()
+                .ok()
+                .and_then(|n| n.as_f64()),
+            Sent::Json(v) => {
+                self.type_error("n", "an integer", json_kind(v));
+                return 1;
+            }
+            Sent::File(_) => {
+                self.type_error("n", "an integer", "a file");
+                return 1;
+            }
+        };
+        let Some(number) = number else {
+            self.type_error("n", "an integer", "a string");
+            return 1;
+        };
+        if number.fract() != 0.0 {
+            self.push(Violation::new(
+                "/n",
+                Rule::Integer,
+                "must be an integer (no fractional part)",
+            ));
+            return 1;
+        }
+        if number < 1.0 {
+            self.push(Violation::new("/n", Rule::Minimum, "must be >= 1").with_limit(1));
+            return 1;
+        }
+        if number > f64::from(MAX_IMAGES) {
+            self.push(
+                Violation::new("/n", Rule::Maximum, format!("must be <= {MAX_IMAGES}"))
+                    .with_limit(MAX_IMAGES),
+            );
+            return 1;
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = number as u32; // an integer within 1..=8
+        n
+    }
+
+    /// `output_format`: only the format the model answers in, since nothing is transcoded.
+    fn output_format(&mut self, spec: &ModelSpec, text: &str) -> Option<ImageFormat> {
+        let asked = match text {
+            "png" => ImageFormat::Png,
+            "jpeg" | "jpg" => ImageFormat::Jpeg,
+            "webp" => ImageFormat::Webp,
+            other => {
+                self.push(Violation::new(
+                    "/output_format",
+                    Rule::Type,
+                    format!(
+                        "must be \"png\", \"jpeg\" or \"webp\", not {:?}",
+                        other.chars().take(40).collect::<String>()
+                    ),
+                ));
+                return None;
+            }
+        };
+        let own = match spec.output {
+            Output::ImageStream { documented } => match documented {
+                "image/png" => Some(ImageFormat::Png),
+                "image/jpeg" => Some(ImageFormat::Jpeg),
+                _ => None,
+            },
+            Output::JsonImageBase64 => None,
+        };
+        if own == Some(asked) {
+            return Some(asked);
+        }
+        let detail = match own {
+            Some(own) => format!(
+                "must be \"{}\" (or absent) for {}: it answers {} images and this gateway does not transcode",
+                extension(own),
+                spec.id,
+                extension(own)
+            ),
+            None => format!(
+                "must be absent for {}: its answer's format is not fixed and this gateway does not transcode (the answer's output_format states the real one)",
+                spec.id
+            ),
+        };
+        self.push(Violation::new("/output_format", Rule::Type, detail));
+        None
+    }
+
+    /// The edit's input image into `raw`; answers its size when its header tells it.
+    fn input_image(
+        &mut self,
+        spec: &'static ModelSpec,
+        images: &[&Sent<'_>],
+        raw: &mut RawRequest,
+    ) -> Option<(u32, u32)> {
+        let field = self.field_for(spec, "image", "an input image")?;
+        match images {
+            [] => {
+                self.push(Violation::new(
+                    "/image",
+                    Rule::Required,
+                    "is required: the image to edit, as a PNG, JPEG or WebP file",
+                ));
+                None
+            }
+            [Sent::File(bytes)] => {
+                let size = inspect(bytes).ok().map(|i| (i.width, i.height));
+                raw.insert(field, RawValue::Bytes(bytes.to_vec()));
+                size
+            }
+            [_] => {
+                self.push(Violation::new(
+                    "/image",
+                    Rule::Type,
+                    "must be a file part of the form (a PNG, JPEG or WebP image)",
+                ));
+                None
+            }
+            more => {
+                self.push(
+                    Violation::new(
+                        "/image",
+                        Rule::Maximum,
+                        format!(
+                            "must be one image; {} were sent, and these models edit one image at a time",
+                            more.len()
+                        ),
+                    )
+                    .with_limit(1),
+                );
+                None
+            }
+        }
+    }
+
+    /// The edit's mask, converted from OpenAI's (transparent = repaint) to the models' (white =
+    /// repaint), into `raw`. Answers whether a mask was sent.
+    fn mask(
+        &mut self,
+        spec: &'static ModelSpec,
+        mask: Option<&Sent<'_>>,
+        raw: &mut RawRequest,
+        policy: Policy,
+    ) -> bool {
+        let Some(mask) = mask else { return false };
+        let Some(field) = self.field_for(spec, "mask", "a mask") else {
+            return true;
+        };
+        match mask {
+            Sent::File(bytes) => match transparent_to_white(bytes, policy.max_image_pixels) {
+                Ok(converted) => raw.insert(field, RawValue::Bytes(converted)),
+                Err(e) => self.push(Violation::new("/mask", Rule::Image, e.to_string())),
+            },
+            _ => self.push(Violation::new(
+                "/mask",
+                Rule::Type,
+                "must be a file part of the form (a PNG whose transparent pixels mark the area to edit)",
+            )),
+        }
+        true
+    }
+
+    fn field_for(
+        &mut self,
+        spec: &'static ModelSpec,
+        name: &str,
+        what: &str,
+    ) -> Option<&'static FieldSpec> {
+        let field = spec.field(name);
+        if field.is_none() {
+            self.push(Violation::new(
+                format!("/{name}"),
+                Rule::UnknownField,
+                format!("cannot be sent: {} does not take {what}", spec.id),
+            ));
+        }
+        field
+    }
+}
+
+/// The `output_format` name of a format.
+#[must_use]
+pub fn extension(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Png => "png",
+        ImageFormat::Jpeg => "jpeg",
+        ImageFormat::Webp => "webp",
+    }
+}
+
+#[cfg(test)]
+mod tests;

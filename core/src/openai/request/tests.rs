@@ -1,0 +1,337 @@
+use serde_json::json;
+
+use super::*;
+
+fn json_body(value: Value) -> Body {
+    match value {
+        Value::Object(map) => Body::Json(map),
+        _ => unreachable!("tests pass objects"),
+    }
+}
+
+fn generate(value: Value) -> Result<ImagesRequest, ApiError> {
+    read(
+        Endpoint::Generations,
+        &json_body(value),
+        Policy::default(),
+        &mut || 1000,
+    )
+}
+
+fn violations(result: Result<ImagesRequest, ApiError>) -> Vec<(String, Rule)> {
+    match result {
+        Err(ApiError::Invalid(v)) => v.into_iter().map(|v| (v.path, v.rule)).collect(),
+        Err(other) => panic!("not a violation: {other}"),
+        Ok(_) => panic!("accepted"),
+    }
+}
+
+fn normalized(request: &ImagesRequest, i: usize) -> Normalized {
+    normalize(
+        request.model,
+        request.raw_for(i),
+        Policy::default(),
+        &mut || panic!("every image has its seed"),
+    )
+    .unwrap()
+}
+
+fn png(width: u32, height: u32, color: png::ColorType, pixel: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(color);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    let data: Vec<u8> = pixel
+        .iter()
+        .copied()
+        .cycle()
+        .take(pixel.len() * (width * height) as usize)
+        .collect();
+    writer.write_image_data(&data).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+#[test]
+fn defaults_one_image_of_the_default_model() {
+    let request = generate(json!({"prompt": "a cat"})).unwrap();
+    assert_eq!(request.model.id, models::ALL[0].id);
+    assert_eq!(request.n, 1);
+    assert_eq!(request.seeds, [1000]);
+    assert!(request.seed_drawn);
+    assert_eq!(request.size, None);
+    assert_eq!(request.response_format, ResponseFormat::B64Json);
+    assert_eq!(request.output_format, None);
+}
+
+#[test]
+fn n_images_get_consecutive_seeds_and_their_own_inputs() {
+    let request =
+        generate(json!({"prompt": "a cat", "n": 3, "seed": 42, "size": "1001x767"})).unwrap();
+    assert_eq!(request.seeds, [42, 43, 44]);
+    assert!(!request.seed_drawn);
+    assert_eq!(request.images(), 3);
+    // Rounded to the grid as width and height are.
+    assert_eq!(request.size, Some((1000, 768)));
+    for i in 0..3 {
+        let inputs = normalized(&request, i).inputs;
+        assert_eq!(inputs.integer("seed"), Some(42 + i as i64));
+        assert_eq!(inputs.integer("width"), Some(1000));
+        assert_eq!(inputs.integer("height"), Some(768));
+    }
+}
+
+#[test]
+fn size_gives_the_same_inputs_as_width_and_height() {
+    let request = generate(json!({"prompt": "p", "seed": 1, "size": "768x512"})).unwrap();
+    let native = normalize(
+        models::ALL[0],
+        crate::parse_json(
+            models::ALL[0],
+            br#"{"prompt":"p","seed":1,"width":768,"height":512}"#,
+        )
+        .unwrap(),
+        Policy::default(),
+        &mut || 0,
+    )
+    .unwrap();
+    assert_eq!(normalized(&request, 0).inputs, native.inputs);
+}
+
+#[test]
+fn every_violation_is_listed_openai_fields_first() {
+    let found = violations(generate(json!({
+        "prompt": "",
+        "n": 9,
+        "size": "big",
+        "response_format": "link",
+        "num_steps": 50,
+    })));
+    assert_eq!(
+        found,
+        [
+            ("/n".to_owned(), Rule::Maximum),
+            ("/size".to_owned(), Rule::Type),
+            ("/response_format".to_owned(), Rule::Type),
+            ("/prompt".to_owned(), Rule::MinLength),
+            ("/num_steps".to_owned(), Rule::Maximum),
+        ]
+    );
+    assert_eq!(
+        violations(generate(json!({"prompt": "p", "size": "4096x1024"}))),
+        [("/size".to_owned(), Rule::Maximum)]
+    );
+    assert_eq!(
+        violations(generate(json!({"prompt": "p", "n": 2.5}))),
+        [("/n".to_owned(), Rule::Integer)]
+    );
+    assert_eq!(
+        violations(generate(json!({"prompt": "p", "n": "2"}))),
+        [("/n".to_owned(), Rule::Type)]
+    );
+    assert_eq!(
+        violations(generate(json!({"prompt": "p", "width": 512}))),
+        [("/width".to_owned(), Rule::Type)]
+    );
+}
+
+#[test]
+fn an_unknown_model_is_not_found() {
+    assert!(matches!(
+        generate(json!({"prompt": "p", "model": "dall-e-3"})),
+        Err(ApiError::NoSuchModel(id)) if id == "dall-e-3"
+    ));
+    let flux =
+        generate(json!({"prompt": "p", "model": "@cf/black-forest-labs/flux-1-schnell"})).unwrap();
+    assert_eq!(flux.seeds, Vec::<i64>::new());
+    assert_eq!(flux.images(), 1);
+    assert_eq!(
+        violations(generate(json!({
+            "prompt": "p", "n": 2, "model": "@cf/black-forest-labs/flux-1-schnell"
+        }))),
+        [("/n".to_owned(), Rule::Maximum)]
+    );
+}
+
+#[test]
+fn openai_only_fields_are_ignored_and_named_unknown_ones_follow_the_policy() {
+    let request = generate(json!({
+        "prompt": "p", "quality": "hd", "style": "vivid", "user": "u1", "stream": false, "typo": 1
+    }))
+    .unwrap();
+    assert_eq!(
+        request.ignored,
+        ["quality", "stream", "style", "user", "typo"]
+    );
+    let strict = Policy {
+        unknown_fields: crate::UnknownFields::Reject,
+        ..Policy::default()
+    };
+    let refused = read(
+        Endpoint::Generations,
+        &json_body(json!({"prompt": "p", "quality": "hd", "typo": 1})),
+        strict,
+        &mut || 0,
+    );
+    assert_eq!(
+        violations(refused),
+        [("/typo".to_owned(), Rule::UnknownField)]
+    );
+    assert_eq!(
+        violations(generate(json!({"prompt": "p", "stream": true}))),
+        [("/stream".to_owned(), Rule::Type)]
+    );
+}
+
+#[test]
+fn output_format_must_be_the_models_own() {
+    let png = generate(json!({"prompt": "p", "output_format": "png"})).unwrap();
+    assert_eq!(png.output_format, Some(ImageFormat::Png));
+    for other in ["jpeg", "webp", "gif"] {
+        assert_eq!(
+            violations(generate(json!({"prompt": "p", "output_format": other}))),
+            [("/output_format".to_owned(), Rule::Type)],
+            "{other}"
+        );
+    }
+}
+
+#[test]
+fn the_last_seed_must_stay_exact() {
+    let max = crate::model::MAX_SAFE_INTEGER;
+    assert_eq!(
+        violations(generate(json!({"prompt": "p", "n": 2, "seed": max}))),
+        [("/seed".to_owned(), Rule::Maximum)]
+    );
+    assert!(generate(json!({"prompt": "p", "n": 2, "seed": max - 1})).is_ok());
+}
+
+fn edit(parts: Vec<(&str, FormPart)>) -> Result<ImagesRequest, ApiError> {
+    let parts = parts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    read(
+        Endpoint::Edits,
+        &Body::Form(parts),
+        Policy::default(),
+        &mut || 5,
+    )
+}
+
+fn text(s: &str) -> FormPart {
+    FormPart::Text(s.to_owned())
+}
+
+#[test]
+fn an_edit_takes_the_image_size_and_a_default_strength() {
+    let image = png(643, 477, png::ColorType::Rgb, &[10, 20, 30]);
+    let request = edit(vec![
+        ("prompt", text("night")),
+        ("image", FormPart::File(image.clone())),
+        ("n", text("2")),
+    ])
+    .unwrap();
+    assert_eq!(request.size, Some((640, 480)));
+    assert_eq!(request.seeds, [5, 6]);
+    let inputs = normalized(&request, 1).inputs;
+    assert_eq!(inputs.number("strength"), Some(EDIT_STRENGTH));
+    assert_eq!(inputs.image("image").unwrap().bytes, image);
+    // `image[]` (the SDKs' array naming) with one file is the same request.
+    let bracketed = edit(vec![
+        ("prompt", text("night")),
+        ("image[]", FormPart::File(image.clone())),
+        ("n", text("2")),
+    ])
+    .unwrap();
+    assert_eq!(normalized(&bracketed, 1), normalized(&request, 1));
+    // A strength sent is kept.
+    let strong = edit(vec![
+        ("prompt", text("night")),
+        ("image", FormPart::File(image)),
+        ("strength", text("0.3")),
+    ])
+    .unwrap();
+    assert_eq!(normalized(&strong, 0).inputs.number("strength"), Some(0.3));
+}
+
+#[test]
+fn an_edit_needs_exactly_one_image_file() {
+    let image = png(256, 256, png::ColorType::Rgb, &[1, 2, 3]);
+    assert_eq!(
+        violations(edit(vec![("prompt", text("p"))])),
+        [("/image".to_owned(), Rule::Required)]
+    );
+    assert_eq!(
+        violations(edit(vec![
+            ("prompt", text("p")),
+            ("image[]", FormPart::File(image.clone())),
+            ("image[]", FormPart::File(image)),
+        ])),
+        [("/image".to_owned(), Rule::Maximum)]
+    );
+    assert_eq!(
+        violations(edit(vec![
+            ("prompt", text("p")),
+            ("image", text("cat.png"))
+        ])),
+        [("/image".to_owned(), Rule::Type)]
+    );
+}
+
+#[test]
+fn an_edit_mask_is_converted_to_white_for_repaint() {
+    let image = png(256, 256, png::ColorType::Rgb, &[1, 2, 3]);
+    // Fully transparent: everything is repainted, so the converted mask is all white.
+    let mask = png(256, 256, png::ColorType::Rgba, &[0, 0, 0, 0]);
+    let request = edit(vec![
+        ("prompt", text("p")),
+        ("image", FormPart::File(image.clone())),
+        ("mask", FormPart::File(mask)),
+    ])
+    .unwrap();
+    let inputs = normalized(&request, 0).inputs;
+    // With a mask, the table's strength (1) applies.
+    assert_eq!(inputs.number("strength"), Some(1.0));
+    let converted = &inputs.image("mask").unwrap().bytes;
+    let mut reader = png::Decoder::new(std::io::Cursor::new(converted))
+        .read_info()
+        .unwrap();
+    let mut grey = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut grey).unwrap();
+    assert!(grey.iter().all(|g| *g == 255));
+
+    let wrong_size = png(128, 128, png::ColorType::Rgba, &[0, 0, 0, 0]);
+    assert_eq!(
+        violations(edit(vec![
+            ("prompt", text("p")),
+            ("image", FormPart::File(image.clone())),
+            ("mask", FormPart::File(wrong_size)),
+        ])),
+        [("/mask".to_owned(), Rule::SameDimensions)]
+    );
+    let opaque = png(256, 256, png::ColorType::Rgb, &[0, 0, 0]);
+    assert_eq!(
+        violations(edit(vec![
+            ("prompt", text("p")),
+            ("image", FormPart::File(image)),
+            ("mask", FormPart::File(opaque)),
+        ])),
+        [("/mask".to_owned(), Rule::Image)]
+    );
+}
+
+#[test]
+fn the_mask_conversion_is_sized_from_the_header() {
+    let mask = png(300, 200, png::ColorType::Rgba, &[0, 0, 0, 0]);
+    let body = Body::Form(vec![("mask".to_owned(), FormPart::File(mask))]);
+    assert_eq!(mask_conversion_bytes(&body), converted_bound(300, 200));
+    assert_eq!(mask_conversion_bytes(&json_body(json!({"mask": 1}))), 0);
+}
+
+#[test]
+fn generations_refuse_images_and_native_size_fields() {
+    let found = violations(generate(json!({
+        "prompt": "p", "image_b64": "AAAA", "mask": [1], "height": 512
+    })));
+    let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["/mask", "/height", "/image_b64"]);
+}

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::{Stream, StreamExt};
-use js_sys::Uint8Array;
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Request};
@@ -68,10 +68,74 @@ impl UnreadBody {
             let _ = JsFuture::from(raw.cancel()).await;
             return;
         }
+        if drain_in_place(&raw).await.is_some() {
+            return;
+        }
         let mut chunks = wasm_streams::ReadableStream::from_raw(raw).into_stream();
         discard_rest(&mut chunks, self.declared, 0).await;
         // Dropping `chunks` cancels whatever is left (nothing, when the body was read to its end).
     }
+}
+
+/// The buffer a refused body is read through.
+const DRAIN_BUFFER: u32 = 64 * 1024;
+
+/// Reads a body nobody has read, within the bounds of [`discard_rest`], through one reused
+/// buffer (a "bring your own buffer" reader): refused bodies leave no garbage behind, where a
+/// default reader allocates every chunk anew (8 refused 16 MiB bodies were 128 MiB of garbage
+/// for the JS engine to collect). `None` when the stream does not take such a reader.
+async fn drain_in_place(raw: &web_sys::ReadableStream) -> Option<()> {
+    let options = Object::new();
+    Reflect::set(&options, &"mode".into(), &"byob".into()).ok()?;
+    // `getReader({mode: "byob"})` throws for a stream that is not a byte stream: `call1` catches.
+    let get_reader: Function = Reflect::get(raw, &"getReader".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let reader = get_reader.call1(raw, &options).ok()?;
+    let read: Function = Reflect::get(&reader, &"read".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let mut view = Uint8Array::new_with_length(DRAIN_BUFFER);
+    let mut total = 0u64;
+    let finished = loop {
+        let Ok(promise) = read.call1(&reader, &view) else {
+            break false;
+        };
+        let next = pin!(JsFuture::from(Promise::resolve(&promise)));
+        let idle = pin!(Delay::from(DISCARD_IDLE));
+        let result = match select(next, idle).await {
+            Either::Left((Ok(result), _)) => result,
+            // A broken body (the client went away), or a client waiting for its answer.
+            Either::Left((Err(_), _)) | Either::Right(_) => break false,
+        };
+        if Reflect::get(&result, &"done".into()).ok()?.as_bool() == Some(true) {
+            break true;
+        }
+        let Ok(chunk) = Reflect::get(&result, &"value".into())
+            .ok()?
+            .dyn_into::<Uint8Array>()
+        else {
+            break false;
+        };
+        total += u64::from(chunk.byte_length());
+        if total > DISCARD_MAX_BYTES {
+            break false;
+        }
+        // The buffer came back with the chunk (it was transferred); read into it again.
+        view = Uint8Array::new(&chunk.buffer());
+    };
+    if !finished {
+        if let Ok(cancel) =
+            Reflect::get(&reader, &"cancel".into()).and_then(JsCast::dyn_into::<Function>)
+        {
+            if let Ok(promise) = cancel.call0(&reader) {
+                let _ = JsFuture::from(Promise::resolve(&promise)).await;
+            }
+        }
+    }
+    Some(())
 }
 
 /// Reads and throws away the rest of a body whose reading stopped `already_read` bytes in,

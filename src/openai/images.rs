@@ -141,12 +141,7 @@ async fn read_request(
     endpoint: Endpoint,
 ) -> Result<(ImagesRequest, Hold), Failure> {
     let content_type = head.content_type.clone().unwrap_or_default();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = sdxl_core::parse::media_type_essence(&content_type);
     let fits = match endpoint {
         Endpoint::Generations => essence.is_empty() || essence == "application/json",
         Endpoint::Edits => essence == "multipart/form-data",

@@ -19,12 +19,7 @@ impl BodyEncoding {
     /// # Errors
     /// 415 for any other media type.
     pub fn of(content_type: &str) -> Result<BodyEncoding, ApiError> {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let essence = media_type_essence(content_type);
         match essence.as_str() {
             "" | "application/json" => Ok(BodyEncoding::Json),
             "application/x-www-form-urlencoded" => Ok(BodyEncoding::FormOrJson),
@@ -54,6 +49,18 @@ impl BodyEncoding {
             BodyEncoding::Multipart => false,
         }
     }
+}
+
+/// The media type of a `Content-Type` value without its parameters, lower-cased: what decides
+/// how a body is read.
+#[must_use]
+pub fn media_type_essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

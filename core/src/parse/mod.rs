@@ -13,7 +13,7 @@ use crate::model::{FieldKind, FieldSpec, ModelSpec};
 
 mod base64_stream;
 mod body_encoding;
-pub use body_encoding::BodyEncoding;
+pub use body_encoding::{media_type_essence, BodyEncoding};
 mod byte_arrays;
 pub mod windowed;
 

@@ -8,6 +8,9 @@ export const headers = { authorization: `Bearer ${TOKEN}` };
 
 export const WORKERS = ["gateway", "passthrough", "plainjs", "static", "rustfloor"];
 export const LABEL = { gateway: "ours", passthrough: "pass-through", plainjs: "plain JS", static: "static", rustfloor: "static, Rust" };
+/** Builds of our Worker (bench/compare.mjs adds other commits' builds as `gateway@<rev>`). */
+export const isOurs = (worker) => worker === "gateway" || worker.startsWith("gateway@");
+const label = (worker) => LABEL[worker] ?? worker;
 
 /**
  * The workloads. Latency is the point of `text` (one request at a time: no queueing in the
@@ -28,7 +31,7 @@ function checker(worker, workload) {
   return (res, bytes) => {
     if (res.headers["content-type"] !== "image/png") return `content-type ${res.headers["content-type"]}`;
     if (bytes === 0) return "empty body";
-    if (worker === "gateway" && res.headers["x-cache"] !== workload.gatewayCache) {
+    if (isOurs(worker) && res.headers["x-cache"] !== workload.gatewayCache) {
       return `x-cache ${res.headers["x-cache"]} (expected ${workload.gatewayCache})`;
     }
     return null;
@@ -67,12 +70,12 @@ export function summarize(cells) {
 }
 
 /** Every Worker on one workload: warm-up, then rounds, the Workers' order rotating each round. */
-export async function measureWorkload(server, workload, body, settings) {
+export async function measureWorkload(server, workload, body, settings, workers = WORKERS) {
   const { urls } = server;
   const alive = () => {
     if (server.gone) throw new Error(`${server.gone}: was it killed from outside? Run again.`);
   };
-  const cells = Object.fromEntries(WORKERS.map((w) => [w, []]));
+  const cells = Object.fromEntries(workers.map((w) => [w, []]));
   const load = (worker, seconds) =>
     runLoad({
       url: urls[worker],
@@ -83,28 +86,30 @@ export async function measureWorkload(server, workload, body, settings) {
       check: checker(worker, workload),
     });
   if (workload.id === "cache") {
-    await warmCache(urls.gateway, body).catch((e) => {
-      if (String(e).includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
-      throw e;
-    });
+    for (const worker of workers.filter(isOurs)) {
+      await warmCache(urls[worker], body).catch((e) => {
+        if (String(e).includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
+        throw e;
+      });
+    }
   }
-  for (const worker of WORKERS) {
+  for (const worker of workers) {
     const cell = await load(worker, settings.warmupSeconds);
     if (cell.firstError?.includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
   }
   alive();
   for (let round = 0; round < settings.rounds; round++) {
-    const order = WORKERS.map((_, i) => WORKERS[(i + round) % WORKERS.length]);
+    const order = workers.map((_, i) => workers[(i + round) % workers.length]);
     for (const worker of order) {
       const cell = await load(worker, settings.secondsPerCell);
       if (cell.firstError?.includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
       alive();
       cells[worker].push(cell);
-      log(`  ${workload.id} round ${round + 1}/${settings.rounds} ${LABEL[worker].padEnd(12)} ` +
+      log(`  ${workload.id} round ${round + 1}/${settings.rounds} ${label(worker).padEnd(12)} ` +
           `${((cell.requests / cell.elapsedMs) * 1000).toFixed(1)} req/s` +
           (cell.errors ? `  ${cell.errors} errors, first: ${cell.firstError}` : ""));
     }
   }
-  return Object.fromEntries(WORKERS.map((w) => [w, summarize(cells[w])]));
+  return Object.fromEntries(workers.map((w) => [w, summarize(cells[w])]));
 }
 

@@ -2,6 +2,7 @@
 // stand-in and workloads as `npm run bench`: how each change is measured before and after.
 //
 //   node bench/compare.mjs --before <rev>[,<rev>...] [--workloads array,b64] [--rounds N] [--seconds S]
+//                          [--also rustfloor,static]
 //
 // Each commit named is checked out into a git worktree under bench/.cache/worktrees, built there
 // with scripts/build-worker.sh (one shared cargo target directory, so dependencies build once),
@@ -63,6 +64,8 @@ async function main() {
   Object.assign(env, { CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR });
   const builds = (option("--before") ?? "HEAD~1").split(",").map(buildOf);
   builds.push({ name: "gateway", configPath: "gateway" });
+  // Other Workers of the benchmark beside them (`--also rustfloor,static`), for their floor.
+  for (const name of option("--also")?.split(",") ?? []) builds.push({ name, configPath: name });
   const fixtures = ensureFixtures({ log });
   const bodies = Object.fromEntries(Object.entries(fixtures.files).map(([k, f]) => [k, readFileSync(f)]));
   const workers = builds.map((b) => b.name);

@@ -18,7 +18,8 @@
 // rate limiter and the log line.
 import { MODEL, answerHeaders, readRequest, runModel, wholeImageFormat } from "./plainjs.js";
 
-const MEMORY_CACHE_BYTES = 16 * 1024 * 1024; // production's MEMORY_CACHE_BYTES (wrangler.toml)
+/** Production's MEMORY_CACHE_BYTES (wrangler.toml); a `MEMORY_CACHE_BYTES` var overrides it. */
+const DEFAULT_MEMORY_CACHE_BYTES = 16 * 1024 * 1024;
 const IMMUTABLE = "public, max-age=31536000, immutable";
 const KEY_VERSION_LINE = "sdxl-gateway cache key v1";
 
@@ -28,6 +29,12 @@ class BoundedLru {
     this.budget = budget;
     this.used = 0;
     this.entries = new Map();
+  }
+
+  /** Changes the budget, evicting as needed (as ours applies its setting on every request). */
+  setBudget(budget) {
+    this.budget = budget;
+    this.evictTo(budget);
   }
 
   get(key) {
@@ -41,13 +48,18 @@ class BoundedLru {
   insert(key, value, size) {
     this.remove(key);
     if (size > this.budget) return;
+    this.evictTo(this.budget - size);
+    this.entries.set(key, { value, size });
+    this.used += size;
+  }
+
+  /** Evicts the least recently used entries until at most `budget` bytes are kept. */
+  evictTo(budget) {
     for (const [oldest, entry] of this.entries) {
-      if (this.used + size <= this.budget) break;
+      if (this.used <= budget) break;
       this.entries.delete(oldest);
       this.used -= entry.size;
     }
-    this.entries.set(key, { value, size });
-    this.used += size;
   }
 
   remove(key) {
@@ -59,12 +71,13 @@ class BoundedLru {
 }
 
 /** Results this isolate served lately: {bytes, format, seed} by key. */
-const memory = new BoundedLru(MEMORY_CACHE_BYTES);
+const memory = new BoundedLru(DEFAULT_MEMORY_CACHE_BYTES);
 
 export default {
   async fetch(request, env, ctx) {
     const checked = await readRequest(request);
     if (checked instanceof Response) return checked;
+    memory.setBudget(Number(env.MEMORY_CACHE_BYTES ?? DEFAULT_MEMORY_CACHE_BYTES));
     const key = await cacheKey(checked);
     const plan = cachePlan(request.headers, checked.seedDrawn);
     const url = `${new URL(request.url).origin}/images/${key}`;

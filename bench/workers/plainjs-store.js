@@ -16,7 +16,7 @@
 // Not copied: our Worker's single flight (identical requests in flight share one run), which no
 // workload here exercises (the cache workload is all memory hits once warm), authentication, the
 // rate limiter and the log line.
-import { MODEL, answerHeaders, readRequest, runModel, wholeImageFormat } from "./plainjs.js";
+import { answerHeaders, readRequest, runModel, wholeImageFormat } from "./plainjs.js";
 
 /** Production's MEMORY_CACHE_BYTES (wrangler.toml); a `MEMORY_CACHE_BYTES` var overrides it. */
 const DEFAULT_MEMORY_CACHE_BYTES = 16 * 1024 * 1024;
@@ -106,8 +106,8 @@ function cachePlan(headers, seedDrawn) {
 }
 
 /** SHA-256 (hex) of a canonical text of the normalized inputs, each image by its own SHA-256. */
-async function cacheKey({ inputs, images }) {
-  let text = `${KEY_VERSION_LINE}\nmodel:${MODEL}\n`;
+async function cacheKey({ model, inputs, images }) {
+  let text = `${KEY_VERSION_LINE}\nmodel:${model}\n`;
   for (const [name, value] of Object.entries(inputs)) {
     if (images[name] !== undefined) {
       text += `${name}:img:${await sha256Hex(images[name])}\n`;

@@ -4,7 +4,8 @@
 // `image: [...bytes]`, and the model's output read whole and sniffed for its content type.
 // Written to be reasonable, not slow. It keeps nothing: bench/workers/plainjs-store.js is this Worker
 // plus the gateway's cache tiers.
-export const MODEL = "@cf/bytedance/stable-diffusion-xl-lightning";
+// Not exported: workerd reads every export of a Worker's main module as an entrypoint.
+const MODEL = "@cf/bytedance/stable-diffusion-xl-lightning";
 const MAX_BODY_BYTES = 16 * 1024 * 1024; // the gateway's default
 const KNOWN = new Set([
   "prompt", "negative_prompt", "height", "width", "image", "image_b64", "mask",
@@ -25,7 +26,7 @@ export default {
 // tiers, and nothing else differs between the two.
 
 /**
- * The request read, parsed and normalized: `{inputs, images, ignored, seed, seedDrawn}` (`images`
+ * The request read, parsed and normalized: `{inputs, images, ignored, seed, model, seedDrawn}` (`images`
  * the decoded bytes of `image` and `mask`, before they become number arrays), or the error
  * response.
  */
@@ -55,7 +56,7 @@ export async function readRequest(request) {
   if (normalized.errors.length > 0) {
     return envelope(400, normalized.errors.map((e) => ({ code: 5006, ...e })));
   }
-  return { ...normalized, seedDrawn: body.seed === undefined };
+  return { ...normalized, model: MODEL, seedDrawn: body.seed === undefined };
 }
 
 /** The model run, its output read whole and checked: `{bytes, format}`, or the error response. */

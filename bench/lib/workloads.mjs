@@ -119,7 +119,7 @@ export async function measureWorkload(server, workload, body, settings, workers 
       if (cell.firstError?.includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
       alive();
       cells[worker].push(cell);
-      log(`  ${workload.id} round ${round + 1}/${settings.rounds} ${label(worker).padEnd(12)} ` +
+      log(`  ${workload.id} round ${round + 1}/${settings.rounds} ${label(worker).padEnd(17)} ` +
           `${((cell.requests / cell.elapsedMs) * 1000).toFixed(1)} req/s` +
           (cell.errors ? `  ${cell.errors} errors, first: ${cell.firstError}` : ""));
     }

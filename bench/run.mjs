@@ -1,7 +1,7 @@
 // `npm run bench`: our Worker against five baselines, in one local workerd, on the same stand-in.
 // See BENCHMARKS.md for the method and the latest figures; the targets are bench/lib/targets.mjs.
 //
-//   npm run bench                 # full run (about 10 minutes), writes bench/results/latest.json
+//   npm run bench                 # full run (about 20 minutes: 7 workloads x 6 Workers), writes bench/results/latest.json
 //   npm run bench -- --smoke      # a couple of seconds per cell, checks that everything works
 //                                 # (also BENCH_SMOKE=1), writes bench/results/smoke.json
 //   options: --out <file>  --rounds N  --seconds S (per cell and round)  --workloads a,b

@@ -7,11 +7,13 @@
 // with scripts/build-worker.sh (one shared cargo target directory, so dependencies build once),
 // and its build copied into bench/.cache/builds/<sha>. The last column is build/ as it is (build
 // it first: `bash scripts/build-worker.sh .`); every ratio is over the first commit named. The
-// order of the Workers rotates each round.
+// order of the Workers rotates each round. Beside throughput it reports workerd's CPU time per
+// request (bench/lib/cpu.mjs), which other work on a shared machine moves far less.
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ensureFixtures, CACHE_DIR } from "./lib/fixtures.mjs";
 import { env, log, root, run } from "./lib/shell.mjs";
+import { cpuMs, workerdPids } from "./lib/cpu.mjs";
 import { startServer } from "./lib/start-server.mjs";
 import { LABEL, WORKLOADS, measureWorkload } from "./lib/workloads.mjs";
 
@@ -28,10 +30,15 @@ const settings = {
 const only = (option("--workloads") ?? "text,array,b64,cache").split(",");
 const workloads = WORKLOADS.filter((w) => only.includes(w.id));
 
-/** Builds `rev` once and answers the name of a bench config serving it (`gateway@<short sha>`). */
+/**
+ * Builds `rev` once and answers the name of a bench config serving it (`gateway@<short sha>`).
+ * A name that is already a directory of bench/.cache/builds (a build made by hand, say with
+ * other wasm-opt flags) is served as it is.
+ */
 function buildOf(rev) {
-  const sha = run("git", ["rev-parse", "--short", `${rev}^{commit}`]).trim();
   const builds = path.join(CACHE_DIR, "builds");
+  const prepared = existsSync(path.join(builds, rev, "index.js"));
+  const sha = prepared ? rev : run("git", ["rev-parse", "--short", `${rev}^{commit}`]).trim();
   const build = path.join(builds, sha);
   if (!existsSync(path.join(build, "index.js"))) {
     const tree = path.join(CACHE_DIR, "worktrees", sha);
@@ -60,6 +67,8 @@ async function main() {
   const bodies = Object.fromEntries(Object.entries(fixtures.files).map(([k, f]) => [k, readFileSync(f)]));
   const workers = builds.map((b) => b.name);
   const server = await startServer(["standin", ...builds.map((b) => b.configPath)], { env });
+  const pids = workerdPids(server.pid);
+  settings.cpuMs = () => cpuMs(pids);
   const lines = [];
   try {
     for (const workload of workloads) {
@@ -69,8 +78,10 @@ async function main() {
       for (const w of workers) {
         const a = r[w];
         const perRound = a.rpsPerRound.map((x, i) => (x / base.rpsPerRound[i]).toFixed(3)).join(" ");
+        const cpu = a.cpuMsPerRequest == null ? "" : `  workerd CPU ${a.cpuMsPerRequest} ms/request ` +
+          `x${(a.cpuMsPerRequest / base.cpuMsPerRequest).toFixed(3)} (rounds ${a.cpuMsPerRequestPerRound.join(" ")})`;
         lines.push(`${workload.id.padEnd(13)} ${(LABEL[w] ?? w).padEnd(16)} ${String(a.rps).padStart(7)} req/s` +
-          ` x${(a.rps / base.rps).toFixed(3)} (rounds ${perRound})  p50 ${a.p50Ms} ms  p99 ${a.p99Ms} ms`);
+          ` x${(a.rps / base.rps).toFixed(3)} (rounds ${perRound})  p50 ${a.p50Ms} ms  p99 ${a.p99Ms} ms${cpu}`);
       }
     }
   } finally {

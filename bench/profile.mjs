@@ -7,22 +7,24 @@
 // drops; for a profile build with names:
 //   WASM_OPT_BIN=node_modules/.bin/wasm-opt bash scripts/build-worker.sh .
 // The .cpuprofile file opens in Chrome DevTools (Performance panel) for the call tree.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import WebSocket from "ws";
 import { ensureFixtures } from "./lib/fixtures.mjs";
 import { runLoad } from "./lib/load.mjs";
 import { env, log } from "./lib/shell.mjs";
 import { startServer } from "./lib/start-server.mjs";
 import { WORKLOADS, headers } from "./lib/workloads.mjs";
-import { readFileSync } from "node:fs";
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : fallback;
 };
-const workerName = option("--worker", "gateway");
+// A bench config's name, or the path of a config (bench/compare.mjs writes them for other builds).
+const workerConfig = option("--worker", "gateway");
+const workerName = path.basename(workerConfig, ".toml");
 const workload = WORKLOADS.find((w) => w.id === option("--workload", "array"));
 const seconds = Number(option("--seconds", 5));
 const top = Number(option("--top", 30));
@@ -83,11 +85,13 @@ async function main() {
   const port = await freePort();
   const fixtures = ensureFixtures({ log });
   const body = readFileSync(fixtures.files[workload.body]);
-  const server = await startServer(["standin", workerName], { env: { ...env, BENCH_INSPECT: String(port) } });
+  const server = await startServer(["standin", workerConfig], { env: { ...env, BENCH_INSPECT: String(port) } });
   try {
     const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-    const target = targets.find((t) => t.title?.includes(`bench-${workerName}`) || t.id?.includes(`bench-${workerName}`));
-    if (!target) throw new Error(`no inspector target for bench-${workerName}: ${JSON.stringify(targets.map((t) => t.title))}`);
+    // The stand-in is the one other Worker.
+    if (process.env.BENCH_PROFILE_TARGETS) console.error(targets);
+    const target = targets.find((t) => t.id.startsWith("core:user:") && !t.id.includes("standin"));
+    if (!target) throw new Error(`no inspector target for ${workerName}: ${JSON.stringify(targets.map((t) => t.title))}`);
     const session = cdp(target.webSocketDebuggerUrl);
     await session.opened;
     const load = (ms) =>

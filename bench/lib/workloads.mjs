@@ -80,6 +80,10 @@ export function summarize(cells) {
     p50Ms: r(quantile(latencies, 0.5)),
     p99Ms: r(quantile(latencies, 0.99)),
     meanMs: r(latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length)),
+    ...(cells.every((c) => c.cpuMs != null) && {
+      cpuMsPerRequest: r(cells.reduce((n, c) => n + c.cpuMs, 0) / Math.max(1, requests), 2),
+      cpuMsPerRequestPerRound: cells.map((c) => r(c.cpuMs / Math.max(1, c.requests), 2)),
+    }),
   };
 }
 
@@ -115,7 +119,10 @@ export async function measureWorkload(server, workload, body, settings, workers 
   for (let round = 0; round < settings.rounds; round++) {
     const order = workers.map((_, i) => workers[(i + round) % workers.length]);
     for (const worker of order) {
+      const cpuBefore = settings.cpuMs?.();
       const cell = await load(worker, settings.secondsPerCell);
+      // The CPU the cell cost workerd (when the caller can read it: bench/lib/cpu.mjs).
+      if (cpuBefore != null) cell.cpuMs = settings.cpuMs() - cpuBefore;
       if (cell.firstError?.includes("ECONNREFUSED")) server.gone ??= "workerd stopped accepting connections";
       alive();
       cells[worker].push(cell);

@@ -38,6 +38,9 @@ pub struct Variant {
     /// Its permalink path, `/images/<id>`.
     pub permalink: String,
     pub done: bool,
+    /// Deliveries of its queue message so far.
+    #[serde(default)]
+    pub deliveries: u32,
 }
 
 /// Where a job's webhook goes and how its delivery went.
@@ -96,6 +99,8 @@ pub struct Applied {
     pub proceed: bool,
     /// Whether this event ended the job (its `completed` webhook is due).
     pub ended: bool,
+    /// For `Started`: which delivery of the image's message this is (1-based).
+    pub delivery: u32,
 }
 
 impl Job {
@@ -104,18 +109,21 @@ impl Job {
         let mut applied = Applied {
             proceed: false,
             ended: false,
+            delivery: 0,
         };
         if self.status.is_terminal() {
             return applied;
         }
         match event {
             JobEvent::Started { variant } => {
-                let Some(v) = self.variants.get(*variant) else {
+                let Some(v) = self.variants.get_mut(*variant) else {
                     return applied;
                 };
                 if v.done {
                     return applied;
                 }
+                v.deliveries += 1;
+                applied.delivery = v.deliveries;
                 self.deliveries += 1;
                 self.status = Status::Processing;
                 self.started_ms.get_or_insert(now_ms);
@@ -208,6 +216,7 @@ mod tests {
                     key: format!("key{i}"),
                     permalink: format!("/images/key{i}-tag"),
                     done: false,
+                    deliveries: 0,
                 })
                 .collect(),
             deliveries: 0,
@@ -225,7 +234,13 @@ mod tests {
         assert_eq!(j.prediction()["status"], "starting");
         assert!(j.apply(&JobEvent::Started { variant: 0 }, 2_000).proceed);
         assert_eq!(j.status, Status::Processing);
-        assert!(j.apply(&JobEvent::Started { variant: 1 }, 2_500).proceed);
+        let again = j.apply(&JobEvent::Started { variant: 1 }, 2_500);
+        assert!(again.proceed);
+        assert_eq!(again.delivery, 1);
+        assert_eq!(
+            j.apply(&JobEvent::Started { variant: 1 }, 2_600).delivery,
+            2
+        );
         assert_eq!(j.started_ms, Some(2_000));
         assert!(!j.apply(&JobEvent::Made { variant: 1 }, 3_000).ended);
         assert_eq!(j.prediction()["output"], Value::Null);
@@ -241,7 +256,7 @@ mod tests {
         );
         assert_eq!(p["completed_at"], "1970-01-01T00:00:04.000Z");
         assert_eq!(p["metrics"]["predict_time"], 2.0);
-        assert_eq!(j.deliveries, 2);
+        assert_eq!(j.deliveries, 3);
     }
 
     #[test]

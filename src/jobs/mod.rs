@@ -64,11 +64,13 @@ pub async fn handle(
             return prediction(&applied.job, 200);
         }
     };
-    let job = match wait {
-        Some(seconds) if !job.status.is_terminal() => waited(gateway, &job, seconds).await?,
-        _ => job,
-    };
-    prediction(&job, status)
+    match wait {
+        Some(seconds) if !job.status.is_terminal() => {
+            let job = waited(gateway, &job, seconds).await?;
+            respond(&job.prediction_after_wait(), status)
+        }
+        _ => prediction(&job, status),
+    }
 }
 
 /// The job `id` if `owner` made it; 404 for any other (a stranger learns nothing of it).
@@ -100,7 +102,11 @@ async fn waited(gateway: &Gateway<'_>, job: &Job, seconds: u32) -> Handled<Job> 
 }
 
 fn prediction(job: &Job, status: u16) -> Handled {
-    let mut response = Response::ok(job.prediction().to_string())?.with_status(status);
+    respond(&job.prediction(), status)
+}
+
+fn respond(prediction: &serde_json::Value, status: u16) -> Handled {
+    let mut response = Response::ok(prediction.to_string())?.with_status(status);
     let headers = response.headers_mut();
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", "no-store")?;

@@ -162,6 +162,19 @@ impl Job {
         self.owner == caller
     }
 
+    /// The prediction answered when a `Prefer: wait` ran out before the job ended: a running job
+    /// reads `starting`, because Replicate's clients take any other status of a waited answer
+    /// for the end of the job (and poll `urls.get`, which tells the truth, only after
+    /// `starting`).
+    #[must_use]
+    pub fn prediction_after_wait(&self) -> Value {
+        let mut prediction = self.prediction();
+        if !self.status.is_terminal() {
+            prediction["status"] = json!(Status::Starting);
+        }
+        prediction
+    }
+
     /// The prediction, as Replicate answers it: `output` is the images' absolute permalinks once
     /// the job succeeded.
     #[must_use]
@@ -303,6 +316,16 @@ mod tests {
         assert_eq!(j.deliveries, 0);
         assert!(!j.apply(&JobEvent::Made { variant: 7 }, 2).ended);
         assert_eq!(j.status, Status::Starting);
+    }
+
+    #[test]
+    fn a_wait_that_ran_out_reads_starting() {
+        let mut j = job(1);
+        j.apply(&JobEvent::Started { variant: 0 }, 1);
+        assert_eq!(j.prediction()["status"], "processing");
+        assert_eq!(j.prediction_after_wait()["status"], "starting");
+        j.apply(&JobEvent::Made { variant: 0 }, 2);
+        assert_eq!(j.prediction_after_wait()["status"], "succeeded");
     }
 
     #[test]

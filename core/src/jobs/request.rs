@@ -256,7 +256,11 @@ pub fn under_input(error: ApiError) -> ApiError {
                 .into_iter()
                 .map(|mut v| {
                     if v.path.starts_with('/') {
+                        let quoted = format!("'{}'", v.path);
                         v.path = format!("/input{}", v.path);
+                        if let Some(rest) = v.message.strip_prefix(&quoted) {
+                            v.message = format!("'{}'{rest}", v.path);
+                        }
                     }
                     v
                 })

@@ -103,9 +103,11 @@ test("the model can be named in the path, as Replicate's clients do", async () =
   });
   assert.equal(r.status, 201, r.text);
   assert.equal(r.json.status, "succeeded");
-  const unknown = await call("/v1/models/acme/nothing/predictions", { method: "POST", body: { input: { prompt } } });
-  assert.ok([400, 404].includes(unknown.status), unknown.text);
-  assert.match(unknown.text, /@cf\/acme\/nothing/);
+  for (const path of ["/v1/models/acme/nothing/predictions", "/v1/models/a/b/c/predictions"]) {
+    const unknown = await call(path, { method: "POST", body: { input: { prompt } } });
+    assert.equal(unknown.status, 404, unknown.text);
+    assert.ok(unknown.json.errors[0].message.includes(path), unknown.text);
+  }
 });
 
 test("cancel before the run: the job ends canceled and no image is made", async () => {

@@ -19,7 +19,8 @@ pub mod webhook;
 pub enum JobsRoute {
     /// `POST /v1/predictions`: the model named in the body (`version` or `model`).
     Create,
-    /// `POST /v1/models/{owner}/{name}/predictions`: the model `@cf/{owner}/{name}`.
+    /// `POST /v1/models/{owner}/{name}/predictions`: the model `@cf/{owner}/{name}` (a path of
+    /// another shape names no model: 404).
     CreateFor { model: String },
     /// `GET /v1/predictions/{id}`.
     Get { id: String },
@@ -49,16 +50,16 @@ impl JobsRoute {
                 JobsRoute::Get { id }
             });
         }
+        // `{owner}/{name}` is what Replicate's clients can express; any other shape names no
+        // model and is refused as one (404), not left to the OpenAI routes.
         let model = rest
             .strip_prefix("/models/")?
             .strip_suffix("/predictions")?;
-        // `{owner}/{name}`, exactly two segments: what Replicate's clients can express.
-        let (owner, name) = model.split_once('/')?;
-        if owner.is_empty() || name.is_empty() || name.contains('/') {
+        if model.is_empty() {
             return None;
         }
         Some(JobsRoute::CreateFor {
-            model: format!("@cf/{owner}/{name}"),
+            model: format!("@cf/{model}"),
         })
     }
 
@@ -96,7 +97,13 @@ mod tests {
                 model: "@cf/bytedance/stable-diffusion-xl-lightning".into()
             })
         );
-        assert!(JobsRoute::parse("/predictions/abc/cancel").is_some());
+        // Shapes no model has are still this API's, so they are refused as no such model.
+        assert_eq!(
+            JobsRoute::parse("/models/a/b/c/predictions"),
+            Some(JobsRoute::CreateFor {
+                model: "@cf/a/b/c".into()
+            })
+        );
     }
 
     #[test]
@@ -105,9 +112,7 @@ mod tests {
             "/predictions/",
             "/predictions/a/b",
             "/predictions//cancel",
-            "/models/a/predictions",
-            "/models/a/b/c/predictions",
-            "/models//b/predictions",
+            "/models//predictions",
             "/models/@cf/bytedance/stable-diffusion-xl-lightning",
             "/images/generations",
         ] {

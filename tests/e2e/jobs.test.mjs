@@ -222,7 +222,7 @@ test("locked: only the token that made a job can read or cancel it", { skip: !LO
   const prompt = uniquePrompt("job owner");
   const alpha = { authorization: "Bearer tok-alpha" };
   const beta = { authorization: "Bearer tok-beta" };
-  const input = { prompt, width: 32, height: 32 };
+  const input = { prompt, ...small };
   assert.equal((await create({ version: MODEL, input }, { base: LOCKED })).status, 401);
   const r = await create({ version: MODEL, input }, { base: LOCKED, headers: alpha });
   assert.equal(r.status, 201, r.text);

@@ -15,8 +15,7 @@ use sdxl_core::models;
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
 use worker::{
-    console_error, Context, Env, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder,
-    RawMessage, Request, RequestInit,
+    console_error, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage,
 };
 
 use super::store::{self, AppliedJob};
@@ -140,9 +139,7 @@ async fn make(
     let mut head = RequestHead::new("POST", &url);
     head.content_type = Some("application/json".to_owned());
     head.content_length = Some(body.len() as u64);
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let req = Request::new_with_init(&url, &init)?;
+    let req = super::post(&url, Some(&body), None)?;
     let mut trace = Trace::start(&head, None);
     let mut gateway = Gateway {
         env,

@@ -101,6 +101,24 @@ async fn waited(gateway: &Gateway<'_>, job: &Job, seconds: u32) -> Handled<Job> 
     Ok(job)
 }
 
+/// A `POST` of `body` to `url`, made with `web_sys` directly: `worker::RequestInit` would bring
+/// its serializers of `cf` options (image resizing and more) into the bundle.
+fn post(
+    url: &str,
+    body: Option<&str>,
+    headers: Option<&web_sys::Headers>,
+) -> worker::Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    if let Some(body) = body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(body));
+    }
+    if let Some(headers) = headers {
+        init.set_headers(headers);
+    }
+    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
+}
+
 fn prediction(job: &Job, status: u16) -> Handled {
     respond(&job.prediction(), status)
 }

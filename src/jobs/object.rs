@@ -9,7 +9,8 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 
 use super::store::AppliedJob;
 
-#[durable_object]
+// Only the events a job has (its fetch and its alarm): the WebSocket glue would be bundle weight.
+#[durable_object(alarm)]
 pub struct JobObject {
     state: State,
     env: Env,

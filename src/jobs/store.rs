@@ -2,7 +2,7 @@
 
 use sdxl_core::jobs::job::{Job, JobEvent};
 use serde::{Deserialize, Serialize};
-use worker::{Env, Method, ObjectNamespace, Request, RequestInit, Stub};
+use worker::{Env, ObjectNamespace, Stub};
 
 use super::JOBS_BINDING;
 use crate::failure::{Failure, Handled};
@@ -32,12 +32,7 @@ pub fn new_id(env: &Env) -> Handled<String> {
 }
 
 async fn call(env: &Env, id: &str, op: &str, body: Option<String>) -> Handled<worker::Response> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post);
-    if let Some(body) = body {
-        init.with_body(Some(body.into()));
-    }
-    let req = Request::new_with_init(&format!("https://job/{op}"), &init)?;
+    let req = crate::jobs::post(&format!("https://job/{op}"), body.as_deref(), None)?;
     Ok(stub(env, id)?.fetch_with_request(req).await?)
 }
 

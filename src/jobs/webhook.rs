@@ -9,7 +9,7 @@ use futures_util::pin_mut;
 use sdxl_core::jobs::webhook::{
     message_id, next_after, parse_secrets, signature, Delivery, Next, WebhookEvent,
 };
-use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit, Result};
+use worker::{Delay, Env, Fetch, Result};
 
 use super::object::{now_ms, JobObject};
 
@@ -91,7 +91,7 @@ async fn send(
 ) -> std::result::Result<u16, String> {
     let id = message_id(job_id);
     let attempt = async {
-        let headers = Headers::new();
+        let headers = web_sys::Headers::new()?;
         headers.set("content-type", "application/json")?;
         headers.set("webhook-id", &id)?;
         headers.set("webhook-timestamp", &timestamp_s.to_string())?;
@@ -99,11 +99,7 @@ async fn send(
             "webhook-signature",
             &signature(keys, &id, timestamp_s, body),
         )?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(body.into()));
-        let request = Request::new_with_init(url, &init)?;
+        let request = super::post(url, Some(body), Some(&headers))?;
         let response = Fetch::Request(request).send().await?;
         Ok::<u16, worker::Error>(response.status_code())
     };

@@ -4,7 +4,6 @@
 
 use sdxl_core::jobs::job::{Job, JobEvent};
 use sdxl_core::jobs::webhook::WebhookEvent;
-use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use super::store::AppliedJob;
@@ -16,25 +15,24 @@ pub struct JobObject {
     env: Env,
 }
 
-#[derive(Deserialize)]
-struct Row {
-    state: String,
-}
-
 impl JobObject {
     fn sql(&self) -> worker::SqlStorage {
         self.state.storage().sql()
     }
 
     fn load(&self) -> Result<Option<Job>> {
-        let rows: Vec<Row> = self
+        // The row read as a plain JS object: `to_array` would bring serde_wasm_bindgen's
+        // deserializer into the bundle for one string.
+        let mut cursor = self
             .sql()
-            .exec("SELECT state FROM job WHERE id = 1", None)?
-            .to_array()?;
-        match rows.first() {
-            Some(row) => Ok(Some(serde_json::from_str(&row.state)?)),
-            None => Ok(None),
-        }
+            .exec("SELECT state FROM job WHERE id = 1", None)?;
+        let Some(row) = Iterator::next(&mut cursor) else {
+            return Ok(None);
+        };
+        let state = js_sys::Reflect::get(&row?, &"state".into())?
+            .as_string()
+            .ok_or_else(|| worker::Error::RustError("the job's row has no state".into()))?;
+        Ok(Some(serde_json::from_str(&state)?))
     }
 
     pub(super) fn save(&self, job: &Job) -> Result<()> {

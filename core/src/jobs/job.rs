@@ -77,9 +77,10 @@ pub struct Job {
     pub webhook: Option<Webhook>,
 }
 
-/// What happens to a job.
+/// What happens to a job. Externally tagged (serde's default): an internally tagged enum
+/// buffers its input in serde's `Content`, which weighs in the Worker's bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum JobEvent {
     /// A consumer took image `variant` (a delivery of its message).
     Started { variant: usize },

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 /// bytes; Queues refuse messages over 128 KB).
 pub const INLINE_MAX_BYTES: usize = 96 * 1024;
 
-/// Where an image's request body is.
+/// Where an image's request body is. Externally tagged (serde's default): an internally tagged
+/// enum buffers its input in serde's `Content`, which weighs in the Worker's bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum InputRef {
     /// The JSON body itself.
     Inline { body: String },
@@ -71,6 +72,6 @@ mod tests {
             r2_key: "job-inputs/1".into(),
         })
         .unwrap();
-        assert_eq!(stored["kind"], "stored");
+        assert_eq!(stored["stored"]["r2_key"], "job-inputs/1");
     }
 }

@@ -2,6 +2,7 @@
 // and a Queue, against `npm start`'s setup (the stand-in as Workers AI).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { PNG } from "pngjs";
 import { LOCKED, MODEL, arm, generate, statsFor, uniquePrompt, decodePng } from "./helpers.mjs";
 import {
   LOCAL_WEBHOOK_SECRET,
@@ -232,6 +233,24 @@ test("locked: only the token that made a job can read or cancel it", { skip: !LO
   assert.equal((await call(`/v1/predictions/${id}`, { base: LOCKED })).status, 401);
   const mine = await settle(id, { base: LOCKED, headers: alpha });
   assert.notEqual(mine.status, "canceled");
+});
+
+test("a large img2img input travels by R2 (the message carries its key) and the job succeeds", async () => {
+  // Noise does not compress: a 256x256 PNG of it is ~190 KiB, over the 96 KiB a message carries.
+  const png = new PNG({ width: 256, height: 192 });
+  for (let i = 0; i < png.data.length; i++) png.data[i] = (Math.random() * 256) | 0;
+  const image = PNG.sync.write(png).toString("base64");
+  assert.ok(image.length > 96 * 1024, `${image.length} bytes of base64`);
+  const prompt = uniquePrompt("job img2img");
+  const r = await create(
+    { version: "@cf/runwayml/stable-diffusion-v1-5-img2img", input: { prompt, image_b64: image, strength: 0.5 } },
+    { headers: { prefer: "wait=30" } },
+  );
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.status, "succeeded", r.json.error);
+  assert.match(r.json.input.image_b64, /\(\d+ characters\)$/, "the input image is not echoed whole");
+  const out = await fetchImage(r.json.output[0]);
+  assert.deepEqual([out.width, out.height], [256, 192], "sized by its input image");
 });
 
 test("an unknown or malformed prediction id is a 404", async () => {

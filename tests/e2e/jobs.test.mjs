@@ -111,16 +111,21 @@ test("the model can be named in the path, as Replicate's clients do", async () =
   }
 });
 
+/** Cancels job `id`, then checks it is still canceled, with no output, `ms` later. */
+async function cancelAndStayCanceled(id, ms) {
+  const canceled = await call(`/v1/predictions/${id}/cancel`, { method: "POST" });
+  assert.equal(canceled.status, 200, canceled.text);
+  assert.equal(canceled.json.status, "canceled");
+  await pause(ms);
+  const later = await call(`/v1/predictions/${id}`);
+  assert.equal(later.json.status, "canceled");
+  assert.equal(later.json.output, null);
+}
+
 test("cancel before the run: the job ends canceled and no image is made", async () => {
   const prompt = uniquePrompt("job cancel before");
   const r = await create({ version: MODEL, input: { prompt, ...small } });
-  const canceled = await call(`/v1/predictions/${r.json.id}/cancel`, { method: "POST" });
-  assert.equal(canceled.status, 200, canceled.text);
-  assert.equal(canceled.json.status, "canceled");
-  await pause(3000);
-  const later = await call(`/v1/predictions/${r.json.id}`);
-  assert.equal(later.json.status, "canceled");
-  assert.equal(later.json.output, null);
+  await cancelAndStayCanceled(r.json.id, 3000);
   assert.equal((await statsFor(prompt)).prompt_runs, 0);
 });
 
@@ -134,12 +139,7 @@ test("cancel during the run: the job stays canceled when the run finishes", asyn
     status = (await call(`/v1/predictions/${r.json.id}`)).json.status;
   }
   assert.equal(status, "processing");
-  const canceled = await call(`/v1/predictions/${r.json.id}/cancel`, { method: "POST" });
-  assert.equal(canceled.json.status, "canceled");
-  await pause(4000);
-  const later = await call(`/v1/predictions/${r.json.id}`);
-  assert.equal(later.json.status, "canceled");
-  assert.equal(later.json.output, null);
+  await cancelAndStayCanceled(r.json.id, 4000);
   assert.equal((await statsFor(prompt)).prompt_runs, 1);
 });
 

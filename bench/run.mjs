@@ -1,7 +1,7 @@
-// `npm run bench`: our Worker against four baselines, in one local workerd, on the same stand-in.
+// `npm run bench`: our Worker against five baselines, in one local workerd, on the same stand-in.
 // See BENCHMARKS.md for the method and the latest figures; the targets are bench/lib/targets.mjs.
 //
-//   npm run bench                 # full run (about 10 minutes), writes bench/results/latest.json
+//   npm run bench                 # full run (about 20 minutes: 7 workloads x 6 Workers), writes bench/results/latest.json
 //   npm run bench -- --smoke      # a couple of seconds per cell, checks that everything works
 //                                 # (also BENCH_SMOKE=1), writes bench/results/smoke.json
 //   options: --out <file>  --rounds N  --seconds S (per cell and round)  --workloads a,b
@@ -93,7 +93,7 @@ async function main() {
   log("building the static Worker in Rust (scripts/build-worker.sh bench/rust-floor)");
   run("bash", ["scripts/build-worker.sh", "bench/rust-floor"]);
 
-  log("starting one workerd with the stand-in and the five Workers");
+  log(`starting one workerd with the stand-in and the ${WORKERS.length} Workers`);
   let server = await startServer(["standin", ...WORKERS]);
   const results = {};
   let restarts = 0;

@@ -7,4 +7,5 @@ args=()
 for arg in "$@"; do
   [ "$arg" = "--debuginfo" ] || args+=("$arg")
 done
-exec "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/node_modules/.bin/wasm-opt" "${args[@]}"
+# The Wasm is built with SIMD (.cargo/config.toml), a feature worker-build does not enable.
+exec "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/node_modules/.bin/wasm-opt" "${args[@]}" --enable-simd

@@ -28,6 +28,8 @@ mod request_body;
 mod request_head;
 mod responses;
 mod routes;
+#[cfg(test)]
+mod scan_tests;
 mod single_flight;
 mod trace;
 

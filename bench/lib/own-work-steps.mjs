@@ -1,7 +1,7 @@
 // One request's own work in our Worker, step by step as src/generate.rs runs them, on the
-// sdxl-core Wasm built by bench/native (a bare C ABI, no wasm-bindgen). Shared by the two places
-// it is timed: Node's V8 (bench/lib/wasm-timing.mjs) and workerd's (bench/workers/ownwork.js).
-// No imports: it runs in both.
+// sdxl-core Wasm built by bench/native (a bare C ABI, no wasm-bindgen), and the plain JS Worker's
+// own work beside it. Shared by the two places they are timed: Node's V8
+// (bench/lib/wasm-timing.mjs) and workerd's (bench/workers/ownwork.js). No imports: it runs in both.
 
 /**
  * Runs the steps once on `body`; answers their durations in ms, and the `image_b64` text handed
@@ -55,6 +55,22 @@ export async function gatewaySteps(w, body, { sha256, now, decoder }) {
     imageToJsPath,
     imageLen: len,
   };
+}
+
+/**
+ * The plain JS Worker's own work on `body` (bench/workers/plainjs.js, `normalize` passed in):
+ * the text decoded and parsed, then checked and normalized; answers the durations in ms as
+ * [gatewaySteps] does, and the inputs it would hand to AI.run (their serialization is not own
+ * work, as ours' is not).
+ */
+export function plainjsSteps(normalize, body, { now, decoder }) {
+  const t0 = now();
+  const parsed = JSON.parse(decoder.decode(body));
+  const t1 = now();
+  const { inputs, errors } = normalize(parsed);
+  const t2 = now();
+  if (errors.length > 0) throw new Error("plain JS refused the body");
+  return { times: { jsonParse: t1 - t0, normalize: t2 - t1, ownWork: t2 - t0 }, inputs };
 }
 
 /** Median and mean of a list of milliseconds, to the microsecond. */

@@ -10,6 +10,7 @@ export function printTable(report, workloads) {
     if (!res) continue;
     for (const worker of WORKERS) {
       const s = res.workers[worker];
+      if (!s) continue;
       rows.push([w.id, LABEL[worker], w.concurrency, s.rps, s.p50Ms, s.p99Ms, s.requests, s.errors].map(String));
     }
   }
@@ -38,6 +39,11 @@ export function printTable(report, workloads) {
       out.push(`  ours in workerd (mean ms of ${d.runs} runs; image to JS by ${d.imageToJsPath}): body into Wasm ` +
                `${m("bodyIntoWasm")}, parse ${m("parse")}, validate ${m("validate")}, cache key ${m("key")}, ` +
                `image to JS ${m("imageToJs")} = ${m("ownWork")}`);
+      if (d.plainjs) {
+        const p = (step) => d.plainjs.steps[step].mean;
+        out.push(`  plain JS in workerd (mean ms of ${d.plainjs.runs} runs): TextDecoder + JSON.parse ` +
+                 `${p("jsonParse")}, normalize ${p("normalize")} = ${p("ownWork")}`);
+      }
     }
     const n = report.ownWork.native.array;
     out.push(`  ours natively (x86-64): parse ${n.parse.median}, validate ${n.validate.median}, cache key ${n.key.median} = ${n.total.median}`);

@@ -45,7 +45,8 @@ const workers = names.map((name) => {
   const config = unstable_readConfig({ config: configPath });
   const { workerOptions, main } = unstable_getMiniflareWorkerOptions(configPath);
   const exposed = config.name !== "bench-standin"; // the stand-in is reached through `AI` only
-  if (main === path.join(root, "build/index.js")) {
+  // Our build, or another commit's (bench/compare.mjs names those `bench-gateway-at-<rev>`).
+  if (config.name === "bench-gateway" || config.name.startsWith("bench-gateway-at-")) {
     // Our Worker runs on the production settings, with the bench config's [vars] on top.
     workerOptions.bindings = { ...production.vars, ...workerOptions.bindings };
     delete workerOptions.bindings.LOCAL_ADMIN;

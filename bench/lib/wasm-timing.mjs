@@ -17,7 +17,7 @@ import { serialize } from "node:v8";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { normalize as plainNormalize } from "../workers/plainjs.js";
-import { gatewaySteps, summary } from "./own-work-steps.mjs";
+import { gatewaySteps, plainjsSteps, summary } from "./own-work-steps.mjs";
 
 /** The same loop as the inline JS in src/ai_inputs.rs. */
 function numberArray(bytes) {
@@ -91,17 +91,12 @@ export async function timeOwnWork({ wasmPath, bodies, seconds = 2 }) {
       };
     };
     const plainjs = () => {
-      const t0 = now();
-      const text = new TextDecoder().decode(body);
-      const parsed = JSON.parse(text);
-      const t1 = now();
-      const { inputs, errors } = plainNormalize(parsed);
+      const once = plainjsSteps(plainNormalize, body, { now, decoder });
       const t2 = now();
-      if (errors.length > 0) throw new Error(`${label}: plain JS refused the body`);
-      const wire = serialize(inputs);
+      const wire = serialize(once.inputs);
       const t3 = now();
       if (wire.length === 0) throw new Error("unreachable");
-      return { jsonParse: t1 - t0, normalize: t2 - t1, ownWork: t2 - t0, rpcSerialize: t3 - t2 };
+      return { ...once.times, rpcSerialize: t3 - t2 };
     };
     const measured = await measure(seconds, { gateway, plainjs });
     results[label] = { bodyBytes: body.length, imageToJsPath, ...measured };

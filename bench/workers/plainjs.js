@@ -2,7 +2,9 @@
 // obvious way in plain JavaScript: JSON.parse, a check per field, a loop over `image` checking each
 // element, atob for `image_b64`, magic-number sniffing, defaults filled in, then AI.run with
 // `image: [...bytes]`, and the model's output read whole and sniffed for its content type.
-// Written to be reasonable, not slow: no caching, as the gateway's cache is measured separately.
+// Written to be reasonable, not slow. It keeps nothing: bench/workers/plainjs-store.js is this Worker
+// plus the gateway's cache tiers.
+// Not exported: workerd reads every export of a Worker's main module as an entrypoint.
 const MODEL = "@cf/bytedance/stable-diffusion-xl-lightning";
 const MAX_BODY_BYTES = 16 * 1024 * 1024; // the gateway's default
 const KNOWN = new Set([
@@ -12,54 +14,81 @@ const KNOWN = new Set([
 
 export default {
   async fetch(request, env) {
-    if (request.method !== "POST") {
-      return envelope(405, [{ code: 7001, message: `${request.method} is not allowed` }], { allow: "POST" });
-    }
-    const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-    if (!(type === "" || type === "application/json" || type.endsWith("+json") ||
-          type === "application/x-www-form-urlencoded")) {
-      return envelope(415, [{ code: 3004, message: `unsupported content type ${type}` }]);
-    }
-    const text = await request.text();
-    if (text.length > MAX_BODY_BYTES) {
-      return envelope(413, [{ code: 3006, message: "the request body is too large" }]);
-    }
-    let body;
-    try {
-      body = JSON.parse(text);
-    } catch (e) {
-      return envelope(400, [{ code: 3003, message: `the request body is not valid JSON: ${e.message}` }]);
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      return envelope(400, [{ code: 3003, message: "the request body must be a JSON object" }]);
-    }
-
-    const { inputs, errors, ignored, seed } = normalize(body);
-    if (errors.length > 0) {
-      return envelope(400, errors.map((e) => ({ code: 5006, ...e })));
-    }
-
-    let output;
-    try {
-      const stream = await env.AI.run(MODEL, inputs);
-      output = new Uint8Array(await new Response(stream).arrayBuffer());
-    } catch (e) {
-      return upstreamError(e);
-    }
-    const format = sniff(output);
-    if (format === null || !endsWhole(format, output)) {
-      return envelope(502, [{ code: 3043, message: "the model did not return a whole image" }]);
-    }
-    const headers = {
-      "content-type": format,
-      "x-seed": String(seed),
-    };
-    if (inputs.width !== undefined) headers["x-requested-width"] = String(inputs.width);
-    if (inputs.height !== undefined) headers["x-requested-height"] = String(inputs.height);
-    if (ignored.length > 0) headers["x-ignored-fields"] = ignored.join(", ");
-    return new Response(output, { headers });
+    const checked = await readRequest(request);
+    if (checked instanceof Response) return checked;
+    const made = await runModel(env, checked.inputs);
+    if (made instanceof Response) return made;
+    return new Response(made.bytes, { headers: { "content-type": made.format, ...answerHeaders(checked) } });
   },
 };
+
+// The steps below are exported so bench/workers/plainjs-store.js is this Worker plus the cache
+// tiers, and nothing else differs between the two.
+
+/**
+ * The request read, parsed and normalized: `{inputs, images, ignored, seed, model, seedDrawn}` (`images`
+ * the decoded bytes of `image` and `mask`, before they become number arrays), or the error
+ * response.
+ */
+export async function readRequest(request) {
+  if (request.method !== "POST") {
+    return envelope(405, [{ code: 7001, message: `${request.method} is not allowed` }], { allow: "POST" });
+  }
+  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (!(type === "" || type === "application/json" || type.endsWith("+json") ||
+        type === "application/x-www-form-urlencoded")) {
+    return envelope(415, [{ code: 3004, message: `unsupported content type ${type}` }]);
+  }
+  const text = await request.text();
+  if (text.length > MAX_BODY_BYTES) {
+    return envelope(413, [{ code: 3006, message: "the request body is too large" }]);
+  }
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    return envelope(400, [{ code: 3003, message: `the request body is not valid JSON: ${e.message}` }]);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return envelope(400, [{ code: 3003, message: "the request body must be a JSON object" }]);
+  }
+  const normalized = normalize(body);
+  if (normalized.errors.length > 0) {
+    return envelope(400, normalized.errors.map((e) => ({ code: 5006, ...e })));
+  }
+  return { ...normalized, model: MODEL, seedDrawn: body.seed === undefined };
+}
+
+/** The model run, its output read whole and checked: `{bytes, format}`, or the error response. */
+export async function runModel(env, inputs) {
+  let output;
+  try {
+    const stream = await env.AI.run(MODEL, inputs);
+    output = new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    return upstreamError(e);
+  }
+  const format = wholeImageFormat(output);
+  if (format === null) {
+    return envelope(502, [{ code: 3043, message: "the model did not return a whole image" }]);
+  }
+  return { bytes: output, format };
+}
+
+/** The content type of `bytes` if they are a whole PNG, JPEG or WebP file, else null. */
+export function wholeImageFormat(bytes) {
+  const format = sniff(bytes);
+  return format !== null && endsWhole(format, bytes) ? format : null;
+}
+
+/** The headers that say what was asked for, and the seed. */
+export function answerHeaders({ inputs, ignored, seed }) {
+  const headers = { "x-seed": String(seed) };
+  if (inputs.width !== undefined) headers["x-requested-width"] = String(inputs.width);
+  if (inputs.height !== undefined) headers["x-requested-height"] = String(inputs.height);
+  if (ignored.length > 0) headers["x-ignored-fields"] = ignored.join(", ");
+  return headers;
+}
 
 /**
  * Checks every field, listing every violation; fills defaults; decodes images. (Also exported so
@@ -122,6 +151,7 @@ export function normalize(body) {
       fail("/mask", "same_dimensions", "'/mask' must have the same dimensions as the image");
     }
   }
+  const images = { image, mask };
   if (image !== undefined) inputs.image = [...image];
   if (mask !== undefined) inputs.mask = [...mask];
 
@@ -133,7 +163,7 @@ export function normalize(body) {
     Math.floor(Math.random() * 4294967296);
   inputs.seed = seed;
 
-  return { inputs, errors, ignored, seed };
+  return { inputs, images, errors, ignored, seed };
 }
 
 function integer(body, name, min, max, fail) {

@@ -99,7 +99,7 @@ pub fn accept_quality(accept: Option<&str>, media_type: &str) -> (f32, u8) {
         };
         let quality = params
             .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
+            .find_map(|q| quality_value(q.trim()))
             .unwrap_or(1.0)
             .clamp(0.0, 1.0);
         if best.is_none_or(|(s, _)| specificity > s) {
@@ -107,6 +107,43 @@ pub fn accept_quality(accept: Option<&str>, media_type: &str) -> (f32, u8) {
         }
     }
     best.map_or((0.0, 0), |(s, q)| (q, s))
+}
+
+/// A `q` parameter's number: RFC 9110's `qvalue` (`0.8`, `1.000`) and any plain decimal up to
+/// 7 significant fractional digits, as `str::parse::<f32>` reads it. Not by `parse` itself:
+/// that links `core`'s float parser and its 10 KiB table of powers of five (~10 KiB of the
+/// gzipped Worker), while a `qvalue` needs one division. Exponents, `inf`, `NaN` and longer
+/// fractions (none of them a `qvalue`) are ignored like any other unreadable `q`.
+fn quality_value(text: &str) -> Option<f32> {
+    /// Powers of ten exact in `f32`: one division by them rounds correctly.
+    const TENS: [f32; 8] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
+        return None;
+    }
+    let value = if whole.bytes().any(|b| b != b'0') {
+        // At least 1: all that matters once clamped to 0..=1.
+        1.0
+    } else {
+        let fraction = fraction.trim_end_matches('0');
+        let places = TENS.get(fraction.len())?;
+        let numerator: u32 = if fraction.is_empty() {
+            0
+        } else {
+            fraction.parse().ok()?
+        };
+        // Below 10^7 < 2^24: exact in f32, so the quotient is the correctly rounded value.
+        #[allow(clippy::cast_precision_loss)]
+        let numerator = numerator as f32;
+        numerator / places
+    };
+    Some(if negative { -value } else { value })
 }
 
 /// What a generation answers with, by the `Accept` header.
@@ -203,6 +240,59 @@ mod tests {
     }
 
     use super::*;
+
+    /// Every plain decimal of up to 6 fractional digits, signed and padded, reads as `parse`
+    /// reads it (after the clamp `accept_quality` applies), bit for bit.
+    #[test]
+    fn quality_values_read_as_parse_reads_them() {
+        let clamp = |q: f32| q.clamp(0.0, 1.0).to_bits();
+        let mut texts: Vec<String> = Vec::new();
+        for places in 1..=6u32 {
+            for n in 0..10u32.pow(places) {
+                texts.push(format!("0.{n:0width$}", width = places as usize));
+            }
+        }
+        for extra in [
+            "0",
+            "1",
+            "1.",
+            "1.0",
+            "1.000",
+            "0.",
+            ".5",
+            "+0.5",
+            "-0.5",
+            "-0",
+            "00.50",
+            "2",
+            "10.25",
+            "0.5000000000",
+            "0.1234567",
+            "-1.5",
+            "007",
+        ] {
+            texts.push(extra.to_owned());
+        }
+        for text in &texts {
+            let expected = text.parse::<f32>().ok().map(clamp);
+            assert_eq!(quality_value(text).map(clamp), expected, "{text}");
+        }
+        // Not qvalues, and now ignored (a missing `q` is 1) instead of read.
+        for text in [
+            "",
+            ".",
+            "+",
+            "5e-1",
+            "inf",
+            "NaN",
+            "0.12345678",
+            "0,5",
+            "0.5 ",
+            "x",
+        ] {
+            assert_eq!(quality_value(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn etags() {

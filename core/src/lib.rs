@@ -8,6 +8,7 @@ pub mod base64_image;
 pub mod budget;
 pub mod cache_key;
 pub mod config;
+pub mod crc32;
 pub mod dispatch;
 pub mod echo;
 pub mod envelope;

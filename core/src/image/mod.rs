@@ -177,7 +177,7 @@ fn check_png_chunks(bytes: &[u8]) -> Result<(), ImageError> {
             return Err(ImageError::Truncated("PNG"));
         };
         let stored = u32::from_be_bytes([stored[0], stored[1], stored[2], stored[3]]);
-        if crc32fast::hash(covered) != stored {
+        if crate::crc32::hash(covered) != stored {
             return Err(ImageError::BadChunkCrc {
                 chunk: String::from_utf8_lossy(kind).escape_debug().to_string(),
                 offset: at,

@@ -128,7 +128,7 @@ fn parse(png: &[u8], max_pixels: u64) -> Result<Parsed<'_>, MaskError> {
         let (kind, data) = (&rest[4..8], &rest[8..8 + len]);
         let stored_crc =
             u32::from_be_bytes([rest[8 + len], rest[9 + len], rest[10 + len], rest[11 + len]]);
-        if crc32fast::hash(&rest[4..8 + len]) != stored_crc {
+        if crate::crc32::hash(&rest[4..8 + len]) != stored_crc {
             return Err(MaskError::Unreadable("a chunk fails its CRC check"));
         }
         rest = &rest[12 + len..];
@@ -396,7 +396,7 @@ fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     let start = out.len();
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
-    let crc = crc32fast::hash(&out[start..]);
+    let crc = crate::crc32::hash(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
@@ -726,7 +726,7 @@ mod tests {
             let mut png = whole.clone();
             png[PNG_SIGNATURE.len() + 8 + 12] = 1;
             let end = PNG_SIGNATURE.len() + 8 + 13;
-            let crc = crc32fast::hash(&png[PNG_SIGNATURE.len() + 4..end]);
+            let crc = crate::crc32::hash(&png[PNG_SIGNATURE.len() + 4..end]);
             png[end..end + 4].copy_from_slice(&crc.to_be_bytes());
             png
         };

@@ -17,6 +17,7 @@
 use crate::model::{FieldKind, FieldSpec, ModelSpec};
 
 use super::base64_stream::{self, Base64Stream};
+use super::scan;
 use super::windowed::{ByteSource, Cursor, Cut};
 
 /// An image value read by the fast path.
@@ -153,26 +154,9 @@ fn read_key<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) -> Option<Vec<u8>> 
     }
 }
 
-/// Bytes of a `u64` with every byte set to `b`.
-const fn splat(b: u8) -> u64 {
-    u64::from_ne_bytes([b; 8])
-}
-
-/// How many bytes of `word` are zero, exactly.
-fn zero_bytes(word: u64) -> u32 {
-    let low7 = splat(0x7f);
-    let t = ((word & low7).wrapping_add(low7)) | word;
-    (!t & splat(0x80)).count_ones()
-}
-
-/// Whether any byte of `word` is zero (exact: the classic test has no false answers).
-fn has_zero_byte(word: u64) -> bool {
-    word.wrapping_sub(splat(0x01)) & !word & splat(0x80) != 0
-}
-
 /// At most how many elements the array starting at `start` (`[`) has: commas + 1 up to the first
 /// `]` — exact for an array of numbers, an upper bound otherwise (the read then fails), and 1 for
-/// `[]`. Eight bytes at a time: this pass reads the array's text once more, so it must be cheap.
+/// `[]`. This pass reads the array's text once more, so it must be cheap (`scan`).
 fn count_elements<S: ByteSource + ?Sized>(body: &S, start: usize) -> Option<usize> {
     let mut commas = 0usize;
     let mut buf = vec![0u8; super::windowed::WINDOW.min(body.len() - start)];
@@ -180,23 +164,10 @@ fn count_elements<S: ByteSource + ?Sized>(body: &S, start: usize) -> Option<usiz
     while at < body.len() {
         let n = buf.len().min(body.len() - at);
         body.copy_to(at, &mut buf[..n]);
-        let window = &buf[..n];
-        let mut words = window.chunks_exact(8);
-        let mut offset = 0;
-        for word in words.by_ref() {
-            let w = u64::from_ne_bytes(word.try_into().ok()?);
-            if has_zero_byte(w ^ splat(b']')) {
-                break;
-            }
-            commas += zero_bytes(w ^ splat(b',')) as usize;
-            offset += 8;
-        }
-        for &b in &window[offset..] {
-            match b {
-                b']' => return Some(commas + 1),
-                b',' => commas += 1,
-                _ => {}
-            }
+        let (found, close) = scan::commas_before_close(&buf[..n]);
+        commas += found;
+        if close.is_some() {
+            return Some(commas + 1);
         }
         at += n;
     }
@@ -208,35 +179,25 @@ fn count_elements<S: ByteSource + ?Sized>(body: &S, start: usize) -> Option<usiz
 fn string_len<S: ByteSource + ?Sized>(body: &S, start: usize) -> Option<usize> {
     let mut buf = vec![0u8; super::windowed::WINDOW.min(body.len() - start)];
     let mut at = start + 1;
-    let mut escaped = false;
+    // Bytes of the next window an escape at the end of this one covers (0 or 1).
+    let mut escaped = 0;
     while at < body.len() {
         let n = buf.len().min(body.len() - at);
         body.copy_to(at, &mut buf[..n]);
         let window = &buf[..n];
-        let mut i = 0;
-        if escaped {
-            i = 1;
-            escaped = false;
-        }
+        let mut i = escaped;
         while i < n {
-            // Skip eight plain bytes at a time.
-            if let Some(word) = window.get(i..i + 8) {
-                let w = u64::from_ne_bytes(word.try_into().ok()?);
-                if !has_zero_byte(w ^ splat(b'"')) && !has_zero_byte(w ^ splat(b'\\')) {
-                    i += 8;
-                    continue;
-                }
+            let Some(stop) = scan::string_stop(&window[i..]) else {
+                break;
+            };
+            i += stop;
+            if window[i] == b'"' {
+                return Some(at + i - start - 1);
             }
-            match window[i] {
-                b'"' => return Some(at + i - start - 1),
-                b'\\' if i + 1 < n => i += 2,
-                b'\\' => {
-                    escaped = true;
-                    i += 1;
-                }
-                _ => i += 1,
-            }
+            // A backslash: it and the byte it escapes.
+            i += 2;
         }
+        escaped = i.saturating_sub(n);
         at += n;
     }
     None

@@ -15,6 +15,7 @@ mod base64_stream;
 mod body_encoding;
 pub use body_encoding::{media_type_essence, BodyEncoding};
 mod byte_arrays;
+pub mod scan;
 pub mod windowed;
 
 use byte_arrays::Taken;

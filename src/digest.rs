@@ -34,7 +34,7 @@ pub async fn cache_key(request: &Normalized) -> Result<String, JsValue> {
     }))
 }
 
-async fn sha256_hex(bytes: &[u8]) -> Result<String, JsValue> {
+pub(crate) async fn sha256_hex(bytes: &[u8]) -> Result<String, JsValue> {
     // SAFETY: the view is only read by `digest`, which copies the bytes before it returns
     // (WebCrypto: "get a copy of the bytes held by the data parameter"), and nothing allocates
     // in Wasm memory between making the view and that call.

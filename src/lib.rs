@@ -17,6 +17,7 @@ mod digest;
 mod failure;
 mod gateway;
 mod generate;
+mod jobs;
 mod js_error;
 mod memory;
 mod model_output;
@@ -35,7 +36,7 @@ mod trace;
 use sdxl_core::answer::{cors_headers, failure_answer, Refusal};
 use sdxl_core::request_head::Method;
 use sdxl_core::route::Route;
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
 
 use crate::failure::Failure;
 use crate::gateway::Gateway;
@@ -98,4 +99,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
     trace.finish(response.status_code());
     Ok(response)
+}
+
+/// The jobs queue and its dead-letter queue (`jobs::consume`): every message is acknowledged or
+/// retried on its own, so this never fails.
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> Result<()> {
+    jobs::consume(batch, env, ctx).await;
+    Ok(())
 }

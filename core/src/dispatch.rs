@@ -4,6 +4,7 @@
 
 use crate::envelope::ApiError;
 use crate::headers::{wanted, Wanted};
+use crate::jobs::JobsRoute;
 use crate::model::Output;
 use crate::models;
 use crate::openai::OpenAiRoute;
@@ -77,6 +78,9 @@ pub enum Plan<'a> {
     /// `/v1/...`: OpenAI's Images API, which checks access itself and answers in its own
     /// envelope.
     OpenAi(OpenAiRoute),
+    /// `/v1/predictions...`: asynchronous jobs in Replicate's shape (docs/jobs.md), authorized
+    /// and rate limited like generation.
+    Jobs(JobsRoute),
     /// Local runs only (`LOCAL_ADMIN`).
     Admin(Admin<'a>),
 }
@@ -107,6 +111,12 @@ pub fn methods(route: &Route<'_>) -> Option<&'static [Method]> {
         Route::Root | Route::Run { .. } => Some(GENERATE),
         Route::Rest { .. } => Some(REST),
         Route::Image { .. } | Route::Models | Route::OpenApi => Some(READ),
+        Route::OpenAi { rest } if JobsRoute::parse(rest).is_some() => {
+            match JobsRoute::parse(rest) {
+                Some(JobsRoute::Get { .. }) => Some(READ),
+                _ => Some(REST),
+            }
+        }
         Route::OpenAi { rest } => match OpenAiRoute::parse(rest) {
             OpenAiRoute::Generations | OpenAiRoute::Edits => Some(REST),
             OpenAiRoute::Models | OpenAiRoute::Model(_) => Some(READ),
@@ -166,7 +176,10 @@ pub fn plan(head: &RequestHead, local_admin: bool) -> Result<Plan<'_>, ApiError>
         },
         Route::Models => Plan::Models,
         Route::OpenApi => Plan::OpenApi,
-        Route::OpenAi { rest } => Plan::OpenAi(OpenAiRoute::parse(rest)),
+        Route::OpenAi { rest } => match JobsRoute::parse(rest) {
+            Some(jobs) => Plan::Jobs(jobs),
+            None => Plan::OpenAi(OpenAiRoute::parse(rest)),
+        },
         Route::Root
             if fields == Fields::Query
                 && head.query.is_none()

@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod headers;
 pub mod image;
 pub mod inputs;
+pub mod jobs;
 pub mod json_schema;
 pub mod lru;
 pub mod model;

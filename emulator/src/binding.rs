@@ -81,6 +81,12 @@ pub async fn run(
                 "Capacity temporarily exceeded, please try again.",
             ))
         }
+        Some((Behaviour::Allocation, _)) => {
+            return Err(ai_error(
+                3036,
+                "You have used up your daily free allocation of 10,000 neurons.",
+            ))
+        }
         Some((Behaviour::BadInput, _)) => {
             return Err(ai_error(
                 5006,

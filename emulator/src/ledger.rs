@@ -15,6 +15,8 @@ use crate::codec::OutputFormat;
 pub enum Behaviour {
     /// Throw `3040: Capacity temporarily exceeded, please try again.`
     Capacity,
+    /// Throw `3036: ...`: the account's daily allocation is spent (not worth retrying).
+    Allocation,
     /// Throw `5006: ...` as if the service refused inputs the gateway accepted.
     BadInput,
     /// Wait `delay_ms`, then throw `3007: ...`.

@@ -43,7 +43,7 @@ fn every_route_takes_its_methods_and_refuses_others_with_allow() {
     let run = format!("/ai/run/{SDXL}");
     let rest = format!("/client/v4/accounts/acc/ai/run/{SDXL}");
     let model = format!("/v1/models/{SDXL}");
-    let table: [(&str, &str); 10] = [
+    let table: [(&str, &str); 14] = [
         ("/", "GET, HEAD, POST"),
         (&run, "GET, HEAD, POST"),
         (&rest, "POST"),
@@ -54,6 +54,13 @@ fn every_route_takes_its_methods_and_refuses_others_with_allow() {
         ("/v1/images/edits", "POST"),
         ("/v1/models", "GET, HEAD"),
         (&model, "GET, HEAD"),
+        ("/v1/predictions", "POST"),
+        ("/v1/predictions/abc", "GET, HEAD"),
+        ("/v1/predictions/abc/cancel", "POST"),
+        (
+            "/v1/models/bytedance/stable-diffusion-xl-lightning/predictions",
+            "POST",
+        ),
     ];
     for (path, allowed) in table {
         for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"] {
@@ -188,4 +195,34 @@ fn entity_tags_differ_by_representation() {
     assert_eq!(Delivery::Image.entity_tag("k"), "k");
     assert_eq!(Delivery::Envelope.entity_tag("k"), "k.json");
     assert_eq!(Delivery::RestEnvelope.entity_tag("k"), "k.rest.json");
+}
+
+#[test]
+fn prediction_routes_are_planned_before_openais() {
+    assert_plan!(
+        plan(&head("POST", "/v1/predictions", None), false),
+        Plan::Jobs(JobsRoute::Create)
+    );
+    assert_plan!(
+        plan(
+            &head(
+                "POST",
+                "/v1/models/bytedance/stable-diffusion-xl-lightning/predictions",
+                None
+            ),
+            false
+        ),
+        Plan::Jobs(JobsRoute::CreateFor {
+            model: SDXL.to_owned()
+        })
+    );
+    assert_plan!(
+        plan(&head("GET", "/v1/predictions/abc", None), false),
+        Plan::Jobs(JobsRoute::Get { id: "abc".into() })
+    );
+    // The OpenAI model route is unchanged.
+    assert_plan!(
+        plan(&head("GET", &format!("/v1/models/{SDXL}"), None), false),
+        Plan::OpenAi(OpenAiRoute::Model(SDXL.to_owned()))
+    );
 }

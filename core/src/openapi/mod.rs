@@ -70,6 +70,7 @@ pub fn document(options: &DocOptions<'_>) -> Value {
         doc["paths"]["/"] = root;
     }
     crate::openai::openapi::add_to(&mut doc, options.models);
+    crate::jobs::openapi::add_to(&mut doc);
     doc
 }
 

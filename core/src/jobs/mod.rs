@@ -1,0 +1,130 @@
+//! Asynchronous image jobs in Replicate's prediction shape (docs/jobs.md): `POST /v1/predictions`,
+//! `POST /v1/models/{owner}/{name}/predictions`, `GET /v1/predictions/{id}`,
+//! `POST /v1/predictions/{id}/cancel`. Pure parts only: the routes, reading a create request
+//! into per-image bodies, the job's state machine and its JSON, the queue message, when a
+//! failed run is retried and how long after, `Prefer: wait`, and webhook signing and schedule.
+//! The Worker (`src/jobs/`) holds each job in a Durable Object and runs it from a Queue.
+
+pub mod backoff;
+pub mod clock;
+pub mod job;
+pub mod message;
+pub mod openapi;
+pub mod prefer;
+pub mod request;
+pub mod webhook;
+
+/// A path under `/v1` that names a prediction route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobsRoute {
+    /// `POST /v1/predictions`: the model named in the body (`version` or `model`).
+    Create,
+    /// `POST /v1/models/{owner}/{name}/predictions`: the model `@cf/{owner}/{name}` (a path of
+    /// another shape names no model: 404).
+    CreateFor { model: String },
+    /// `GET /v1/predictions/{id}`.
+    Get { id: String },
+    /// `POST /v1/predictions/{id}/cancel`.
+    Cancel { id: String },
+}
+
+impl JobsRoute {
+    /// The prediction route of `rest` (the path after `/v1`), or `None` for any other path.
+    #[must_use]
+    pub fn parse(rest: &str) -> Option<JobsRoute> {
+        if rest == "/predictions" {
+            return Some(JobsRoute::Create);
+        }
+        if let Some(tail) = rest.strip_prefix("/predictions/") {
+            let (id, cancel) = match tail.strip_suffix("/cancel") {
+                Some(id) => (id, true),
+                None => (tail, false),
+            };
+            if id.is_empty() || id.contains('/') {
+                return None;
+            }
+            let id = id.to_owned();
+            return Some(if cancel {
+                JobsRoute::Cancel { id }
+            } else {
+                JobsRoute::Get { id }
+            });
+        }
+        // `{owner}/{name}` is what Replicate's clients can express; any other shape names no
+        // model and is refused as one (404), not left to the OpenAI routes.
+        let model = rest
+            .strip_prefix("/models/")?
+            .strip_suffix("/predictions")?;
+        if model.is_empty() {
+            return None;
+        }
+        Some(JobsRoute::CreateFor {
+            model: format!("@cf/{model}"),
+        })
+    }
+
+    /// Whether the route creates a job.
+    #[must_use]
+    pub fn creates(&self) -> bool {
+        matches!(self, JobsRoute::Create | JobsRoute::CreateFor { .. })
+    }
+}
+
+/// A job id: the hex id of its Durable Object (64 lowercase hex digits, unguessable).
+#[must_use]
+pub fn is_job_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prediction_routes() {
+        assert_eq!(JobsRoute::parse("/predictions"), Some(JobsRoute::Create));
+        assert_eq!(
+            JobsRoute::parse("/predictions/abc"),
+            Some(JobsRoute::Get { id: "abc".into() })
+        );
+        assert_eq!(
+            JobsRoute::parse("/predictions/abc/cancel"),
+            Some(JobsRoute::Cancel { id: "abc".into() })
+        );
+        assert_eq!(
+            JobsRoute::parse("/models/bytedance/stable-diffusion-xl-lightning/predictions"),
+            Some(JobsRoute::CreateFor {
+                model: "@cf/bytedance/stable-diffusion-xl-lightning".into()
+            })
+        );
+        // Shapes no model has are still this API's, so they are refused as no such model.
+        assert_eq!(
+            JobsRoute::parse("/models/a/b/c/predictions"),
+            Some(JobsRoute::CreateFor {
+                model: "@cf/a/b/c".into()
+            })
+        );
+    }
+
+    #[test]
+    fn other_paths_are_not_prediction_routes() {
+        for path in [
+            "/predictions/",
+            "/predictions/a/b",
+            "/predictions//cancel",
+            "/models//predictions",
+            "/models/@cf/bytedance/stable-diffusion-xl-lightning",
+            "/images/generations",
+        ] {
+            assert_eq!(JobsRoute::parse(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn job_ids_are_object_ids() {
+        assert!(is_job_id(&"a1".repeat(32)));
+        assert!(!is_job_id("abc"));
+        assert!(!is_job_id(&"A1".repeat(32)));
+        assert!(!is_job_id(&"g1".repeat(32)));
+    }
+}

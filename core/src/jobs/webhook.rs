@@ -1,0 +1,206 @@
+//! Webhooks by the Standard Webhooks scheme: the headers `webhook-id`, `webhook-timestamp` and
+//! `webhook-signature` (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per secret, so a
+//! receiver keeps verifying while secrets rotate), `whsec_` secrets, and the retry schedule.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use thiserror::Error;
+
+/// Replicate's webhook events. Only `completed` is sent by this gateway (a job's images are
+/// reported together); the others are accepted in `webhook_events_filter` and never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    Start,
+    Output,
+    Logs,
+    Completed,
+}
+
+impl WebhookEvent {
+    pub const ALL: [WebhookEvent; 4] = [
+        WebhookEvent::Start,
+        WebhookEvent::Output,
+        WebhookEvent::Logs,
+        WebhookEvent::Completed,
+    ];
+
+    /// The event named `name`.
+    #[must_use]
+    pub fn named(name: &str) -> Option<WebhookEvent> {
+        WebhookEvent::ALL
+            .into_iter()
+            .find(|e| serde_json::to_value(e).is_ok_and(|v| v == name))
+    }
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub at_ms: u64,
+    /// The receiver's status, when it answered.
+    pub status: Option<u16>,
+    /// Why no status came back (a network error, a timeout).
+    pub error: Option<String>,
+}
+
+/// Delays between attempts, after the first (immediate) one: the schedule Standard Webhooks
+/// suggests, about 27 hours in all.
+pub const RETRY_DELAYS_S: [u32; 7] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+
+/// What follows an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Delivered (2xx), refused for good (410), or out of attempts.
+    Settled,
+    /// Try again after this many milliseconds.
+    RetryAfterMs(u64),
+}
+
+/// After `attempts` attempts, the last answered with `status` (`None`: no answer).
+#[must_use]
+pub fn next_after(attempts: usize, status: Option<u16>) -> Next {
+    match status {
+        Some(200..=299 | 410) => Next::Settled,
+        _ => match attempts.checked_sub(1).and_then(|i| RETRY_DELAYS_S.get(i)) {
+            Some(&s) => Next::RetryAfterMs(u64::from(s) * 1000),
+            None => Next::Settled,
+        },
+    }
+}
+
+/// A secret that cannot sign.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SecretError {
+    #[error("WEBHOOK_SECRETS entry {position} does not start with whsec_")]
+    Prefix { position: usize },
+    #[error("WEBHOOK_SECRETS entry {position} is not base64 after whsec_")]
+    Base64 { position: usize },
+    #[error("WEBHOOK_SECRETS entry {position} is shorter than 24 bytes")]
+    Short { position: usize },
+}
+
+/// The signing keys of `WEBHOOK_SECRETS`: `whsec_<base64>` entries separated by commas or
+/// spaces, the current one first.
+///
+/// # Errors
+/// The first entry that is no usable secret.
+pub fn parse_secrets(text: &str) -> Result<Vec<Vec<u8>>, SecretError> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .enumerate()
+        .map(|(i, entry)| {
+            let position = i + 1;
+            let b64 = entry
+                .strip_prefix("whsec_")
+                .ok_or(SecretError::Prefix { position })?;
+            let key = STANDARD
+                .decode(b64)
+                .map_err(|_| SecretError::Base64 { position })?;
+            if key.len() < 24 {
+                return Err(SecretError::Short { position });
+            }
+            Ok(key)
+        })
+        .collect()
+}
+
+/// The `webhook-signature` value: `v1,<sig>` per key, space-separated.
+#[must_use]
+pub fn signature(keys: &[Vec<u8>], id: &str, timestamp_s: u64, body: &str) -> String {
+    keys.iter()
+        .map(|key| {
+            // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+            mac.update(id.as_bytes());
+            mac.update(b".");
+            mac.update(timestamp_s.to_string().as_bytes());
+            mac.update(b".");
+            mac.update(body.as_bytes());
+            format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `webhook-id` of a job's `completed` message: the same for every attempt, so receivers
+/// can drop repeats.
+#[must_use]
+pub fn message_id(job_id: &str) -> String {
+    format!("msg_{job_id}_completed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Standard Webhooks reference example (its libraries' tests): this secret, id,
+    /// timestamp and payload sign to this signature.
+    #[test]
+    fn signs_as_the_reference_example() {
+        let keys = parse_secrets("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let body = r#"{"test": 2432232314}"#;
+        assert_eq!(
+            signature(&keys, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn one_signature_per_secret_for_rotation() {
+        let keys = parse_secrets(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB",
+        )
+        .unwrap();
+        let sig = signature(&keys, "id", 1, "{}");
+        let parts: Vec<_> = sig.split(' ').collect();
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.starts_with("v1,")));
+        assert_ne!(parts[0], parts[1]);
+        // The body is signed: another body, another signature.
+        assert_ne!(signature(&keys, "id", 1, "{ }"), sig);
+    }
+
+    #[test]
+    fn bad_secrets_are_named() {
+        assert_eq!(
+            parse_secrets("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,abc"),
+            Err(SecretError::Prefix { position: 2 })
+        );
+        assert_eq!(
+            parse_secrets("whsec_%%%"),
+            Err(SecretError::Base64 { position: 1 })
+        );
+        assert_eq!(
+            parse_secrets("whsec_QUJD"),
+            Err(SecretError::Short { position: 1 })
+        );
+        assert_eq!(parse_secrets(""), Ok(vec![]));
+    }
+
+    #[test]
+    fn retried_on_schedule_until_2xx_or_410() {
+        assert_eq!(next_after(1, Some(200)), Next::Settled);
+        assert_eq!(next_after(1, Some(204)), Next::Settled);
+        assert_eq!(next_after(1, Some(410)), Next::Settled);
+        assert_eq!(next_after(1, Some(500)), Next::RetryAfterMs(5_000));
+        assert_eq!(next_after(2, None), Next::RetryAfterMs(300_000));
+        assert_eq!(next_after(7, Some(404)), Next::RetryAfterMs(36_000_000));
+        assert_eq!(next_after(8, Some(500)), Next::Settled);
+    }
+
+    #[test]
+    fn events_by_name() {
+        assert_eq!(
+            WebhookEvent::named("completed"),
+            Some(WebhookEvent::Completed)
+        );
+        assert_eq!(WebhookEvent::named("start"), Some(WebhookEvent::Start));
+        assert_eq!(WebhookEvent::named("done"), None);
+    }
+}

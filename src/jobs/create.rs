@@ -1,0 +1,145 @@
+//! `POST /v1/predictions` and `POST /v1/models/{owner}/{name}/predictions`: the request read
+//! and every image's body validated by the model's table (a bad request is a 4xx here, never a
+//! failed job), the job stored in its object, then one queue message per image.
+
+use sdxl_core::budget::Phase;
+use sdxl_core::inputs::seed_from_unit;
+use sdxl_core::jobs::job::{Job, Status, Variant, Webhook};
+use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
+use sdxl_core::jobs::request::{read_create, under_input};
+use sdxl_core::parse::{media_type_essence, ByteSource};
+use sdxl_core::request_head::RequestHead;
+use sdxl_core::{validate_json, ApiError, Policy};
+use worker::Request;
+
+use super::object::now_ms;
+use super::{store, webhook, QUEUE_BINDING};
+use crate::failure::{Failure, Handled};
+use crate::gateway::Gateway;
+use crate::r2_binding::R2Bucket;
+use crate::request_body::read_body;
+
+pub async fn create(
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
+    req: &Request,
+    model_in_path: Option<&str>,
+    owner: &str,
+) -> Handled<Job> {
+    let Gateway { env, config, .. } = *gateway;
+    let content_type = head.content_type.clone().unwrap_or_default();
+    let essence = media_type_essence(&content_type);
+    if !(essence.is_empty() || essence == "application/json") {
+        return Err(ApiError::UnsupportedMediaType(content_type).into());
+    }
+    let budget = crate::memory::budget(config);
+    let (js_body, _hold) = read_body(
+        req,
+        head.content_length,
+        config.max_body_bytes,
+        &budget,
+        |body| Phase::JsonWhole { body },
+    )
+    .await?;
+    let mut bytes = vec![0u8; js_body.len()];
+    js_body.copy_to(0, &mut bytes);
+    drop(js_body);
+    let mut draw = || seed_from_unit(js_sys::Math::random());
+    let request = read_create(&bytes, model_in_path, &mut draw).map_err(|e| match e {
+        // The model is named by the path: a path that names no model is no resource (404).
+        ApiError::NoSuchModel(_) if model_in_path.is_some() => ApiError::NotFound {
+            method: head.method.as_str().to_owned(),
+            path: head.path.clone(),
+        },
+        other => other,
+    })?;
+    drop(bytes);
+    gateway.trace.log.model = Some(request.model.id);
+
+    let permalinks = config
+        .permalinks
+        .as_ref()
+        .map_err(|e| Failure::Misconfigured(e.to_string()))?;
+    let webhook = match request.webhook {
+        Some((url, events)) => {
+            webhook::keys(env).map_err(Failure::Misconfigured)?;
+            Some(Webhook {
+                url,
+                events,
+                deliveries: Vec::new(),
+                settled: false,
+            })
+        }
+        None => None,
+    };
+    // As the native routes read it (`generate`): img2img sized by its input image.
+    let policy = Policy {
+        size_from_input: true,
+        ..config.policy
+    };
+    let mut variants = Vec::with_capacity(request.bodies.len());
+    for body in &request.bodies {
+        let normalized = validate_json(request.model, body.as_bytes(), policy, &mut draw)
+            .map_err(under_input)?;
+        let key = crate::digest::cache_key(&normalized).await?;
+        variants.push(Variant {
+            permalink: format!("/images/{}", permalinks.id_for(&key)),
+            key,
+            done: false,
+            deliveries: 0,
+        });
+    }
+
+    let id = store::new_id(env)?;
+    let mut messages = Vec::with_capacity(variants.len());
+    for (variant, (body, v)) in request.bodies.iter().zip(&variants).enumerate() {
+        let input = if must_store(body.len()) {
+            // Too large for a message: to R2 under its content hash first.
+            let Some(bucket) = R2Bucket::from_env(env) else {
+                return Err(ApiError::TooLarge {
+                    limit: sdxl_core::jobs::message::INLINE_MAX_BYTES as u64,
+                }
+                .into());
+            };
+            let hash = crate::digest::sha256_hex(body.as_bytes()).await?;
+            let r2_key = stored_input_key(&hash);
+            let bytes = js_sys::Uint8Array::from(body.as_bytes());
+            bucket
+                .put(&r2_key, &bytes, "application/json", None)
+                .await?;
+            InputRef::Stored { r2_key }
+        } else {
+            InputRef::Inline { body: body.clone() }
+        };
+        let message = JobMessage {
+            job: id.clone(),
+            variant,
+            key: v.key.clone(),
+            input,
+        };
+        let text = serde_json::to_string(&message).map_err(|e| Failure::Internal(e.to_string()))?;
+        messages.push(text);
+    }
+
+    let job = Job {
+        id,
+        owner: owner.to_owned(),
+        model: request.model.id.to_owned(),
+        input: request.input_echo,
+        origin: head.url_origin.clone(),
+        status: Status::Starting,
+        variants,
+        deliveries: 0,
+        error: None,
+        created_ms: now_ms(),
+        started_ms: None,
+        completed_ms: None,
+        webhook,
+    };
+    store::create(env, &job).await?;
+    let queue = env
+        .queue(QUEUE_BINDING)
+        .map_err(|e| Failure::Misconfigured(format!("the {QUEUE_BINDING} binding: {e}")))?;
+    queue.send_batch(messages).await?;
+    Ok(job)
+}

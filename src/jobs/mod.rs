@@ -1,0 +1,132 @@
+//! Asynchronous jobs in Replicate's prediction shape (docs/jobs.md): the routes, each job's
+//! Durable Object, the queue consumer that makes the images through the native pipeline, and
+//! signed webhooks. Every decision is `sdxl_core::jobs`'s; this is the adapter.
+
+mod consumer;
+mod create;
+mod object;
+mod store;
+mod webhook;
+
+use std::time::Duration;
+
+use sdxl_core::jobs::job::{Job, JobEvent};
+use sdxl_core::jobs::prefer::wait_seconds;
+use sdxl_core::jobs::{is_job_id, JobsRoute};
+use sdxl_core::request_head::RequestHead;
+use sdxl_core::ApiError;
+use worker::{Delay, Request, Response};
+
+pub use consumer::consume;
+
+use crate::access::rate_limit;
+use crate::failure::Handled;
+use crate::gateway::Gateway;
+use crate::trace::now;
+
+/// The Durable Object namespace of jobs.
+pub const JOBS_BINDING: &str = "JOBS";
+/// The queue images are made from.
+pub const QUEUE_BINDING: &str = "JOB_QUEUE";
+/// How often a waiting request reads its job again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Answers a prediction route: authorized and rate limited as generation is.
+pub async fn handle(
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
+    req: Request,
+    route: JobsRoute,
+) -> Handled {
+    let config = gateway.config;
+    let caller = head.caller(config).map_err(ApiError::Unauthorized)?;
+    rate_limit(gateway, caller.clone()).await?;
+    // Anonymous access (local runs): the unguessable id is the capability, as for permalinks.
+    let owner = if config.allow_anonymous {
+        "anonymous".to_owned()
+    } else {
+        caller
+    };
+    let wait = wait_seconds(req.headers().get("prefer").ok().flatten().as_deref());
+    let (job, status) = match route {
+        JobsRoute::Create => (
+            create::create(gateway, head, &req, None, &owner).await?,
+            201,
+        ),
+        JobsRoute::CreateFor { model } => (
+            create::create(gateway, head, &req, Some(&model), &owner).await?,
+            201,
+        ),
+        JobsRoute::Get { id } => (owned(gateway, head, &id, &owner).await?, 200),
+        JobsRoute::Cancel { id } => {
+            owned(gateway, head, &id, &owner).await?;
+            let applied = store::apply(gateway.env, &id, &JobEvent::Canceled).await?;
+            return prediction(&applied.job, 200);
+        }
+    };
+    match wait {
+        Some(seconds) if !job.status.is_terminal() => {
+            let job = waited(gateway, &job, seconds).await?;
+            respond(&job.prediction_after_wait(), status)
+        }
+        _ => prediction(&job, status),
+    }
+}
+
+/// The job `id` if `owner` made it; 404 for any other (a stranger learns nothing of it).
+async fn owned(gateway: &Gateway<'_>, head: &RequestHead, id: &str, owner: &str) -> Handled<Job> {
+    let not_found = || ApiError::NotFound {
+        method: head.method.as_str().to_owned(),
+        path: head.path.clone(),
+    };
+    if !is_job_id(id) {
+        return Err(not_found().into());
+    }
+    match store::get(gateway.env, id).await? {
+        Some(job) if job.belongs_to(owner) => Ok(job),
+        _ => Err(not_found().into()),
+    }
+}
+
+/// `Prefer: wait`: the job read again until it ends or `seconds` pass.
+async fn waited(gateway: &Gateway<'_>, job: &Job, seconds: u32) -> Handled<Job> {
+    let deadline = now() + f64::from(seconds) * 1000.0;
+    let mut job = job.clone();
+    while !job.status.is_terminal() && now() < deadline {
+        Delay::from(POLL).await;
+        if let Some(fresh) = store::get(gateway.env, &job.id).await? {
+            job = fresh;
+        }
+    }
+    Ok(job)
+}
+
+/// A `POST` of `body` to `url`, made with `web_sys` directly: `worker::RequestInit` would bring
+/// its serializers of `cf` options (image resizing and more) into the bundle.
+fn post(
+    url: &str,
+    body: Option<&str>,
+    headers: Option<&web_sys::Headers>,
+) -> worker::Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    if let Some(body) = body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(body));
+    }
+    if let Some(headers) = headers {
+        init.set_headers(headers);
+    }
+    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
+}
+
+fn prediction(job: &Job, status: u16) -> Handled {
+    respond(&job.prediction(), status)
+}
+
+fn respond(prediction: &serde_json::Value, status: u16) -> Handled {
+    let mut response = Response::ok(prediction.to_string())?.with_status(status);
+    let headers = response.headers_mut();
+    headers.set("content-type", "application/json")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(response)
+}

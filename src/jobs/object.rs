@@ -1,0 +1,119 @@
+//! A job's Durable Object (SQLite-backed): the job's one row, the transitions
+//! (`sdxl_core::jobs::job`) applied with no `await` between reading and writing it, and its
+//! webhook delivered from the alarm.
+
+use sdxl_core::jobs::job::{Job, JobEvent};
+use sdxl_core::jobs::webhook::WebhookEvent;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+use super::store::AppliedJob;
+
+// Only the events a job has (its fetch and its alarm): the WebSocket glue would be bundle weight.
+#[durable_object(alarm)]
+pub struct JobObject {
+    state: State,
+    env: Env,
+}
+
+impl JobObject {
+    fn sql(&self) -> worker::SqlStorage {
+        self.state.storage().sql()
+    }
+
+    fn load(&self) -> Result<Option<Job>> {
+        // The row read as a plain JS object: `to_array` would bring serde_wasm_bindgen's
+        // deserializer into the bundle for one string.
+        let mut cursor = self
+            .sql()
+            .exec("SELECT state FROM job WHERE id = 1", None)?;
+        let Some(row) = Iterator::next(&mut cursor) else {
+            return Ok(None);
+        };
+        let state = js_sys::Reflect::get(&row?, &"state".into())?
+            .as_string()
+            .ok_or_else(|| worker::Error::RustError("the job's row has no state".into()))?;
+        Ok(Some(serde_json::from_str(&state)?))
+    }
+
+    pub(super) fn save(&self, job: &Job) -> Result<()> {
+        let text = serde_json::to_string(job)?;
+        self.sql().exec(
+            "INSERT INTO job (id, state) VALUES (1, ?) \
+             ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+            vec![text.into()],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn env(&self) -> &Env {
+        &self.env
+    }
+
+    pub(super) fn job(&self) -> Result<Option<Job>> {
+        self.load()
+    }
+}
+
+impl DurableObject for JobObject {
+    fn new(state: State, env: Env) -> Self {
+        // One row: the job as JSON. Its webhook attempts are part of it.
+        if let Err(e) = state.storage().sql().exec(
+            "CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL)",
+            None,
+        ) {
+            worker::console_error!("job table: {e}");
+        }
+        JobObject { state, env }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let path = req.path();
+        match path.as_str() {
+            "/create" => {
+                let job: Job = req.json().await?;
+                if self.load()?.is_none() {
+                    self.save(&job)?;
+                }
+                Response::ok("")
+            }
+            "/get" => match self.load()? {
+                Some(job) => Response::from_json(&job),
+                None => Response::error("no such job", 404),
+            },
+            "/event" => {
+                let event: JobEvent = req.json().await?;
+                let Some(mut job) = self.load()? else {
+                    return Response::error("no such job", 404);
+                };
+                let applied = job.apply(&event, now_ms());
+                self.save(&job)?;
+                let wants_webhook = job
+                    .webhook
+                    .as_ref()
+                    .is_some_and(|w| !w.settled && w.events.contains(&WebhookEvent::Completed));
+                if applied.ended && wants_webhook {
+                    self.state.storage().set_alarm(0).await?;
+                }
+                Response::from_json(&AppliedJob {
+                    job,
+                    proceed: applied.proceed,
+                    delivery: applied.delivery,
+                })
+            }
+            _ => Response::error("no such operation", 404),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Some(next_ms) = super::webhook::deliver(self).await? {
+            self.state.storage().set_alarm(next_ms).await?;
+        }
+        Response::ok("")
+    }
+}
+
+pub(super) fn now_ms() -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = js_sys::Date::now() as u64;
+    ms
+}

@@ -1,0 +1,76 @@
+//! The Worker's side of a job's Durable Object: one JSON request per operation.
+
+use sdxl_core::jobs::job::{Job, JobEvent};
+use serde::{Deserialize, Serialize};
+use worker::{Env, ObjectNamespace, Stub};
+
+use super::JOBS_BINDING;
+use crate::failure::{Failure, Handled};
+
+/// What the object answers to an event.
+#[derive(Serialize, Deserialize)]
+pub struct AppliedJob {
+    pub job: Job,
+    /// For `Started`: make the image.
+    pub proceed: bool,
+    /// For `Started`: which delivery of the image's message this is.
+    pub delivery: u32,
+}
+
+fn namespace(env: &Env) -> Handled<ObjectNamespace> {
+    env.durable_object(JOBS_BINDING)
+        .map_err(|e| Failure::Misconfigured(format!("the {JOBS_BINDING} binding: {e}")))
+}
+
+fn stub(env: &Env, id: &str) -> Handled<Stub> {
+    Ok(namespace(env)?.id_from_string(id)?.get_stub()?)
+}
+
+/// A new job's id: its object's, 64 hex digits drawn by the runtime.
+pub fn new_id(env: &Env) -> Handled<String> {
+    Ok(namespace(env)?.unique_id()?.to_string())
+}
+
+async fn call(env: &Env, id: &str, op: &str, body: Option<String>) -> Handled<worker::Response> {
+    let req = crate::jobs::post(&format!("https://job/{op}"), body.as_deref(), None)?;
+    Ok(stub(env, id)?.fetch_with_request(req).await?)
+}
+
+/// Stores a new job in its object.
+pub async fn create(env: &Env, job: &Job) -> Handled<()> {
+    let body = serde_json::to_string(job).map_err(|e| Failure::Internal(e.to_string()))?;
+    let response = call(env, &job.id, "create", Some(body)).await?;
+    if response.status_code() != 200 {
+        return Err(Failure::Internal(format!(
+            "the job's object refused it: {}",
+            response.status_code()
+        )));
+    }
+    Ok(())
+}
+
+/// The job, if its object holds one.
+pub async fn get(env: &Env, id: &str) -> Handled<Option<Job>> {
+    // An id this namespace never made (the runtime checks its own ids) names no job.
+    if namespace(env)?.id_from_string(id).is_err() {
+        return Ok(None);
+    }
+    let mut response = call(env, id, "get", None).await?;
+    if response.status_code() == 404 {
+        return Ok(None);
+    }
+    Ok(Some(response.json::<Job>().await?))
+}
+
+/// Applies `event` to the job `id`.
+pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<AppliedJob> {
+    let body = serde_json::to_string(event).map_err(|e| Failure::Internal(e.to_string()))?;
+    let mut response = call(env, id, "event", Some(body)).await?;
+    if response.status_code() != 200 {
+        return Err(Failure::Internal(format!(
+            "the job's object answered {}",
+            response.status_code()
+        )));
+    }
+    Ok(response.json::<AppliedJob>().await?)
+}

@@ -1,0 +1,113 @@
+//! A job's `completed` webhook, sent from its object's alarm: signed with every key of
+//! `WEBHOOK_SECRETS` (Standard Webhooks), each attempt recorded on the job, retried on
+//! `sdxl_core::jobs::webhook`'s schedule until a 2xx or a 410.
+
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use futures_util::pin_mut;
+use sdxl_core::jobs::webhook::{
+    message_id, next_after, parse_secrets, signature, Delivery, Next, WebhookEvent,
+};
+use worker::{Delay, Env, Fetch, Result};
+
+use super::object::{now_ms, JobObject};
+
+/// The setting that holds the signing secrets.
+pub const SECRETS: &str = "WEBHOOK_SECRETS";
+/// How long one attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The signing keys, or why there are none.
+pub fn keys(env: &Env) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let text = env
+        .secret(SECRETS)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(SECRETS).map(|s| s.to_string()))
+        .map_err(|_| format!("{SECRETS} is not set: webhooks cannot be signed"))?;
+    let keys = parse_secrets(&text).map_err(|e| e.to_string())?;
+    if keys.is_empty() {
+        return Err(format!("{SECRETS} is empty: webhooks cannot be signed"));
+    }
+    Ok(keys)
+}
+
+/// One attempt at the job's webhook, recorded on it. Answers when to try again (milliseconds
+/// from now), if ever.
+pub async fn deliver(object: &JobObject) -> Result<Option<i64>> {
+    let Some(mut job) = object.job()? else {
+        return Ok(None);
+    };
+    let Some(hook) = job.webhook.as_ref() else {
+        return Ok(None);
+    };
+    if hook.settled || !job.status.is_terminal() {
+        return Ok(None);
+    }
+    if !hook.events.contains(&WebhookEvent::Completed) {
+        if let Some(hook) = job.webhook.as_mut() {
+            hook.settled = true;
+        }
+        object.save(&job)?;
+        return Ok(None);
+    }
+    let url = hook.url.clone();
+    let body = job.prediction().to_string();
+    let at_ms = now_ms();
+    let outcome = match keys(object.env()) {
+        Ok(keys) => send(&url, &job.id, at_ms / 1000, &body, &keys).await,
+        Err(reason) => Err(reason),
+    };
+    let (status, error) = match outcome {
+        Ok(status) => (Some(status), None),
+        Err(reason) => (None, Some(reason)),
+    };
+    let Some(hook) = job.webhook.as_mut() else {
+        return Ok(None);
+    };
+    hook.deliveries.push(Delivery {
+        at_ms,
+        status,
+        error,
+    });
+    let next = next_after(hook.deliveries.len(), status);
+    if next == Next::Settled {
+        hook.settled = true;
+    }
+    object.save(&job)?;
+    Ok(match next {
+        Next::Settled => None,
+        Next::RetryAfterMs(ms) => Some(i64::try_from(ms).unwrap_or(i64::MAX)),
+    })
+}
+
+/// POSTs the signed body; the receiver's status, or why there was none.
+async fn send(
+    url: &str,
+    job_id: &str,
+    timestamp_s: u64,
+    body: &str,
+    keys: &[Vec<u8>],
+) -> std::result::Result<u16, String> {
+    let id = message_id(job_id);
+    let attempt = async {
+        let headers = web_sys::Headers::new()?;
+        headers.set("content-type", "application/json")?;
+        headers.set("webhook-id", &id)?;
+        headers.set("webhook-timestamp", &timestamp_s.to_string())?;
+        headers.set(
+            "webhook-signature",
+            &signature(keys, &id, timestamp_s, body),
+        )?;
+        let request = super::post(url, Some(body), Some(&headers))?;
+        let response = Fetch::Request(request).send().await?;
+        Ok::<u16, worker::Error>(response.status_code())
+    };
+    let deadline = Delay::from(ATTEMPT_TIMEOUT);
+    pin_mut!(attempt);
+    match select(attempt, deadline).await {
+        Either::Left((Ok(status), _)) => Ok(status),
+        Either::Left((Err(e), _)) => Err(e.to_string()),
+        Either::Right(((), _)) => Err(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
+    }
+}

@@ -1,0 +1,80 @@
+// Helpers of the jobs tests (docs/jobs.md): predictions over HTTP, polling, a webhook sink,
+// and Standard Webhooks verification.
+import assert from "node:assert/strict";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
+import { BASE, someIp } from "./helpers.mjs";
+
+/** The local-only signing secret of `[env.local.vars]` in wrangler.toml. */
+export const LOCAL_WEBHOOK_SECRET = "whsec_bG9jYWwtb25seS13ZWJob29rLXNpZ25pbmcta2V5";
+export const small = { width: 256, height: 256 };
+export const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** One client address per test file: the local rate limit is per address. */
+const ip = someIp();
+
+export async function call(path, { method = "GET", body, headers = {}, base = BASE } = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      "cf-connecting-ip": ip,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+export const create = (body, opts = {}) => call("/v1/predictions", { method: "POST", body, ...opts });
+
+/** Reads the prediction until it ends (or `timeoutMs` passes). */
+export async function settle(id, { timeoutMs = 30_000, headers = {}, base = BASE } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await call(`/v1/predictions/${id}`, { headers, base });
+    assert.equal(r.status, 200, r.text);
+    if (["succeeded", "failed", "canceled"].includes(r.json.status)) return r.json;
+    if (Date.now() > deadline) throw new Error(`prediction ${id} still ${r.json.status}`);
+    await pause(200);
+  }
+}
+
+/** An HTTP server that records each request and answers with `statuses` in turn (then 200). */
+export async function webhookSink(statuses = []) {
+  const received = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      res.statusCode = statuses[received.length - 1] ?? 200;
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${server.address().port}/hook`;
+  return { url, received, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Whether `delivery` carries a Standard Webhooks signature by `secret` over its body. */
+export function verifies(delivery, secret = LOCAL_WEBHOOK_SECRET) {
+  const id = delivery.headers["webhook-id"];
+  const timestamp = delivery.headers["webhook-timestamp"];
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const expected = createHmac("sha256", key).update(`${id}.${timestamp}.${delivery.body}`).digest();
+  const age = Math.abs(Date.now() / 1000 - Number(timestamp));
+  if (!(age < 300)) return false;
+  return (delivery.headers["webhook-signature"] ?? "").split(" ").some((entry) => {
+    const [version, sig] = entry.split(",");
+    const given = Buffer.from(sig ?? "", "base64");
+    return version === "v1" && given.length === expected.length && timingSafeEqual(given, expected);
+  });
+}

@@ -64,6 +64,9 @@ async function captureStandinImage(bodies) {
 async function main() {
   const started = new Date();
   const loadAverageAtStart = os.loadavg();
+  // The commit built and measured: read before the build, not after a run of many minutes.
+  const gitCommit = run("git", ["rev-parse", "--short", "HEAD"]).trim();
+  const gitDirty = run("git", ["status", "--porcelain", "--", "src", "core", "emulator"]).trim() !== "";
   log(`mode: ${settings.mode} (${settings.rounds} round(s) x ${settings.secondsPerCell} s per Worker and workload)`);
 
   let bundle = null;
@@ -133,8 +136,8 @@ async function main() {
       node: process.version,
       workerd: run(path.join(root, "node_modules/.bin/workerd"), ["--version"]).trim(),
       wrangler: JSON.parse(readFileSync(path.join(root, "node_modules/wrangler/package.json"), "utf8")).version,
-      gitCommit: run("git", ["rev-parse", "--short", "HEAD"]).trim(),
-      gitDirty: run("git", ["status", "--porcelain", "--", "src", "core", "emulator"]).trim() !== "",
+      gitCommit,
+      gitDirty,
       // Other work on the machine during the run (1-minute load average; 2 cores = 2.0 busy).
       loadAverage: { start: loadAverageAtStart[0], end: os.loadavg()[0] },
     },

@@ -13,4 +13,4 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/scripts/wasm-opt.sh}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
-exec worker-build --release
+exec bash "$root/scripts/rustc-probe-retry.sh" worker-build --release

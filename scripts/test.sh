@@ -7,6 +7,7 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 
 step() { printf '\n=== %s\n' "$*" >&2; }
+cargo() { bash scripts/rustc-probe-retry.sh cargo "$@"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -14,8 +14,12 @@ export async function ownWork(fixtures, { seconds: ownWorkSeconds, startServer }
   const kinds = ["array", "b64", "text"];
   const bodies = kinds.map((k) => `${k}=${fixtures.files[k]}`);
   const seconds = String(ownWorkSeconds);
+  // Built first through scripts/rustc-probe-retry.sh (a failed probe of rustc is retried once);
+  // `cargo run` then only runs, and its stdout is the JSON.
+  const cargo = (...args) => run("bash", [path.join(root, "scripts/rustc-probe-retry.sh"), "cargo", ...args]);
+  cargo("build", "-q", "--release", "--manifest-path", manifest);
   const native = JSON.parse(run("cargo", ["run", "-q", "--release", "--manifest-path", manifest, "--", "--seconds", seconds, ...bodies]));
-  run("cargo", ["build", "-q", "--release", "--lib", "--target", "wasm32-unknown-unknown", "--manifest-path", manifest]);
+  cargo("build", "-q", "--release", "--lib", "--target", "wasm32-unknown-unknown", "--manifest-path", manifest);
   const wasm = path.join(here, "native/target/wasm32-unknown-unknown/release/sdxl_bench_native.wasm");
   const v8 = JSON.parse(run("node", [path.join(here, "lib/wasm-timing.mjs"), wasm, "--seconds", seconds, ...bodies]));
   const server = await startServer(["ownwork"]);

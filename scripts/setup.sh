@@ -14,7 +14,7 @@ fi
 worker_build_version=0.8.7
 if ! worker-build --version 2>/dev/null | grep -qx "$worker_build_version"; then
   say "installing worker-build $worker_build_version (a few minutes)"
-  cargo install "worker-build@$worker_build_version" --locked
+  bash scripts/rustc-probe-retry.sh cargo install "worker-build@$worker_build_version" --locked
 fi
 
 # wasm-bindgen-cli must be exactly the wasm-bindgen version in Cargo.lock. `--locked` fails
@@ -22,7 +22,7 @@ fi
 bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)"
 if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_version"; then
   say "installing wasm-bindgen-cli $bindgen_version (a few minutes)"
-  cargo install wasm-bindgen-cli --version "$bindgen_version" --force
+  bash scripts/rustc-probe-retry.sh cargo install wasm-bindgen-cli --version "$bindgen_version" --force
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs a command that runs cargo (`cargo ...`, `worker-build ...`), and runs it once more when
 # cargo failed to probe rustc ("failed to run `rustc` to learn about target-specific
-# information"). Seen twice on these machines on 2026-11-27, each time on a first cargo command
-# after other heavy builds: the probe `rustc -` read a stray compiler message as its source, and
-# cargo cached that failure in <target dir>/.rustc_info.json, so every later cargo command of the
-# run failed the same way. The file is only a cache: removed, cargo probes again. Any other
-# failure is returned as it is. Output: stderr joins stdout (this is for logs).
+# information"). With cargo 1.95 on these machines, in a fresh target directory, `cargo clippy`
+# then `cargo test` did it at will on 2026-11-27 (docs/testing.md): the second command's probe `rustc -`
+# compiles the text of an earlier cargo run's messages, and cargo caches that failure in
+# <target dir>/.rustc_info.json, so every later cargo command of the run fails the same way. The
+# file is only a cache: removed, cargo probes again and succeeds. Any other failure is returned as
+# it is. Output: stderr joins stdout (this is for logs).
 #
 #   scripts/rustc-probe-retry.sh cargo test --workspace
 set -uo pipefail

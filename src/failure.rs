@@ -5,6 +5,8 @@ use std::rc::Rc;
 use sdxl_core::ApiError;
 use wasm_bindgen::JsValue;
 
+use crate::trace::Trace;
+
 /// Everything a handler can fail with; `sdxl_core::answer::failure_answer` turns it into the
 /// answer.
 pub enum Failure {
@@ -18,6 +20,20 @@ pub enum Failure {
 }
 
 pub type Handled<T = worker::Response> = Result<T, Failure>;
+
+impl Failure {
+    /// Notes the failure on the request's record, whatever envelope answers it: a refusal's
+    /// first code in the log line; the operator's and the runtime's failures in an error log
+    /// line, since their answers say nothing of the cause.
+    pub fn note(&self, trace: &mut Trace) {
+        match self {
+            Failure::Api(error) => trace.log.error_code = error.items().first().map(|i| i.code),
+            Failure::Misconfigured(reason) | Failure::Internal(reason) => {
+                worker::console_error!("request {} failed: {reason}", trace.id());
+            }
+        }
+    }
+}
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {

@@ -66,19 +66,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let mut response = match handled {
         Ok(response) => response,
         Err(failure) => {
+            failure.note(&mut trace);
             let refusal = match &failure {
-                Failure::Api(error) => {
-                    trace.log.error_code = error.items().first().map(|i| i.code);
-                    Refusal::Api(error)
-                }
-                Failure::Misconfigured(reason) => {
-                    worker::console_error!("request {} failed: {reason}", trace.id());
-                    Refusal::Misconfigured(reason)
-                }
-                Failure::Internal(reason) => {
-                    worker::console_error!("request {} failed: {reason}", trace.id());
-                    Refusal::Internal
-                }
+                Failure::Api(error) => Refusal::Api(error),
+                Failure::Misconfigured(reason) => Refusal::Misconfigured(reason),
+                Failure::Internal(_) => Refusal::Internal,
             };
             // The REST drop-in's refusals say `"result": {}`, as Workers AI's do.
             let rest = matches!(Route::parse(&head.path), Route::Rest { .. });

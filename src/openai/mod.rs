@@ -36,19 +36,13 @@ pub async fn handle(
 /// lib.rs).
 pub fn refuse(gateway: &mut Gateway<'_>, failure: Failure) -> Handled {
     let trace = &mut *gateway.trace;
+    failure.note(trace);
     let error = match &failure {
-        Failure::Api(error) => {
-            trace.log.error_code = error.items().first().map(|i| i.code);
-            OpenAiError::from_api(error)
-        }
+        Failure::Api(error) => OpenAiError::from_api(error),
         Failure::Misconfigured(reason) => {
-            worker::console_error!("request {} failed: {reason}", trace.id());
             OpenAiError::server(format!("the gateway is misconfigured: {reason}"))
         }
-        Failure::Internal(reason) => {
-            worker::console_error!("request {} failed: {reason}", trace.id());
-            OpenAiError::server("the gateway failed; report the request id")
-        }
+        Failure::Internal(_) => OpenAiError::server("the gateway failed; report the request id"),
     };
     let allow = match &failure {
         Failure::Api(e) => match e.as_ref() {

@@ -13,16 +13,11 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ensureFixtures, CACHE_DIR } from "./lib/fixtures.mjs";
-import { env, log, root, run } from "./lib/shell.mjs";
+import { env, log, option, root, run } from "./lib/shell.mjs";
 import { cpuMs, workerdPids } from "./lib/cpu.mjs";
 import { startServer } from "./lib/start-server.mjs";
 import { LABEL, WORKLOADS, measureWorkload } from "./lib/workloads.mjs";
 
-const argv = process.argv.slice(2);
-const option = (name) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
 const settings = {
   rounds: Number(option("--rounds") ?? 4),
   secondsPerCell: Number(option("--seconds") ?? 4),

@@ -8,11 +8,8 @@
 // `--concurrency` at a time), then every job polled until it ends; the time is from the first
 // submission to the last job's end. Every prompt is new (no cache hits), and every job must
 // succeed and every request answer 200, or the run fails.
-const argv = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
+import { option } from "./lib/shell.mjs";
+
 const BASE = option("--base", process.env.BASE_URL ?? "http://127.0.0.1:8787");
 const JOBS = Number(option("--jobs", 100));
 const CONCURRENCY = Number(option("--concurrency", 16));

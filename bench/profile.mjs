@@ -13,15 +13,10 @@ import path from "node:path";
 import WebSocket from "ws";
 import { ensureFixtures } from "./lib/fixtures.mjs";
 import { runLoad } from "./lib/load.mjs";
-import { env, log } from "./lib/shell.mjs";
+import { env, log, option } from "./lib/shell.mjs";
 import { startServer } from "./lib/start-server.mjs";
 import { WORKLOADS, headers } from "./lib/workloads.mjs";
 
-const argv = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
 // A bench config's name, or the path of a config (bench/compare.mjs writes them for other builds).
 const workerConfig = option("--worker", "gateway");
 const workerName = path.basename(workerConfig, ".toml");

@@ -19,7 +19,7 @@ import { ensureFixtures, CACHE_DIR } from "./lib/fixtures.mjs";
 import { requestOnce } from "./lib/load.mjs";
 import { ownWork } from "./lib/own-work.mjs";
 import { printTable } from "./lib/report.mjs";
-import { env, log, root, run } from "./lib/shell.mjs";
+import { env, log, option, root, run } from "./lib/shell.mjs";
 import { startServer as startServerWith } from "./lib/start-server.mjs";
 import { judge } from "./lib/targets.mjs";
 import { WORKERS, WORKLOADS, headers, measureWorkload } from "./lib/workloads.mjs";
@@ -31,10 +31,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // Settings
 
 const argv = process.argv.slice(2);
-const option = (name) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
 const smoke = argv.includes("--smoke") || ["1", "true"].includes(process.env.BENCH_SMOKE ?? "");
 const settings = {
   mode: smoke ? "smoke" : "full",

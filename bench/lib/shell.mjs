@@ -19,3 +19,10 @@ export function run(cmd, args, { cwd = root } = {}) {
 }
 
 export const log = (...a) => console.error("[bench]", ...a);
+
+/** The value after `name` on the command line (`--rounds 3`), or `fallback`. */
+export function option(name, fallback = undefined) {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : fallback;
+}

@@ -48,7 +48,8 @@ function buildOf(rev) {
   // Our bench config, pointed at that build (paths relative to the config's directory).
   const config = readFileSync(path.join(root, "bench/config/gateway.toml"), "utf8")
     .replace(/^name = .*$/m, `name = "bench-gateway-at-${sha}"`)
-    .replace(/^main = .*$/m, `main = "${sha}/index.js"`);
+    // Builds since the entry module (src/entry.js) start there; older ones at index.js.
+    .replace(/^main = .*$/m, `main = "${sha}/${existsSync(path.join(build, "entry.js")) ? "entry.js" : "index.js"}"`);
   const configPath = path.join(builds, `gateway@${sha}.toml`);
   writeFileSync(configPath, config);
   return { name: `gateway@${sha}`, configPath };

@@ -22,6 +22,9 @@ cargo clippy --workspace --all-targets -- -W clippy::pedantic 2>&1 | grep -E '^w
 step "cargo test (native: core, stand-in)"
 cargo test --workspace
 
+step "node --test tests/js (the entry module's replay of repeats, without the Wasm)"
+node --test tests/js/
+
 step "wasm-bindgen-test (what crosses the JS boundary: AI.run inputs and options, model answers; in Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p sdxl-gateway --target wasm32-unknown-unknown

@@ -110,7 +110,7 @@ pub(crate) async fn generate(
         return Ok(not_modified(&rep)?);
     }
     let plan = CachePlan::new(head.caching(), head.unless_exists(), normalized.seed_drawn);
-    let tiers = Tiers::new(env, config.memory_cache_bytes, &head.url_origin);
+    let tiers = Tiers::new(env, config.memory_tier_bytes(), &head.url_origin);
     let requested = requested_headers(&normalized);
     let answer =
         |stored: &Stored, status: CacheStatus| deliver(stored, &rep, delivery, status, &requested);
@@ -171,6 +171,7 @@ pub(crate) async fn generate(
             trace.log.ms.cache += now() - started;
             let status = CacheStatus::Hit(Tier::Memory);
             trace.log.cache = Some(status.label());
+            trace.memory_hit = true;
             if plan.unless_exists {
                 return Ok(not_modified(&rep)?);
             }

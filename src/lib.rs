@@ -34,6 +34,7 @@ mod single_flight;
 mod trace;
 
 use sdxl_core::answer::{cors_headers, failure_answer, Refusal};
+use sdxl_core::replay::{replayable, ReplayNote, REPLAY_HEADER};
 use sdxl_core::request_head::Method;
 use sdxl_core::route::Route;
 use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
@@ -77,6 +78,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             responses::failure(failure_answer(refusal, trace.id(), rest))?
         }
     };
+    let status = response.status_code();
     let headers = response.headers_mut();
     headers.set("x-request-id", trace.id())?;
     headers.set("server-timing", &trace.log.ms.server_timing())?;
@@ -84,6 +86,21 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         let vary = headers.get("vary")?;
         let cors = cors_headers(&config.cors, head.origin.as_deref(), vary.as_deref());
         responses::set_all(headers, &cors)?;
+    }
+    if let (Ok(config), Some(rate_key)) = (config.as_ref(), trace.rate_key.as_deref()) {
+        if config.replay_cache_bytes() > 0 && replayable(&head, status, trace.memory_hit) {
+            // For the entry module (src/entry.js), which removes it: see sdxl_core::replay.
+            // The entry writes each replay's own request id into this line.
+            let mut log = trace.log.clone();
+            log.request_id.clear();
+            log.status = status;
+            let note = ReplayNote {
+                rate_key,
+                cache_bytes: config.replay_cache_bytes(),
+                log: &log,
+            };
+            headers.set(REPLAY_HEADER, &note.header_value())?;
+        }
     }
     if head.method == Method::Head {
         // Routed as GET; answered without the body.

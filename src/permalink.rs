@@ -37,7 +37,7 @@ pub async fn serve(
     if rep.is_held(head.if_none_match.as_deref()) {
         return Ok(not_modified(&rep)?);
     }
-    let tiers = Tiers::new(gateway.env, config.memory_cache_bytes, &head.url_origin);
+    let tiers = Tiers::new(gateway.env, config.memory_tier_bytes(), &head.url_origin);
     let Some((stored, tier)) = tiers.get(key).await else {
         return Err(not_found().into());
     };

@@ -87,7 +87,8 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
             let caller = head
                 .caller(config)
                 .map_err(sdxl_core::ApiError::Unauthorized)?;
-            rate_limit(gateway, caller).await?;
+            rate_limit(gateway, caller.clone()).await?;
+            gateway.trace.rate_key = Some(caller);
             let spec = model?;
             match fields {
                 Fields::Body => generate::from_body(gateway, head, req, spec, delivery).await,
@@ -131,8 +132,17 @@ async fn local_admin(
             Ok(with_mutable_headers(forwarded)?)
         }
         Admin::Memory => Ok(Response::from_json(&crate::memory::report(config))?),
+        Admin::Trap if config.local_trap => {
+            // On wasm32 `abort` is the `unreachable` instruction: a trap, as a bug would make.
+            std::process::abort()
+        }
+        Admin::Trap => Err(sdxl_core::ApiError::NotFound {
+            method: head.method.as_str().to_owned(),
+            path: head.path.clone(),
+        }
+        .into()),
         Admin::ForgetLocally { key } => {
-            let tiers = Tiers::new(gateway.env, config.memory_cache_bytes, &head.url_origin);
+            let tiers = Tiers::new(gateway.env, config.memory_tier_bytes(), &head.url_origin);
             let deleted = tiers.forget_locally(key).await?;
             Ok(Response::from_json(
                 &serde_json::json!({ "deleted": deleted }),

@@ -9,6 +9,10 @@ use worker::console_log;
 
 pub struct Trace {
     pub log: RequestLog,
+    /// The rate limiter's key, for a generation that passed it (what a replay counts against).
+    pub rate_key: Option<String>,
+    /// Answered from the memory tier (`sdxl_core::replay::replayable` takes it).
+    pub memory_hit: bool,
     started: f64,
 }
 
@@ -30,6 +34,8 @@ impl Trace {
                 path: head.path.clone(),
                 ..RequestLog::default()
             },
+            rate_key: None,
+            memory_hit: false,
             started: now(),
         }
     }

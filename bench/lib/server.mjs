@@ -52,6 +52,12 @@ const workers = names.map((name) => {
     delete workerOptions.bindings.LOCAL_ADMIN;
     // After the delete: the memory section turns the local admin route on this way.
     Object.assign(workerOptions.bindings, experimentVars());
+    // The entry module (build/entry.js) imports worker-build's index.js, an ES module: without
+    // this rule Miniflare reads an imported .js as CommonJS (wrangler bundles it, so needs none).
+    workerOptions.modulesRules = [
+      { type: "ESModule", include: ["**/*.js"] },
+      ...(workerOptions.modulesRules ?? []),
+    ];
   }
   return {
     ...workerOptions,

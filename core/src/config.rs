@@ -65,6 +65,9 @@ pub struct Config {
     /// `LOCAL_ADMIN = "true"` (local runs only) forwards `/__standin/*` to the stand-in and
     /// answers `DELETE /__admin/cache-api/<key>`, so tests can arm faults and empty a tier.
     pub local_admin: bool,
+    /// `LOCAL_TRAP = "true"` (set only by [env.local] in wrangler.toml, with `LOCAL_ADMIN`):
+    /// `POST /__admin/trap` traps the Wasm, so a test can prove the isolate serves afterwards.
+    pub local_trap: bool,
     /// `ALLOW_ANONYMOUS = "true"`: no credentials are checked at all.
     pub allow_anonymous: bool,
     /// `API_TOKENS` (a secret): accepted bearer tokens.
@@ -93,6 +96,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// The memory tier's share of `MEMORY_CACHE_BYTES` (the entry's replay cache has the rest:
+    /// `replay::split_memory_cache`).
+    #[must_use]
+    pub fn memory_tier_bytes(&self) -> usize {
+        crate::replay::split_memory_cache(self.memory_cache_bytes).tier
+    }
+
+    /// The entry's replay cache's share of `MEMORY_CACHE_BYTES`.
+    #[must_use]
+    pub fn replay_cache_bytes(&self) -> usize {
+        crate::replay::split_memory_cache(self.memory_cache_bytes).replay
+    }
+
     /// Reads the settings through `lookup` (a var's or secret's text by name; `None` when
     /// unset).
     ///
@@ -148,6 +164,7 @@ impl Config {
                 size_from_input: false, // set per route (the adapter's generate.rs)
             },
             local_admin: flag("LOCAL_ADMIN"),
+            local_trap: flag("LOCAL_TRAP"),
             allow_anonymous: flag("ALLOW_ANONYMOUS"),
             tokens: Tokens::parse(&lookup("API_TOKENS").unwrap_or_default()),
             cors: CorsPolicy::parse(&lookup("CORS_ALLOWED_ORIGINS").unwrap_or_default()),

@@ -94,6 +94,9 @@ pub enum Admin<'a> {
     Memory,
     /// `DELETE /__admin/cache-api/<key>`: empties the memory and Cache API tiers of one key.
     ForgetLocally { key: &'a str },
+    /// `POST /__admin/trap`: a Wasm trap, for the test that the isolate still serves after one;
+    /// carried out only when `LOCAL_TRAP` is on too (`Config::local_trap`), else a 404.
+    Trap,
 }
 
 /// Methods a route that only reads takes. `HEAD` is answered wherever `GET` is, with the same
@@ -234,6 +237,9 @@ fn admin(head: &RequestHead) -> Option<Admin<'_>> {
     }
     if head.path == "/__admin/memory" && head.method == Method::Get {
         return Some(Admin::Memory);
+    }
+    if head.path == "/__admin/trap" && head.method == Method::Post {
+        return Some(Admin::Trap);
     }
     let key = head.path.strip_prefix("/__admin/cache-api/")?;
     (head.method == Method::Delete).then_some(Admin::ForgetLocally { key })

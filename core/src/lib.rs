@@ -26,6 +26,7 @@ pub mod openai;
 pub mod openapi;
 pub mod parse;
 pub mod permalink;
+pub mod replay;
 pub mod request_head;
 pub mod retry;
 pub mod route;

@@ -162,7 +162,7 @@ async fn make(
     let tier = response.headers().get("x-cache-tier")?.unwrap_or_default();
     if !durable.contains(&tier.as_str()) {
         if let Some(stored) = Tiers::in_memory(&message.key) {
-            let tiers = Tiers::new(env, config.memory_cache_bytes, &job.origin);
+            let tiers = Tiers::new(env, config.memory_tier_bytes(), &job.origin);
             tiers.put(&message.key, &stored, Writes::Everywhere).await;
         }
     }

@@ -23,9 +23,12 @@ const INSTANCES = [
       "MAX_IMAGE_PIXELS:3000",
       "CORS_ALLOWED_ORIGINS:*",
       "AI_GATEWAY_ID:e2e-gateway",
+      "LOCAL_TRAP:false",
     ],
   },
   { name: "closed", env: "CLOSED_URL", vars: ["ALLOW_ANONYMOUS:false", "API_TOKENS:"] },
+  // trap.test.mjs traps the Wasm here, away from the other files' requests.
+  { name: "trap", env: "TRAP_URL", vars: [] },
 ];
 
 const isFree = (port) =>

@@ -179,10 +179,13 @@ fn admin_routes_exist_only_when_local_admin_is_on() {
         admin_plan("DELETE", "/__admin/cache-api/abc", true),
         "Ok(Admin(ForgetLocally { key: \"abc\" }))"
     );
+    assert_eq!(admin_plan("POST", "/__admin/trap", true), "Ok(Admin(Trap))");
     for (method, url, on) in [
         ("POST", "/__standin/arm", false),
         ("GET", "/__admin/memory", false),
         ("DELETE", "/__admin/cache-api/abc", false),
+        ("POST", "/__admin/trap", false),
+        ("GET", "/__admin/trap", true),
         ("GET", "/__admin/cache-api/abc", true),
     ] {
         let refused = plan(&head(method, url, None), on).err().map(|e| e.status());

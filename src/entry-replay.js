@@ -1,0 +1,130 @@
+// The pure parts of the entry module's replay of exact repeats (src/entry.js says what is
+// replayed and why): the cache, the fingerprint, the note from the Wasm and the log line. Kept
+// apart so Node can test them (tests/js/entry.test.mjs) without the Wasm or the runtime.
+
+export const REPLAY_HEADER = "x-gateway-replay";
+/** Larger bodies are never remembered: reading them here first would cost every such request. */
+export const MAX_BODY = 4096;
+/** The request headers the Wasm reads (src/request_head.rs), besides `cf-ray`, the request id. */
+const READ = [
+  "authorization",
+  "accept",
+  "origin",
+  "cache-control",
+  "pragma",
+  "content-type",
+  "cf-connecting-ip",
+];
+
+/** Least recently used first out, within `cap` bytes (the latest cap the Wasm sent). */
+export class ReplayCache {
+  constructor() {
+    this.entries = new Map();
+    this.bytes = 0;
+    this.peak = 0;
+  }
+
+  get(key) {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  put(key, entry, cap) {
+    this.delete(key);
+    if (entry.size > cap) return;
+    this.entries.set(key, entry);
+    this.bytes += entry.size;
+    for (const [oldest, old] of this.entries) {
+      if (this.bytes <= cap) break;
+      this.entries.delete(oldest);
+      this.bytes -= old.size;
+    }
+    this.peak = Math.max(this.peak, this.bytes);
+  }
+
+  delete(key) {
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.entries.delete(key);
+      this.bytes -= old.size;
+    }
+  }
+
+  clear() {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+}
+
+/**
+ * The identity of a request for replaying, or undefined when it never replays. `body` is its
+ * bytes (POST) or null (GET).
+ */
+export function fingerprint(method, url, headers, body) {
+  let key = `${method}\n${url}`;
+  for (const name of READ) {
+    const value = headers.get(name);
+    key += value === null ? "\n\u0001" : `\n=${value}`;
+  }
+  // One character per byte: equal strings are equal bytes.
+  key += "\n";
+  if (body !== null && body.length > 0) key += String.fromCharCode.apply(null, body);
+  return key;
+}
+
+/** Whether a request may be fingerprinted: GET, or POST with a small stated body. */
+export function candidate(request) {
+  const { method, headers } = request;
+  if (headers.has("if-none-match")) return false;
+  if (method === "GET") return request.body === null;
+  if (method !== "POST") return false;
+  const length = headers.get("content-length");
+  if (length === null || !/^[0-9]{1,5}$/.test(length)) return false;
+  return Number(length) <= MAX_BODY;
+}
+
+/** A number as serde_json writes an f64 (`3.0`, `0.5`), for log lines identical to Rust's. */
+export function rustFloat(x) {
+  return Number.isInteger(x) ? x.toFixed(1) : String(x);
+}
+
+/** The request id, as src/trace.rs makes it: `cf-ray` when usable, else 32 random hex digits. */
+export function requestId(headers) {
+  const ray = headers.get("cf-ray");
+  if (ray !== null && ray.length > 0 && ray.length <= 64 && /^[\x00-\x7f]*$/.test(ray)) return ray;
+  let id = "";
+  for (let i = 0; i < 4; i++) {
+    id += Math.floor(Math.random() * 4294967296)
+      .toString(16)
+      .padStart(8, "0");
+  }
+  return id;
+}
+
+/**
+ * The log line of a replay: the Wasm's line for the same request (`note.log`, which the Wasm sent
+ * with an empty request id) with this request's id and timings.
+ */
+export function replayLine(logText, id, ms, totalMs) {
+  const head = '{"request_id":"",';
+  const tail = logText.lastIndexOf(',"ms":{');
+  if (!logText.startsWith(head) || tail < 0) return null;
+  const middle = logText.slice(head.length, tail);
+  return (
+    `{"request_id":${JSON.stringify(id)},${middle},"ms":{"validate":${rustFloat(ms.validate)},` +
+    `"cache":${rustFloat(ms.cache)},"ai":${rustFloat(ms.ai)}},"total_ms":${rustFloat(totalMs)}}`
+  );
+}
+
+/** The note's JSON text split into its fields and the log line's raw text. */
+export function readNote(value) {
+  const text = decodeURIComponent(value);
+  const note = JSON.parse(text);
+  const at = text.lastIndexOf(',"log":');
+  if (at < 0) return null;
+  return { rateKey: note.rate_key, cap: note.cache_bytes, logText: text.slice(at + 7, -1) };
+}

@@ -1,0 +1,168 @@
+// The Worker's entry module (wrangler.toml's `main`, copied next to worker-build's output by
+// scripts/build-worker.sh). Everything is decided in the Wasm (build/index.js) except one thing:
+// an exact repeat of a request whose answer the Wasm marked as replayable is answered from here,
+// without entering the Wasm.
+//
+// Why: a cache hit costs the Wasm about twice what answering a fixed image costs, spread thinly
+// over reading the head, the body, validation, the key, headers and the crossings between JS and
+// Wasm (BENCHMARKS.md, "What was tried"). A repeat of the same request gets the same answer, so
+// that work can be done once.
+//
+// What is replayed, and how (sdxl_core::replay decides what the Wasm marks):
+// - only answers carrying the internal header `x-gateway-replay` (a 200 from the memory tier, for
+//   a GET or POST that was neither conditional nor `no-cache`/`no-store`); the header is removed
+//   here, always;
+// - only for a request identical in method, URL, every request header the Wasm reads and its body
+//   (at most MAX_BODY bytes, given with Content-Length); HEAD and If-None-Match never replay;
+// - a replay still passes the rate limiter, with the key the Wasm used; over the limit, the
+//   request goes to the Wasm, which answers the 429 (counting it once more, for a caller already
+//   over the limit in this window);
+// - it writes the Wasm's log line for the request, with its own request id and timings, and its
+//   own `x-request-id` and `server-timing`;
+// - the remembered answers are bounded by the byte cap the Wasm sends (its share of
+//   MEMORY_CACHE_BYTES: sdxl_core::replay::split_memory_cache), least recently used first out;
+//   they are all forgotten when a call into the Wasm throws (it may have trapped, and its memory
+//   tier gone) and when a local admin route answers (it may have emptied a tier).
+//
+// The default export is a plain object: the runtime does not construct an entrypoint class per
+// request for it. Requests the Wasm answers still go through worker-build's class, constructed
+// here, whose proxy re-instantiates the Wasm after a trap (tests/e2e/trap.test.mjs).
+import Gateway, { JobObject } from "./index.js";
+import {
+  REPLAY_HEADER,
+  ReplayCache,
+  candidate,
+  fingerprint,
+  readNote,
+  replayLine,
+  requestId,
+} from "./entry-replay.js";
+
+export { JobObject };
+
+/** The request and response headers that differ for every request: set afresh on a replay. */
+const FRESH = ["x-request-id", "server-timing"];
+const replays = new ReplayCache();
+/** Replays served, in all and (local runs only) by caller, for `GET /__admin/replays`. */
+let served = 0;
+const servedBy = new Map();
+/**
+ * worker-build's glue keeps the Wasm instance's state here: `criticalError` once it trapped,
+ * `instanceId` counting re-instantiations. A trapped request hangs rather than throwing, so this
+ * is how the entry learns the Wasm (and its memory tier) is gone.
+ */
+let instanceSeen = 0;
+function wasmStillTheSame() {
+  const state = globalThis.__worker_init_state;
+  if (state === undefined) return true;
+  if (!state.criticalError && state.instanceId === instanceSeen) return true;
+  replays.clear();
+  if (!state.criticalError) instanceSeen = state.instanceId;
+  return false;
+}
+
+async function replay(entry, request, env, started) {
+  const limiter = env.RATE_LIMITER;
+  if (limiter !== undefined) {
+    const { success } = await limiter.limit({ key: entry.rateKey });
+    if (!success) return null;
+  }
+  const id = requestId(request.headers);
+  const headers = new Headers(entry.headers);
+  // Nothing is validated and the lookup is synchronous; Date.now() does not advance without I/O.
+  const ms = { validate: 0, cache: 0, ai: 0 };
+  headers.set("x-request-id", id);
+  headers.set(
+    "server-timing",
+    `validate;dur=${ms.validate.toFixed(1)}, cache;dur=${ms.cache.toFixed(1)}, ai;dur=${ms.ai.toFixed(1)}`,
+  );
+  const line = replayLine(entry.logText, id, ms, Date.now() - started);
+  if (line !== null) console.log(line);
+  return new Response(entry.body, { status: entry.status, headers });
+}
+
+/** The Wasm's answer, its note removed; remembered when the note says so and `key` is set. */
+async function remember(response, key) {
+  const value = response.headers.get(REPLAY_HEADER);
+  if (value === null) return response;
+  response.headers.delete(REPLAY_HEADER);
+  if (key === undefined) return response;
+  const note = readNote(value);
+  if (note === null) return response;
+  const body = new Uint8Array(await response.arrayBuffer());
+  const headers = [];
+  let size = key.length * 2 + body.byteLength + note.logText.length * 2;
+  for (const [name, v] of response.headers) {
+    if (FRESH.includes(name)) continue;
+    headers.push([name, v]);
+    size += (name.length + v.length) * 2;
+  }
+  const entry = {
+    status: response.status,
+    headers,
+    body,
+    rateKey: note.rateKey,
+    logText: note.logText,
+    size,
+  };
+  replays.put(key, entry, note.cap);
+  return new Response(body, { status: response.status, headers: response.headers });
+}
+
+async function wasmFetch(request, env, ctx) {
+  try {
+    return await new Gateway(ctx, env).fetch(request);
+  } catch (error) {
+    // Perhaps a trap: the Wasm is re-instantiated, its memory tier empty.
+    replays.clear();
+    throw error;
+  }
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    const started = Date.now();
+    if (env.LOCAL_ADMIN === "true" && request.url.includes("/__admin/replays")) {
+      // Local runs only (as the Wasm's admin routes): what the replay cache holds and has served
+      // (`?caller=ip:<address>`: to that caller).
+      const caller = new URL(request.url).searchParams.get("caller");
+      const { bytes, peak, entries } = replays;
+      const count = caller === null ? served : (servedBy.get(caller) ?? 0);
+      return Response.json({ entries: entries.size, bytes, peak, served: count });
+    }
+    let key;
+    let forWasm = request;
+    if (candidate(request)) {
+      const body = request.method === "POST" ? new Uint8Array(await request.arrayBuffer()) : null;
+      key = fingerprint(request.method, request.url, request.headers, body);
+      const entry = wasmStillTheSame() ? replays.get(key) : undefined;
+      if (entry !== undefined) {
+        const replayed = await replay(entry, request, env, started);
+        if (replayed !== null) {
+          served += 1;
+          if (env.LOCAL_ADMIN === "true") {
+            servedBy.set(entry.rateKey, (servedBy.get(entry.rateKey) ?? 0) + 1);
+          }
+          return replayed;
+        }
+      }
+      if (body !== null) forWasm = new Request(request, { body });
+    }
+    const response = await wasmFetch(forWasm, env, ctx);
+    wasmStillTheSame();
+    // A local admin route may have emptied a tier (in production these paths answer 404).
+    if (response.status === 200 && request.url.includes("/__admin/")) {
+      replays.clear();
+    }
+    return remember(response, key);
+  },
+
+  async queue(batch, env, ctx) {
+    try {
+      return await new Gateway(ctx, env).queue(batch);
+    } catch (error) {
+      replays.clear();
+      throw error;
+    }
+  },
+};

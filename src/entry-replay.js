@@ -92,28 +92,30 @@ export function rustFloat(x) {
   return Number.isInteger(x) ? x.toFixed(1) : String(x);
 }
 
-/** The request id, as src/trace.rs makes it: `cf-ray` when usable, else 32 random hex digits. */
+/**
+ * The request id, as src/trace.rs makes it: `cf-ray` when usable, else 32 random hex digits
+ * (`randomUUID`'s, which the runtime makes natively; ids need to be unique, not secret).
+ */
 export function requestId(headers) {
   const ray = headers.get("cf-ray");
   if (ray !== null && ray.length > 0 && ray.length <= 64 && /^[\x00-\x7f]*$/.test(ray)) return ray;
-  let id = "";
-  for (let i = 0; i < 4; i++) {
-    id += Math.floor(Math.random() * 4294967296)
-      .toString(16)
-      .padStart(8, "0");
-  }
-  return id;
+  return crypto.randomUUID().replaceAll("-", "");
 }
 
 /**
- * The log line of a replay: the Wasm's line for the same request (`note.log`, which the Wasm sent
- * with an empty request id) with this request's id and timings.
+ * What a replay's log line keeps of the Wasm's line for the same request (`note.log`, which the
+ * Wasm sent with an empty request id): all between the id and the timings. Null if the line is
+ * not of that shape (then nothing is remembered).
  */
-export function replayLine(logText, id, ms, totalMs) {
+export function lineMiddle(logText) {
   const head = '{"request_id":"",';
   const tail = logText.lastIndexOf(',"ms":{');
-  if (!logText.startsWith(head) || tail < 0) return null;
-  const middle = logText.slice(head.length, tail);
+  if (!logText.startsWith(head) || tail < head.length) return null;
+  return logText.slice(head.length, tail);
+}
+
+/** The log line of a replay: `lineMiddle` of the Wasm's line, with this request's values. */
+export function replayLine(middle, id, ms, totalMs) {
   return (
     `{"request_id":${JSON.stringify(id)},${middle},"ms":{"validate":${rustFloat(ms.validate)},` +
     `"cache":${rustFloat(ms.cache)},"ai":${rustFloat(ms.ai)}},"total_ms":${rustFloat(totalMs)}}`

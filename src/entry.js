@@ -33,6 +33,7 @@ import {
   ReplayCache,
   candidate,
   fingerprint,
+  lineMiddle,
   readNote,
   replayLine,
   requestId,
@@ -40,7 +41,7 @@ import {
 
 export { JobObject };
 
-/** The request and response headers that differ for every request: set afresh on a replay. */
+/** The response headers that differ for every request: set afresh on a replay. */
 const FRESH = ["x-request-id", "server-timing"];
 const replays = new ReplayCache();
 /** Replays served, in all and (local runs only) by caller, for `GET /__admin/replays`. */
@@ -61,6 +62,11 @@ function wasmStillTheSame() {
   return false;
 }
 
+// A replay validates nothing and looks up synchronously: its phases take no time (Date.now()
+// does not advance without I/O anyway), written as the Wasm writes them.
+const NO_TIME = { validate: 0, cache: 0, ai: 0 };
+const SERVER_TIMING = "validate;dur=0.0, cache;dur=0.0, ai;dur=0.0";
+
 async function replay(entry, request, env, started) {
   const limiter = env.RATE_LIMITER;
   if (limiter !== undefined) {
@@ -68,17 +74,11 @@ async function replay(entry, request, env, started) {
     if (!success) return null;
   }
   const id = requestId(request.headers);
-  const headers = new Headers(entry.headers);
-  // Nothing is validated and the lookup is synchronous; Date.now() does not advance without I/O.
-  const ms = { validate: 0, cache: 0, ai: 0 };
-  headers.set("x-request-id", id);
-  headers.set(
-    "server-timing",
-    `validate;dur=${ms.validate.toFixed(1)}, cache;dur=${ms.cache.toFixed(1)}, ai;dur=${ms.ai.toFixed(1)}`,
-  );
-  const line = replayLine(entry.logText, id, ms, Date.now() - started);
-  if (line !== null) console.log(line);
-  return new Response(entry.body, { status: entry.status, headers });
+  console.log(replayLine(entry.lineMiddle, id, NO_TIME, Date.now() - started));
+  const response = new Response(entry.body, { status: entry.status, headers: entry.headers });
+  response.headers.set("x-request-id", id);
+  response.headers.set("server-timing", SERVER_TIMING);
+  return response;
 }
 
 /** The Wasm's answer, its note removed; remembered when the note says so and `key` is set. */
@@ -88,21 +88,20 @@ async function remember(response, key) {
   response.headers.delete(REPLAY_HEADER);
   if (key === undefined) return response;
   const note = readNote(value);
-  if (note === null) return response;
+  const middle = note === null ? null : lineMiddle(note.logText);
+  if (middle === null) return response;
   const body = new Uint8Array(await response.arrayBuffer());
-  const headers = [];
-  let size = key.length * 2 + body.byteLength + note.logText.length * 2;
-  for (const [name, v] of response.headers) {
-    if (FRESH.includes(name)) continue;
-    headers.push([name, v]);
-    size += (name.length + v.length) * 2;
-  }
+  // Kept as a Headers object: each replay's Response copies it within the runtime.
+  const headers = new Headers(response.headers);
+  let size = key.length * 2 + body.byteLength + middle.length * 2;
+  for (const name of FRESH) headers.delete(name);
+  for (const [name, v] of headers) size += (name.length + v.length) * 2;
   const entry = {
     status: response.status,
     headers,
     body,
     rateKey: note.rateKey,
-    logText: note.logText,
+    lineMiddle: middle,
     size,
   };
   replays.put(key, entry, note.cap);

@@ -9,6 +9,7 @@ import {
   ReplayCache,
   candidate,
   fingerprint,
+  lineMiddle,
   readNote,
   replayLine,
   rustFloat,
@@ -24,9 +25,14 @@ test("a replay writes the line Rust writes for the same request", () => {
   const note = readNote(value);
   assert.equal(note.rateKey, "ip:203.0.113.9");
   assert.equal(note.cap, 4096);
-  const line = replayLine(note.logText, "r-1", { validate: 0, cache: 1, ai: 0 }, 3);
+  const line = replayLine(lineMiddle(note.logText), "r-1", { validate: 0, cache: 1, ai: 0 }, 3);
   assert.equal(line, fixture.rust_line);
   assert.deepEqual(JSON.parse(line), JSON.parse(fixture.rust_line));
+});
+
+test("a log line of another shape is not used", () => {
+  assert.equal(lineMiddle('{"request_id":"x","status":200,"ms":{}}'), null);
+  assert.equal(lineMiddle('{"request_id":"","status":200}'), null);
 });
 
 test("numbers are written as serde_json writes an f64", () => {

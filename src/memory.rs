@@ -47,5 +47,8 @@ pub fn report(config: &Config) -> serde_json::Value {
         },
         "max_body_bytes": config.max_body_bytes,
         "memory_cache_bytes": config.memory_cache_bytes,
+        // Its two shares: the memory tier's and the entry module's replay cache's.
+        "memory_tier_bytes": config.memory_tier_bytes(),
+        "replay_cache_bytes": config.replay_cache_bytes(),
     })
 }

@@ -117,8 +117,7 @@ pub async fn create(
             key: v.key.clone(),
             input,
         };
-        let text = serde_json::to_string(&message).map_err(|e| Failure::Internal(e.to_string()))?;
-        messages.push(text);
+        messages.push(message.to_json());
     }
 
     let job = Job {

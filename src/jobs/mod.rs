@@ -67,7 +67,7 @@ pub async fn handle(
     match wait {
         Some(seconds) if !job.status.is_terminal() => {
             let job = waited(gateway, &job, seconds).await?;
-            respond(&job.prediction_after_wait(), status)
+            respond(job.prediction_after_wait(), status)
         }
         _ => prediction(&job, status),
     }
@@ -120,11 +120,11 @@ fn post(
 }
 
 fn prediction(job: &Job, status: u16) -> Handled {
-    respond(&job.prediction(), status)
+    respond(job.prediction(), status)
 }
 
-fn respond(prediction: &serde_json::Value, status: u16) -> Handled {
-    let mut response = Response::ok(prediction.to_string())?.with_status(status);
+fn respond(prediction: String, status: u16) -> Handled {
+    let mut response = Response::ok(prediction)?.with_status(status);
     let headers = response.headers_mut();
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", "no-store")?;

@@ -1,20 +1,15 @@
 //! The Worker's side of a job's Durable Object: one JSON request per operation.
 
+pub use sdxl_core::jobs::job::AppliedJob;
 use sdxl_core::jobs::job::{Job, JobEvent};
-use serde::{Deserialize, Serialize};
+use sdxl_core::jobs::json::JsonError;
 use worker::{Env, ObjectNamespace, Stub};
 
 use super::JOBS_BINDING;
 use crate::failure::{Failure, Handled};
 
-/// What the object answers to an event.
-#[derive(Serialize, Deserialize)]
-pub struct AppliedJob {
-    pub job: Job,
-    /// For `Started`: make the image.
-    pub proceed: bool,
-    /// For `Started`: which delivery of the image's message this is.
-    pub delivery: u32,
+fn unreadable(e: JsonError) -> Failure {
+    Failure::Internal(e.to_string())
 }
 
 fn namespace(env: &Env) -> Handled<ObjectNamespace> {
@@ -38,8 +33,7 @@ async fn call(env: &Env, id: &str, op: &str, body: Option<String>) -> Handled<wo
 
 /// Stores a new job in its object.
 pub async fn create(env: &Env, job: &Job) -> Handled<()> {
-    let body = serde_json::to_string(job).map_err(|e| Failure::Internal(e.to_string()))?;
-    let response = call(env, &job.id, "create", Some(body)).await?;
+    let response = call(env, &job.id, "create", Some(job.to_json())).await?;
     if response.status_code() != 200 {
         return Err(Failure::Internal(format!(
             "the job's object refused it: {}",
@@ -59,18 +53,19 @@ pub async fn get(env: &Env, id: &str) -> Handled<Option<Job>> {
     if response.status_code() == 404 {
         return Ok(None);
     }
-    Ok(Some(response.json::<Job>().await?))
+    let text = response.text().await?;
+    Ok(Some(Job::from_json(text.as_bytes()).map_err(unreadable)?))
 }
 
 /// Applies `event` to the job `id`.
 pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<AppliedJob> {
-    let body = serde_json::to_string(event).map_err(|e| Failure::Internal(e.to_string()))?;
-    let mut response = call(env, id, "event", Some(body)).await?;
+    let mut response = call(env, id, "event", Some(event.to_json())).await?;
     if response.status_code() != 200 {
         return Err(Failure::Internal(format!(
             "the job's object answered {}",
             response.status_code()
         )));
     }
-    Ok(response.json::<AppliedJob>().await?)
+    let text = response.text().await?;
+    AppliedJob::from_json(text.as_bytes()).map_err(unreadable)
 }

@@ -52,7 +52,7 @@ pub async fn deliver(object: &JobObject) -> Result<Option<i64>> {
         return Ok(None);
     }
     let url = hook.url.clone();
-    let body = job.prediction().to_string();
+    let body = job.prediction();
     let at_ms = now_ms();
     let outcome = match keys(object.env()) {
         Ok(keys) => send(&url, &job.id, at_ms / 1000, &body, &keys).await,

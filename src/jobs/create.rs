@@ -7,9 +7,10 @@ use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::jobs::job::{Job, Status, Variant, Webhook};
 use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
 use sdxl_core::jobs::request::{read_create, under_input};
-use sdxl_core::parse::{media_type_essence, ByteSource};
+use sdxl_core::parse::windowed::WINDOW;
+use sdxl_core::parse::{media_type_essence, parse_json_from, ByteSource};
 use sdxl_core::request_head::RequestHead;
-use sdxl_core::{validate_json, ApiError, Policy};
+use sdxl_core::{normalize, ApiError, Policy};
 use worker::Request;
 
 use super::object::now_ms;
@@ -17,7 +18,7 @@ use super::{store, webhook, QUEUE_BINDING};
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::r2_binding::R2Bucket;
-use crate::request_body::read_body;
+use crate::request_body::{read_body, JsBody};
 
 pub async fn create(
     gateway: &mut Gateway<'_>,
@@ -79,8 +80,12 @@ pub async fn create(
     };
     let mut variants = Vec::with_capacity(request.bodies.len());
     for body in &request.bodies {
-        let normalized = validate_json(request.model, body.as_bytes(), policy, &mut draw)
+        // `validate_json`, but over the body in the JS heap (`JsBody::from_bytes` says why).
+        let raw = parse_json_from(request.model, &JsBody::from_bytes(body.as_bytes()), WINDOW)
+            .map_err(ApiError::from)
             .map_err(under_input)?;
+        let normalized = normalize(request.model, raw, policy, &mut draw)
+            .map_err(|v| under_input(ApiError::Invalid(v)))?;
         let key = crate::digest::cache_key(&normalized).await?;
         variants.push(Variant {
             permalink: format!("/images/{}", permalinks.id_for(&key)),

@@ -119,6 +119,15 @@ fn post(
     Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
 }
 
+/// The text of a body (`Request.text()` or `Response.text()` in JS): the `worker` crate's own
+/// `text()` of either would bring its body-stream handling into the bundle for these small JSON
+/// bodies.
+async fn body_text(text: Result<js_sys::Promise, wasm_bindgen::JsValue>) -> worker::Result<String> {
+    let text = wasm_bindgen_futures::JsFuture::from(text?).await?;
+    text.as_string()
+        .ok_or_else(|| worker::Error::RustError("the body is not text".into()))
+}
+
 fn prediction(job: &Job, status: u16) -> Handled {
     respond(job.prediction(), status)
 }

@@ -65,11 +65,12 @@ impl DurableObject for JobObject {
         JobObject { state, env }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
+    async fn fetch(&self, req: Request) -> Result<Response> {
         let path = req.path();
         match path.as_str() {
             "/create" => {
-                let job = Job::from_json(req.text().await?.as_bytes()).map_err(unreadable)?;
+                let text = super::body_text(req.inner().text()).await?;
+                let job = Job::from_json(text.as_bytes()).map_err(unreadable)?;
                 if self.load()?.is_none() {
                     self.save(&job)?;
                 }
@@ -80,8 +81,8 @@ impl DurableObject for JobObject {
                 None => Response::error("no such job", 404),
             },
             "/event" => {
-                let event =
-                    JobEvent::from_json(req.text().await?.as_bytes()).map_err(unreadable)?;
+                let text = super::body_text(req.inner().text()).await?;
+                let event = JobEvent::from_json(text.as_bytes()).map_err(unreadable)?;
                 let Some(mut job) = self.load()? else {
                     return Response::error("no such job", 404);
                 };

@@ -49,23 +49,23 @@ pub async fn get(env: &Env, id: &str) -> Handled<Option<Job>> {
     if namespace(env)?.id_from_string(id).is_err() {
         return Ok(None);
     }
-    let mut response = call(env, id, "get", None).await?;
+    let response = call(env, id, "get", None).await?;
     if response.status_code() == 404 {
         return Ok(None);
     }
-    let text = response.text().await?;
+    let text = super::body_text(web_sys::Response::from(response).text()).await?;
     Ok(Some(Job::from_json(text.as_bytes()).map_err(unreadable)?))
 }
 
 /// Applies `event` to the job `id`.
 pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<AppliedJob> {
-    let mut response = call(env, id, "event", Some(event.to_json())).await?;
+    let response = call(env, id, "event", Some(event.to_json())).await?;
     if response.status_code() != 200 {
         return Err(Failure::Internal(format!(
             "the job's object answered {}",
             response.status_code()
         )));
     }
-    let text = response.text().await?;
+    let text = super::body_text(web_sys::Response::from(response).text()).await?;
     AppliedJob::from_json(text.as_bytes()).map_err(unreadable)
 }

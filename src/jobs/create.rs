@@ -39,7 +39,7 @@ pub async fn create(
         head.content_length,
         config.max_body_bytes,
         &budget,
-        |body| Phase::JsonWhole { body },
+        &|body| Phase::JsonWhole { body },
     )
     .await?;
     let mut bytes = vec![0u8; js_body.len()];

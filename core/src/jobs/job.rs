@@ -10,8 +10,6 @@
 //! Their JSON is written and read by hand (`super::json`, which says why); the tests compare it
 //! with what serde's derives, kept for the tests only, write and read.
 
-use std::fmt::Write as _;
-
 #[cfg(test)]
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -237,15 +235,17 @@ impl Job {
         push_bool(o.field("data_removed"), false);
         push_opt_str(o.field("error"), self.error.as_deref());
         push_str(o.field("id"), &self.id);
-        let _ = write!(o.field("input"), "{}", self.input);
+        crate::json_text::push(o.field("input"), &self.input);
         push_str(o.field("logs"), "");
         let metrics = o.field("metrics");
         match (self.started_ms, self.completed_ms) {
             (Some(s), Some(c)) => {
-                // As serde_json writes an `f64` (`Value`'s `Display`): `2.0`, `0.25`.
+                // As serde_json writes an `f64`: `2.0`, `0.25`.
                 #[allow(clippy::cast_precision_loss)]
                 let seconds = Value::from(c.saturating_sub(s) as f64 / 1000.0);
-                let _ = write!(metrics, "{{\"predict_time\":{seconds}}}");
+                metrics.push_str("{\"predict_time\":");
+                crate::json_text::push(metrics, &seconds);
+                metrics.push('}');
             }
             _ => metrics.push_str("{}"),
         }
@@ -297,7 +297,7 @@ impl Job {
         push_str(o.field("id"), &self.id);
         push_str(o.field("owner"), &self.owner);
         push_str(o.field("model"), &self.model);
-        let _ = write!(o.field("input"), "{}", self.input);
+        crate::json_text::push(o.field("input"), &self.input);
         push_str(o.field("origin"), &self.origin);
         push_str(o.field("status"), self.status.name());
         push_array(o.field("variants"), &self.variants, |out, v| {

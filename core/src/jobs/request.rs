@@ -184,7 +184,7 @@ fn image_body(input: &Map<String, Value>, seed: Option<i64>) -> String {
             continue;
         }
         key(&mut out, name);
-        let _ = write!(out, "{value}");
+        crate::json_text::push(&mut out, value);
     }
     if let Some(s) = seed {
         key(&mut out, "seed");

@@ -3,6 +3,7 @@
 pub use sdxl_core::jobs::job::AppliedJob;
 use sdxl_core::jobs::job::{Job, JobEvent};
 use sdxl_core::jobs::json::JsonError;
+use wasm_bindgen::JsCast;
 use worker::{Env, ObjectNamespace, Stub};
 
 use super::JOBS_BINDING;
@@ -13,7 +14,9 @@ fn unreadable(e: JsonError) -> Failure {
 }
 
 fn namespace(env: &Env) -> Handled<ObjectNamespace> {
-    env.durable_object(JOBS_BINDING)
+    // As `env.durable_object(JOBS_BINDING)` (`typed_binding` says why not).
+    crate::bindings::typed_binding(env, JOBS_BINDING, "DurableObjectNamespace")
+        .map(ObjectNamespace::unchecked_from_js)
         .map_err(|e| Failure::Misconfigured(format!("the {JOBS_BINDING} binding: {e}")))
 }
 

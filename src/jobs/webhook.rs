@@ -31,11 +31,9 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The signing keys, or why there are none.
 pub fn keys(env: &Env) -> std::result::Result<Vec<Vec<u8>>, String> {
-    let text = env
-        .secret(SECRETS)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(SECRETS).map(|s| s.to_string()))
-        .map_err(|_| format!("{SECRETS} is not set: webhooks cannot be signed"))?;
+    // As every setting is read (a secret, else a var): one copy of that glue in the bundle.
+    let text = crate::config::lookup(env, SECRETS)
+        .ok_or_else(|| format!("{SECRETS} is not set: webhooks cannot be signed"))?;
     let keys = parse_secrets(&text).map_err(|e| e.to_string())?;
     if keys.is_empty() {
         return Err(format!("{SECRETS} is empty: webhooks cannot be signed"));

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::bindings::binding;
+use crate::bindings::typed_binding;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 
@@ -28,7 +28,8 @@ extern "C" {
 
 /// Counts one request for `caller`; over the limit is a 429 with `Retry-After`.
 pub async fn rate_limit(gateway: &Gateway<'_>, caller: String) -> Handled<()> {
-    let Some(limiter) = binding(gateway.env, RATE_LIMITER_BINDING) else {
+    // As `env.rate_limiter(name)` took it: a binding of another type limits nothing.
+    let Ok(limiter) = typed_binding(gateway.env, RATE_LIMITER_BINDING, "Ratelimit") else {
         return Ok(());
     };
     let limiter: RateLimiter = limiter.unchecked_into();

@@ -1,7 +1,7 @@
 //! Reading a binding off the Worker's `env` by name: one lookup for every raw binding (`AI`,
 //! `IMAGES`), which the raw binding modules cast to their own types.
 
-use js_sys::Reflect;
+use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 use worker::Env;
 
@@ -10,4 +10,27 @@ pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
     Reflect::get(env, &JsValue::from_str(name))
         .ok()
         .filter(|b| !b.is_undefined() && !b.is_null())
+}
+
+/// The binding `name` of the JS type `type_name` (its constructor's name), refused in the words
+/// of `worker::Env`'s typed getters (`env.queue(name)`, `env.durable_object(name)`), which the
+/// jobs used: those are generic, one copy in the bundle per binding type.
+///
+/// # Errors
+/// As `Env::get_binding`'s: no such binding, `undefined`, or another type.
+pub fn typed_binding(env: &Env, name: &str, type_name: &str) -> Result<JsValue, String> {
+    let binding = Reflect::get(env, &JsValue::from_str(name))
+        .map_err(|_| format!("Env does not contain binding `{name}`"))?;
+    if binding.is_undefined() {
+        return Err(format!("Binding `{name}` is undefined."));
+    }
+    let constructor = Object::from(binding.clone()).constructor().name();
+    if constructor == type_name {
+        Ok(binding)
+    } else {
+        Err(format!(
+            "Binding cannot be cast to the type {type_name} from {}",
+            String::from(constructor)
+        ))
+    }
 }

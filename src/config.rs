@@ -26,7 +26,7 @@ pub fn cached(env: &Env) -> Rc<Result<Config, String>> {
 
 /// A setting's text: secrets and vars are both plain strings on `env`, under one name each (a
 /// secret is the right home for tokens and the permalink secret).
-fn lookup(env: &Env, name: &str) -> Option<String> {
+pub(crate) fn lookup(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
         .ok()
         .or_else(|| env.var(name).ok())

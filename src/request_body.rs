@@ -32,7 +32,7 @@ pub async fn read(
 ) -> Result<(RawRequest, Hold), ApiError> {
     let content_type = head.content_type.as_deref().unwrap_or_default();
     let shape = BodyEncoding::of(content_type)?;
-    let (body, mut hold) = read_body(req, head.content_length, limit, budget, |body| {
+    let (body, mut hold) = read_body(req, head.content_length, limit, budget, &|body| {
         shape.reading(body)
     })
     .await?;
@@ -138,6 +138,15 @@ impl JsBody {
         }
     }
 
+    /// `bytes` copied into the JS heap, so that a body made in Wasm memory (a job's image) is
+    /// parsed by the same monomorphization of the parser as a request's: one for `[u8]` too
+    /// would be a second copy of it in the bundle.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> JsBody {
+        let mut body = JsBody::new();
+        body.push(Uint8Array::from(bytes));
+        body
+    }
+
     fn push(&mut self, chunk: Uint8Array) {
         let n = chunk.length() as usize;
         if n == 0 {
@@ -174,13 +183,15 @@ impl ByteSource for JsBody {
 }
 
 /// The body, refused when it is over `limit` bytes, whatever `Content-Length` claims, and held in
-/// `budget` as `phase` of its length before each part of it is read.
+/// `budget` as `phase` of its length before each part of it is read. `phase` is a `dyn`: generic,
+/// the reader was compiled once per caller (the native routes, OpenAI's, jobs), a copy each in the
+/// bundle.
 pub(crate) async fn read_body(
     req: &Request,
     declared: Option<u64>,
     limit: u64,
     budget: &std::rc::Rc<MemoryBudget>,
-    phase: impl Fn(u64) -> Phase,
+    phase: &dyn Fn(u64) -> Phase,
 ) -> Result<(JsBody, Hold), ApiError> {
     let too_large = || ApiError::TooLarge { limit };
     let unreadable =

@@ -46,7 +46,9 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
         Plan::Models => {
             let body = DOCS.with(|d| {
                 d.models
-                    .get_or_init(|| catalog(models::ALL, &config.policy).to_string())
+                    .get_or_init(|| {
+                        sdxl_core::json_text::text(&catalog(models::ALL, &config.policy))
+                    })
                     .clone()
             });
             Ok(json_document(body)?)
@@ -55,12 +57,11 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
             let body = DOCS.with(|d| {
                 d.openapi
                     .get_or_init(|| {
-                        document(&DocOptions {
+                        sdxl_core::json_text::text(&document(&DocOptions {
                             models: models::ALL,
                             policy: &config.policy,
                             anonymous: config.allow_anonymous,
-                        })
-                        .to_string()
+                        }))
                     })
                     .clone()
             });

@@ -17,6 +17,7 @@ pub mod image;
 pub mod inputs;
 pub mod jobs;
 pub mod json_schema;
+pub mod json_text;
 pub mod lru;
 pub mod model;
 pub mod models;

@@ -61,7 +61,7 @@ async fn one(env: &Env, ctx: &Context, config: &Config, raw: &RawMessage, dead_l
     let Some(message) = raw
         .body()
         .as_string()
-        .and_then(|text| serde_json::from_str::<JobMessage>(&text).ok())
+        .and_then(|text| JobMessage::from_json(text.as_bytes()).ok())
     else {
         console_error!("jobs: a message that is no job message was dropped");
         raw.ack();

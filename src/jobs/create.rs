@@ -7,17 +7,30 @@ use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::jobs::job::{Job, Status, Variant, Webhook};
 use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
 use sdxl_core::jobs::request::{read_create, under_input};
-use sdxl_core::parse::{media_type_essence, ByteSource};
+use sdxl_core::parse::windowed::WINDOW;
+use sdxl_core::parse::{media_type_essence, parse_json_from, ByteSource};
 use sdxl_core::request_head::RequestHead;
-use sdxl_core::{validate_json, ApiError, Policy};
+use sdxl_core::{normalize, ApiError, Policy};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use worker::Request;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The queue binding's JS object.
+    type Queue;
+
+    #[wasm_bindgen(method, catch, js_name = sendBatch)]
+    fn send_batch(this: &Queue, messages: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+}
 
 use super::object::now_ms;
 use super::{store, webhook, QUEUE_BINDING};
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::r2_binding::R2Bucket;
-use crate::request_body::read_body;
+use crate::request_body::{read_body, JsBody};
 
 pub async fn create(
     gateway: &mut Gateway<'_>,
@@ -38,7 +51,7 @@ pub async fn create(
         head.content_length,
         config.max_body_bytes,
         &budget,
-        |body| Phase::JsonWhole { body },
+        &|body| Phase::JsonWhole { body },
     )
     .await?;
     let mut bytes = vec![0u8; js_body.len()];
@@ -79,8 +92,12 @@ pub async fn create(
     };
     let mut variants = Vec::with_capacity(request.bodies.len());
     for body in &request.bodies {
-        let normalized = validate_json(request.model, body.as_bytes(), policy, &mut draw)
+        // `validate_json`, but over the body in the JS heap (`JsBody::from_bytes` says why).
+        let raw = parse_json_from(request.model, &JsBody::from_bytes(body.as_bytes()), WINDOW)
+            .map_err(ApiError::from)
             .map_err(under_input)?;
+        let normalized = normalize(request.model, raw, policy, &mut draw)
+            .map_err(|v| under_input(ApiError::Invalid(v)))?;
         let key = crate::digest::cache_key(&normalized).await?;
         variants.push(Variant {
             permalink: format!("/images/{}", permalinks.id_for(&key)),
@@ -117,8 +134,7 @@ pub async fn create(
             key: v.key.clone(),
             input,
         };
-        let text = serde_json::to_string(&message).map_err(|e| Failure::Internal(e.to_string()))?;
-        messages.push(text);
+        messages.push(message.to_json());
     }
 
     let job = Job {
@@ -137,9 +153,17 @@ pub async fn create(
         webhook,
     };
     store::create(env, &job).await?;
-    let queue = env
-        .queue(QUEUE_BINDING)
-        .map_err(|e| Failure::Misconfigured(format!("the {QUEUE_BINDING} binding: {e}")))?;
-    queue.send_batch(messages).await?;
+    // The queue called raw, as `worker::Queue::send_batch` calls it (`{body}` per message): its
+    // generic glue serialized each body with serde_wasm_bindgen.
+    let queue: Queue = crate::bindings::typed_binding(env, QUEUE_BINDING, "WorkerQueue")
+        .map_err(|e| Failure::Misconfigured(format!("the {QUEUE_BINDING} binding: {e}")))?
+        .unchecked_into();
+    let batch = js_sys::Array::new();
+    for text in messages {
+        let message = js_sys::Object::new();
+        js_sys::Reflect::set(&message, &JsValue::from_str("body"), &JsValue::from(text))?;
+        batch.push(&message);
+    }
+    JsFuture::from(queue.send_batch(&batch)?).await?;
     Ok(job)
 }

@@ -67,7 +67,7 @@ pub async fn handle(
     match wait {
         Some(seconds) if !job.status.is_terminal() => {
             let job = waited(gateway, &job, seconds).await?;
-            respond(&job.prediction_after_wait(), status)
+            respond(job.prediction_after_wait(), status)
         }
         _ => prediction(&job, status),
     }
@@ -119,12 +119,21 @@ fn post(
     Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
 }
 
-fn prediction(job: &Job, status: u16) -> Handled {
-    respond(&job.prediction(), status)
+/// The text of a body (`Request.text()` or `Response.text()` in JS): the `worker` crate's own
+/// `text()` of either would bring its body-stream handling into the bundle for these small JSON
+/// bodies.
+async fn body_text(text: Result<js_sys::Promise, wasm_bindgen::JsValue>) -> worker::Result<String> {
+    let text = wasm_bindgen_futures::JsFuture::from(text?).await?;
+    text.as_string()
+        .ok_or_else(|| worker::Error::RustError("the body is not text".into()))
 }
 
-fn respond(prediction: &serde_json::Value, status: u16) -> Handled {
-    let mut response = Response::ok(prediction.to_string())?.with_status(status);
+fn prediction(job: &Job, status: u16) -> Handled {
+    respond(job.prediction(), status)
+}
+
+fn respond(prediction: String, status: u16) -> Handled {
+    let mut response = Response::ok(prediction)?.with_status(status);
     let headers = response.headers_mut();
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", "no-store")?;

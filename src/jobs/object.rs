@@ -2,11 +2,10 @@
 //! (`sdxl_core::jobs::job`) applied with no `await` between reading and writing it, and its
 //! webhook delivered from the alarm.
 
-use sdxl_core::jobs::job::{Job, JobEvent};
+use sdxl_core::jobs::job::{AppliedJob, Job, JobEvent};
+use sdxl_core::jobs::json::JsonError;
 use sdxl_core::jobs::webhook::WebhookEvent;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
-
-use super::store::AppliedJob;
 
 // Only the events a job has (its fetch and its alarm): the WebSocket glue would be bundle weight.
 #[durable_object(alarm)]
@@ -32,11 +31,11 @@ impl JobObject {
         let state = js_sys::Reflect::get(&row?, &"state".into())?
             .as_string()
             .ok_or_else(|| worker::Error::RustError("the job's row has no state".into()))?;
-        Ok(Some(serde_json::from_str(&state)?))
+        Ok(Some(Job::from_json(state.as_bytes()).map_err(unreadable)?))
     }
 
     pub(super) fn save(&self, job: &Job) -> Result<()> {
-        let text = serde_json::to_string(job)?;
+        let text = job.to_json();
         self.sql().exec(
             "INSERT INTO job (id, state) VALUES (1, ?) \
              ON CONFLICT(id) DO UPDATE SET state = excluded.state",
@@ -66,22 +65,24 @@ impl DurableObject for JobObject {
         JobObject { state, env }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
+    async fn fetch(&self, req: Request) -> Result<Response> {
         let path = req.path();
         match path.as_str() {
             "/create" => {
-                let job: Job = req.json().await?;
+                let text = super::body_text(req.inner().text()).await?;
+                let job = Job::from_json(text.as_bytes()).map_err(unreadable)?;
                 if self.load()?.is_none() {
                     self.save(&job)?;
                 }
                 Response::ok("")
             }
             "/get" => match self.load()? {
-                Some(job) => Response::from_json(&job),
+                Some(job) => json(job.to_json()),
                 None => Response::error("no such job", 404),
             },
             "/event" => {
-                let event: JobEvent = req.json().await?;
+                let text = super::body_text(req.inner().text()).await?;
+                let event = JobEvent::from_json(text.as_bytes()).map_err(unreadable)?;
                 let Some(mut job) = self.load()? else {
                     return Response::error("no such job", 404);
                 };
@@ -94,11 +95,14 @@ impl DurableObject for JobObject {
                 if applied.ended && wants_webhook {
                     self.state.storage().set_alarm(0).await?;
                 }
-                Response::from_json(&AppliedJob {
-                    job,
-                    proceed: applied.proceed,
-                    delivery: applied.delivery,
-                })
+                json(
+                    AppliedJob {
+                        job,
+                        proceed: applied.proceed,
+                        delivery: applied.delivery,
+                    }
+                    .to_json(),
+                )
             }
             _ => Response::error("no such operation", 404),
         }
@@ -110,6 +114,21 @@ impl DurableObject for JobObject {
         }
         Response::ok("")
     }
+}
+
+/// A JSON answer, as `Response::from_json` made it (the text is written by hand: its serializer
+/// would bring serde's code for the job back).
+fn json(text: String) -> Result<Response> {
+    let mut response = Response::ok(text)?;
+    response
+        .headers_mut()
+        .set("content-type", "application/json")?;
+    Ok(response)
+}
+
+/// A job's JSON that does not read: as serde_json's errors were, a `worker::Error`.
+fn unreadable(e: JsonError) -> worker::Error {
+    worker::Error::RustError(e.to_string())
 }
 
 pub(super) fn now_ms() -> u64 {

@@ -1,24 +1,34 @@
 //! The Worker's side of a job's Durable Object: one JSON request per operation.
 
+pub use sdxl_core::jobs::job::AppliedJob;
 use sdxl_core::jobs::job::{Job, JobEvent};
-use serde::{Deserialize, Serialize};
+use sdxl_core::jobs::json::JsonError;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use worker::{Env, ObjectNamespace, Stub};
+
+#[wasm_bindgen]
+extern "C" {
+    /// An object's stub, called raw: `Stub::fetch_with_request` wraps the answer in a
+    /// `worker::Response`, whose body this module would only unwrap again.
+    type RawStub;
+
+    #[wasm_bindgen(method, catch, js_name = fetch)]
+    fn fetch(this: &RawStub, request: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
+}
 
 use super::JOBS_BINDING;
 use crate::failure::{Failure, Handled};
 
-/// What the object answers to an event.
-#[derive(Serialize, Deserialize)]
-pub struct AppliedJob {
-    pub job: Job,
-    /// For `Started`: make the image.
-    pub proceed: bool,
-    /// For `Started`: which delivery of the image's message this is.
-    pub delivery: u32,
+fn unreadable(e: JsonError) -> Failure {
+    Failure::Internal(e.to_string())
 }
 
 fn namespace(env: &Env) -> Handled<ObjectNamespace> {
-    env.durable_object(JOBS_BINDING)
+    // As `env.durable_object(JOBS_BINDING)` (`typed_binding` says why not).
+    crate::bindings::typed_binding(env, JOBS_BINDING, "DurableObjectNamespace")
+        .map(ObjectNamespace::unchecked_from_js)
         .map_err(|e| Failure::Misconfigured(format!("the {JOBS_BINDING} binding: {e}")))
 }
 
@@ -31,19 +41,24 @@ pub fn new_id(env: &Env) -> Handled<String> {
     Ok(namespace(env)?.unique_id()?.to_string())
 }
 
-async fn call(env: &Env, id: &str, op: &str, body: Option<String>) -> Handled<worker::Response> {
+async fn call(env: &Env, id: &str, op: &str, body: Option<String>) -> Handled<web_sys::Response> {
     let req = crate::jobs::post(&format!("https://job/{op}"), body.as_deref(), None)?;
-    Ok(stub(env, id)?.fetch_with_request(req).await?)
+    let stub: RawStub = stub(env, id)?.into_rpc();
+    // Failures in `worker::Error`'s words, as `fetch_with_request` reported them.
+    let promise = stub.fetch(req.inner()).map_err(worker::Error::from)?;
+    let response = JsFuture::from(promise).await.map_err(worker::Error::from)?;
+    Ok(response
+        .dyn_into::<web_sys::Response>()
+        .map_err(worker::Error::from)?)
 }
 
 /// Stores a new job in its object.
 pub async fn create(env: &Env, job: &Job) -> Handled<()> {
-    let body = serde_json::to_string(job).map_err(|e| Failure::Internal(e.to_string()))?;
-    let response = call(env, &job.id, "create", Some(body)).await?;
-    if response.status_code() != 200 {
+    let response = call(env, &job.id, "create", Some(job.to_json())).await?;
+    if response.status() != 200 {
         return Err(Failure::Internal(format!(
             "the job's object refused it: {}",
-            response.status_code()
+            response.status()
         )));
     }
     Ok(())
@@ -55,22 +70,23 @@ pub async fn get(env: &Env, id: &str) -> Handled<Option<Job>> {
     if namespace(env)?.id_from_string(id).is_err() {
         return Ok(None);
     }
-    let mut response = call(env, id, "get", None).await?;
-    if response.status_code() == 404 {
+    let response = call(env, id, "get", None).await?;
+    if response.status() == 404 {
         return Ok(None);
     }
-    Ok(Some(response.json::<Job>().await?))
+    let text = super::body_text(response.text()).await?;
+    Ok(Some(Job::from_json(text.as_bytes()).map_err(unreadable)?))
 }
 
 /// Applies `event` to the job `id`.
 pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<AppliedJob> {
-    let body = serde_json::to_string(event).map_err(|e| Failure::Internal(e.to_string()))?;
-    let mut response = call(env, id, "event", Some(body)).await?;
-    if response.status_code() != 200 {
+    let response = call(env, id, "event", Some(event.to_json())).await?;
+    if response.status() != 200 {
         return Err(Failure::Internal(format!(
             "the job's object answered {}",
-            response.status_code()
+            response.status()
         )));
     }
-    Ok(response.json::<AppliedJob>().await?)
+    let text = super::body_text(response.text()).await?;
+    AppliedJob::from_json(text.as_bytes()).map_err(unreadable)
 }

@@ -9,9 +9,20 @@ use futures_util::pin_mut;
 use sdxl_core::jobs::webhook::{
     message_id, next_after, parse_secrets, signature, Delivery, Next, WebhookEvent,
 };
-use worker::{Delay, Env, Fetch, Result};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Delay, Env, Result};
 
 use super::object::{now_ms, JobObject};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The runtime's global `fetch`, called as `worker::Fetch` calls it (with no abort signal),
+    /// raw: `Fetch` converts its answer to a `worker::Response`, glue the bundle need not carry.
+    #[wasm_bindgen(catch, js_name = fetch)]
+    fn global_fetch(request: &web_sys::Request) -> std::result::Result<js_sys::Promise, JsValue>;
+}
 
 /// The setting that holds the signing secrets.
 pub const SECRETS: &str = "WEBHOOK_SECRETS";
@@ -20,11 +31,9 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The signing keys, or why there are none.
 pub fn keys(env: &Env) -> std::result::Result<Vec<Vec<u8>>, String> {
-    let text = env
-        .secret(SECRETS)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(SECRETS).map(|s| s.to_string()))
-        .map_err(|_| format!("{SECRETS} is not set: webhooks cannot be signed"))?;
+    // As every setting is read (a secret, else a var): one copy of that glue in the bundle.
+    let text = crate::config::lookup(env, SECRETS)
+        .ok_or_else(|| format!("{SECRETS} is not set: webhooks cannot be signed"))?;
     let keys = parse_secrets(&text).map_err(|e| e.to_string())?;
     if keys.is_empty() {
         return Err(format!("{SECRETS} is empty: webhooks cannot be signed"));
@@ -52,7 +61,7 @@ pub async fn deliver(object: &JobObject) -> Result<Option<i64>> {
         return Ok(None);
     }
     let url = hook.url.clone();
-    let body = job.prediction().to_string();
+    let body = job.prediction();
     let at_ms = now_ms();
     let outcome = match keys(object.env()) {
         Ok(keys) => send(&url, &job.id, at_ms / 1000, &body, &keys).await,
@@ -100,8 +109,9 @@ async fn send(
             &signature(keys, &id, timestamp_s, body),
         )?;
         let request = super::post(url, Some(body), Some(&headers))?;
-        let response = Fetch::Request(request).send().await?;
-        Ok::<u16, worker::Error>(response.status_code())
+        let response = JsFuture::from(global_fetch(request.inner())?).await?;
+        let response: web_sys::Response = response.dyn_into()?;
+        Ok::<u16, worker::Error>(response.status())
     };
     let deadline = Delay::from(ATTEMPT_TIMEOUT);
     pin_mut!(attempt);

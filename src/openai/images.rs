@@ -160,7 +160,7 @@ async fn read_request(
         head.content_length,
         config.max_body_bytes,
         &budget,
-        phase,
+        &phase,
     )
     .await?;
     let body = match endpoint {

@@ -84,7 +84,7 @@ async fn answer(
 }
 
 fn json_response(value: &serde_json::Value) -> Handled {
-    let mut response = Response::ok(value.to_string())?;
+    let mut response = Response::ok(sdxl_core::json_text::text(value))?;
     response
         .headers_mut()
         .set("content-type", "application/json")?;

@@ -78,7 +78,7 @@ pub fn is_cache_key(text: &str) -> bool {
 }
 
 fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
+    crate::json_text::text(&serde_json::Value::String(s.to_owned()))
 }
 
 fn canonical_number(n: f64) -> String {

@@ -6,15 +6,25 @@
 //! kept) or `canceled`. An ended job never changes again: a run that finishes after a cancel is
 //! stored in the cache but not reported.
 
+//!
+//! Their JSON is written and read by hand (`super::json`, which says why); the tests compare it
+//! with what serde's derives, kept for the tests only, write and read.
+
+#[cfg(test)]
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
 use super::clock::iso8601;
+use super::json::{
+    array, boolean, get, get_opt, object, opt_string, opt_whole, parse_object, push_array,
+    push_bool, push_opt_str, push_opt_u64, push_str, push_u64, string, variant, whole, JsonError,
+    ObjectWriter, Read,
+};
 use super::webhook::{Delivery, WebhookEvent};
 
 /// Replicate's statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize), serde(rename_all = "snake_case"))]
 pub enum Status {
     Starting,
     Processing,
@@ -28,23 +38,49 @@ impl Status {
     pub fn is_terminal(self) -> bool {
         matches!(self, Status::Succeeded | Status::Failed | Status::Canceled)
     }
+
+    /// Its name in JSON.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Starting => "starting",
+            Status::Processing => "processing",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Canceled => "canceled",
+        }
+    }
+
+    fn named(name: &str) -> Option<Status> {
+        [
+            Status::Starting,
+            Status::Processing,
+            Status::Succeeded,
+            Status::Failed,
+            Status::Canceled,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
 }
 
 /// One image of a job (`n` in the input: seeds `seed + i`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Variant {
     /// The image's cache key.
     pub key: String,
     /// Its permalink path, `/images/<id>`.
     pub permalink: String,
     pub done: bool,
-    /// Deliveries of its queue message so far.
-    #[serde(default)]
+    /// Deliveries of its queue message so far (0 when missing).
+    #[cfg_attr(test, serde(default))]
     pub deliveries: u32,
 }
 
 /// Where a job's webhook goes and how its delivery went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Webhook {
     pub url: String,
     pub events: Vec<WebhookEvent>,
@@ -55,7 +91,8 @@ pub struct Webhook {
 }
 
 /// A job as its Durable Object stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct Job {
     pub id: String,
     /// Who may read and cancel it: `token:<id>`, or `anonymous` when the gateway allows anonymous
@@ -77,10 +114,10 @@ pub struct Job {
     pub webhook: Option<Webhook>,
 }
 
-/// What happens to a job. Externally tagged (serde's default): an internally tagged enum
-/// buffers its input in serde's `Content`, which weighs in the Worker's bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// What happens to a job. In JSON externally tagged (serde's default for enums):
+/// `{"started":{"variant":0}}`, `"canceled"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize), serde(rename_all = "snake_case"))]
 pub enum JobEvent {
     /// A consumer took image `variant` (a delivery of its message).
     Started { variant: usize },
@@ -168,54 +205,310 @@ impl Job {
     /// for the end of the job (and poll `urls.get`, which tells the truth, only after
     /// `starting`).
     #[must_use]
-    pub fn prediction_after_wait(&self) -> Value {
-        let mut prediction = self.prediction();
-        if !self.status.is_terminal() {
-            prediction["status"] = json!(Status::Starting);
-        }
-        prediction
+    pub fn prediction_after_wait(&self) -> String {
+        let status = if self.status.is_terminal() {
+            self.status
+        } else {
+            Status::Starting
+        };
+        self.prediction_with(status)
     }
 
-    /// The prediction, as Replicate answers it: `output` is the images' absolute permalinks once
-    /// the job succeeded.
+    /// The prediction's JSON, as Replicate answers it: `output` is the images' absolute
+    /// permalinks once the job succeeded.
     #[must_use]
-    pub fn prediction(&self) -> Value {
+    pub fn prediction(&self) -> String {
+        self.prediction_with(self.status)
+    }
+
+    /// Keys in sorted order: the order serde_json's `Value` (a `BTreeMap`) wrote them in when
+    /// the prediction was built as one.
+    fn prediction_with(&self, status: Status) -> String {
         let get = format!("{}/v1/predictions/{}", self.origin, self.id);
-        let output = (self.status == Status::Succeeded).then(|| {
-            self.variants
-                .iter()
-                .map(|v| format!("{}{}", self.origin, v.permalink))
-                .collect::<Vec<_>>()
+        let mut out = String::with_capacity(1024);
+        let mut o = ObjectWriter::new(&mut out);
+        push_opt_str(
+            o.field("completed_at"),
+            self.completed_ms.map(iso8601).as_deref(),
+        );
+        push_str(o.field("created_at"), &iso8601(self.created_ms));
+        push_bool(o.field("data_removed"), false);
+        push_opt_str(o.field("error"), self.error.as_deref());
+        push_str(o.field("id"), &self.id);
+        crate::json_text::push(o.field("input"), &self.input);
+        push_str(o.field("logs"), "");
+        let metrics = o.field("metrics");
+        match (self.started_ms, self.completed_ms) {
+            (Some(s), Some(c)) => {
+                // As serde_json writes an `f64`: `2.0`, `0.25`.
+                #[allow(clippy::cast_precision_loss)]
+                let seconds = Value::from(c.saturating_sub(s) as f64 / 1000.0);
+                metrics.push_str("{\"predict_time\":");
+                crate::json_text::push(metrics, &seconds);
+                metrics.push('}');
+            }
+            _ => metrics.push_str("{}"),
+        }
+        push_str(
+            o.field("model"),
+            self.model.strip_prefix("@cf/").unwrap_or(&self.model),
+        );
+        let output = o.field("output");
+        if self.status == Status::Succeeded {
+            push_array(output, &self.variants, |out, v| {
+                push_str(out, &format!("{}{}", self.origin, v.permalink));
+            });
+        } else {
+            output.push_str("null");
+        }
+        push_str(o.field("source"), "api");
+        push_opt_str(
+            o.field("started_at"),
+            self.started_ms.map(iso8601).as_deref(),
+        );
+        push_str(o.field("status"), status.name());
+        let mut urls = ObjectWriter::new(o.field("urls"));
+        push_str(urls.field("cancel"), &format!("{get}/cancel"));
+        push_str(urls.field("get"), &get);
+        push_str(urls.field("web"), &get);
+        urls.end();
+        push_str(o.field("version"), &self.model);
+        let hook = self.webhook.as_ref();
+        push_opt_str(o.field("webhook"), hook.map(|w| w.url.as_str()));
+        let filter = o.field("webhook_events_filter");
+        match hook {
+            Some(w) => push_array(filter, &w.events, |out, e| push_str(out, e.name())),
+            None => filter.push_str("null"),
+        }
+        o.end();
+        out
+    }
+
+    /// The job as its object stores it.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(512);
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        let mut o = ObjectWriter::new(out);
+        push_str(o.field("id"), &self.id);
+        push_str(o.field("owner"), &self.owner);
+        push_str(o.field("model"), &self.model);
+        crate::json_text::push(o.field("input"), &self.input);
+        push_str(o.field("origin"), &self.origin);
+        push_str(o.field("status"), self.status.name());
+        push_array(o.field("variants"), &self.variants, |out, v| {
+            let mut o = ObjectWriter::new(out);
+            push_str(o.field("key"), &v.key);
+            push_str(o.field("permalink"), &v.permalink);
+            push_bool(o.field("done"), v.done);
+            push_u64(o.field("deliveries"), v.deliveries.into());
+            o.end();
         });
-        let predict_time = match (self.started_ms, self.completed_ms) {
-            (Some(s), Some(c)) => json!({ "predict_time": c.saturating_sub(s) as f64 / 1000.0 }),
-            _ => json!({}),
+        push_u64(o.field("deliveries"), self.deliveries.into());
+        push_opt_str(o.field("error"), self.error.as_deref());
+        push_u64(o.field("created_ms"), self.created_ms);
+        push_opt_u64(o.field("started_ms"), self.started_ms);
+        push_opt_u64(o.field("completed_ms"), self.completed_ms);
+        let webhook = o.field("webhook");
+        match &self.webhook {
+            Some(w) => {
+                let mut o = ObjectWriter::new(webhook);
+                push_str(o.field("url"), &w.url);
+                push_array(o.field("events"), &w.events, |out, e| {
+                    push_str(out, e.name())
+                });
+                push_array(o.field("deliveries"), &w.deliveries, |out, d| {
+                    let mut o = ObjectWriter::new(out);
+                    push_u64(o.field("at_ms"), d.at_ms);
+                    push_opt_u64(o.field("status"), d.status.map(u64::from));
+                    push_opt_str(o.field("error"), d.error.as_deref());
+                    o.end();
+                });
+                push_bool(o.field("settled"), w.settled);
+                o.end();
+            }
+            None => webhook.push_str("null"),
+        }
+        o.end();
+    }
+
+    /// Reads a job as [`Job::to_json`] writes it.
+    ///
+    /// # Errors
+    /// Not JSON, or a field missing or of the wrong type.
+    pub fn from_json(bytes: &[u8]) -> Read<Job> {
+        Job::read(&parse_object(bytes, "job")?)
+    }
+
+    fn read(map: &Map<String, Value>) -> Read<Job> {
+        let status = get(map, "status")?
+            .as_str()
+            .and_then(Status::named)
+            .ok_or(JsonError::Field("status"))?;
+        let variants = array(map, "variants")?
+            .iter()
+            .map(|v| {
+                let v = object(v, "variants")?;
+                Ok(Variant {
+                    key: string(v, "key")?,
+                    permalink: string(v, "permalink")?,
+                    done: boolean(v, "done")?,
+                    deliveries: opt_whole(v, "deliveries")?.unwrap_or(0),
+                })
+            })
+            .collect::<Read<_>>()?;
+        let webhook = match get_opt(map, "webhook") {
+            None => None,
+            Some(w) => {
+                let w = object(w, "webhook")?;
+                let events = array(w, "events")?
+                    .iter()
+                    .map(|e| {
+                        e.as_str()
+                            .and_then(WebhookEvent::named)
+                            .ok_or(JsonError::Field("events"))
+                    })
+                    .collect::<Read<_>>()?;
+                let deliveries = array(w, "deliveries")?
+                    .iter()
+                    .map(|d| {
+                        let d = object(d, "deliveries")?;
+                        Ok(Delivery {
+                            at_ms: whole(d, "at_ms")?,
+                            status: opt_whole(d, "status")?,
+                            error: opt_string(d, "error")?,
+                        })
+                    })
+                    .collect::<Read<_>>()?;
+                Some(Webhook {
+                    url: string(w, "url")?,
+                    events,
+                    deliveries,
+                    settled: boolean(w, "settled")?,
+                })
+            }
         };
-        json!({
-            "id": self.id,
-            "model": self.model.strip_prefix("@cf/").unwrap_or(&self.model),
-            "version": self.model,
-            "input": self.input,
-            "status": self.status,
-            "output": output,
-            "error": self.error,
-            "logs": "",
-            "metrics": predict_time,
-            "source": "api",
-            "data_removed": false,
-            "created_at": iso8601(self.created_ms),
-            "started_at": self.started_ms.map(iso8601),
-            "completed_at": self.completed_ms.map(iso8601),
-            "urls": { "get": get, "cancel": format!("{get}/cancel"), "web": get },
-            "webhook": self.webhook.as_ref().map(|w| &w.url),
-            "webhook_events_filter": self.webhook.as_ref().map(|w| &w.events),
+        Ok(Job {
+            id: string(map, "id")?,
+            owner: string(map, "owner")?,
+            model: string(map, "model")?,
+            input: get(map, "input")?.clone(),
+            origin: string(map, "origin")?,
+            status,
+            variants,
+            deliveries: whole(map, "deliveries")?,
+            error: opt_string(map, "error")?,
+            created_ms: whole(map, "created_ms")?,
+            started_ms: opt_whole(map, "started_ms")?,
+            completed_ms: opt_whole(map, "completed_ms")?,
+            webhook,
+        })
+    }
+}
+
+impl JobEvent {
+    /// The event as the Worker sends it to the job's object.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        let (name, field) = match self {
+            JobEvent::Canceled => {
+                push_str(&mut out, "canceled");
+                return out;
+            }
+            JobEvent::Started { .. } => ("started", "variant"),
+            JobEvent::Made { .. } => ("made", "variant"),
+            JobEvent::Failed { .. } => ("failed", "reason"),
+        };
+        let mut o = ObjectWriter::new(&mut out);
+        let mut inner = ObjectWriter::new(o.field(name));
+        let value = inner.field(field);
+        match self {
+            JobEvent::Started { variant } | JobEvent::Made { variant } => {
+                push_u64(value, *variant as u64);
+            }
+            JobEvent::Failed { reason } => push_str(value, reason),
+            JobEvent::Canceled => {}
+        }
+        inner.end();
+        o.end();
+        out
+    }
+
+    /// Reads an event as [`JobEvent::to_json`] writes it.
+    ///
+    /// # Errors
+    /// Not JSON, or no event.
+    pub fn from_json(bytes: &[u8]) -> Read<JobEvent> {
+        let value: Value = serde_json::from_slice(bytes)?;
+        let (name, content) = variant(&value, "event")?;
+        let fields = || object(content.ok_or(JsonError::Field("event"))?, "event");
+        match name {
+            "started" => Ok(JobEvent::Started {
+                variant: whole(fields()?, "variant")?,
+            }),
+            "made" => Ok(JobEvent::Made {
+                variant: whole(fields()?, "variant")?,
+            }),
+            "failed" => Ok(JobEvent::Failed {
+                reason: string(fields()?, "reason")?,
+            }),
+            "canceled" if content.is_none_or(Value::is_null) => Ok(JobEvent::Canceled),
+            _ => Err(JsonError::Field("event")),
+        }
+    }
+}
+
+/// What the job's object answers to an event.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+pub struct AppliedJob {
+    pub job: Job,
+    /// For `Started`: make the image.
+    pub proceed: bool,
+    /// For `Started`: which delivery of the image's message this is.
+    pub delivery: u32,
+}
+
+impl AppliedJob {
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(512);
+        let mut o = ObjectWriter::new(&mut out);
+        self.job.write(o.field("job"));
+        push_bool(o.field("proceed"), self.proceed);
+        push_u64(o.field("delivery"), self.delivery.into());
+        o.end();
+        out
+    }
+
+    /// Reads the answer as [`AppliedJob::to_json`] writes it.
+    ///
+    /// # Errors
+    /// Not JSON, or a field missing or of the wrong type.
+    pub fn from_json(bytes: &[u8]) -> Read<AppliedJob> {
+        let map = parse_object(bytes, "applied")?;
+        Ok(AppliedJob {
+            job: Job::read(object(get(&map, "job")?, "job")?)?,
+            proceed: boolean(&map, "proceed")?,
+            delivery: whole(&map, "delivery")?,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn pv(prediction: String) -> Value {
+        serde_json::from_str(&prediction).unwrap()
+    }
 
     pub(crate) fn job(variants: usize) -> Job {
         Job {
@@ -245,7 +538,7 @@ mod tests {
     #[test]
     fn starting_then_processing_then_succeeded_when_every_image_is_made() {
         let mut j = job(2);
-        assert_eq!(j.prediction()["status"], "starting");
+        assert_eq!(pv(j.prediction())["status"], "starting");
         assert!(j.apply(&JobEvent::Started { variant: 0 }, 2_000).proceed);
         assert_eq!(j.status, Status::Processing);
         let again = j.apply(&JobEvent::Started { variant: 1 }, 2_500);
@@ -257,10 +550,10 @@ mod tests {
         );
         assert_eq!(j.started_ms, Some(2_000));
         assert!(!j.apply(&JobEvent::Made { variant: 1 }, 3_000).ended);
-        assert_eq!(j.prediction()["output"], Value::Null);
+        assert_eq!(pv(j.prediction())["output"], Value::Null);
         assert!(j.apply(&JobEvent::Made { variant: 0 }, 4_000).ended);
         assert_eq!(j.status, Status::Succeeded);
-        let p = j.prediction();
+        let p = pv(j.prediction());
         assert_eq!(
             p["output"],
             json!([
@@ -288,8 +581,8 @@ mod tests {
             assert!(!a.proceed && !a.ended, "{e:?}");
         }
         assert_eq!(j, before);
-        assert_eq!(j.prediction()["status"], "canceled");
-        assert_eq!(j.prediction()["output"], Value::Null);
+        assert_eq!(pv(j.prediction())["status"], "canceled");
+        assert_eq!(pv(j.prediction())["output"], Value::Null);
     }
 
     #[test]
@@ -303,7 +596,7 @@ mod tests {
             2,
         );
         assert!(a.ended);
-        let p = j.prediction();
+        let p = pv(j.prediction());
         assert_eq!(p["status"], "failed");
         assert_eq!(p["error"], "3036: allocation spent");
     }
@@ -323,10 +616,10 @@ mod tests {
     fn a_wait_that_ran_out_reads_starting() {
         let mut j = job(1);
         j.apply(&JobEvent::Started { variant: 0 }, 1);
-        assert_eq!(j.prediction()["status"], "processing");
-        assert_eq!(j.prediction_after_wait()["status"], "starting");
+        assert_eq!(pv(j.prediction())["status"], "processing");
+        assert_eq!(pv(j.prediction_after_wait())["status"], "starting");
         j.apply(&JobEvent::Made { variant: 0 }, 2);
-        assert_eq!(j.prediction_after_wait()["status"], "succeeded");
+        assert_eq!(pv(j.prediction_after_wait())["status"], "succeeded");
     }
 
     #[test]
@@ -339,7 +632,7 @@ mod tests {
 
     #[test]
     fn the_prediction_has_replicates_fields() {
-        let p = job(1).prediction();
+        let p = pv(job(1).prediction());
         for field in [
             "id",
             "model",
@@ -363,5 +656,195 @@ mod tests {
                 "a".repeat(64)
             )
         );
+    }
+
+    /// The prediction as it was built before it was written by hand: a `json!` value.
+    fn reference_prediction(j: &Job, status: Status) -> String {
+        let get = format!("{}/v1/predictions/{}", j.origin, j.id);
+        let output = (j.status == Status::Succeeded).then(|| {
+            j.variants
+                .iter()
+                .map(|v| format!("{}{}", j.origin, v.permalink))
+                .collect::<Vec<_>>()
+        });
+        let predict_time = match (j.started_ms, j.completed_ms) {
+            (Some(s), Some(c)) => json!({ "predict_time": c.saturating_sub(s) as f64 / 1000.0 }),
+            _ => json!({}),
+        };
+        json!({
+            "id": j.id,
+            "model": j.model.strip_prefix("@cf/").unwrap_or(&j.model),
+            "version": j.model,
+            "input": j.input,
+            "status": status,
+            "output": output,
+            "error": j.error,
+            "logs": "",
+            "metrics": predict_time,
+            "source": "api",
+            "data_removed": false,
+            "created_at": iso8601(j.created_ms),
+            "started_at": j.started_ms.map(iso8601),
+            "completed_at": j.completed_ms.map(iso8601),
+            "urls": { "get": get, "cancel": format!("{get}/cancel"), "web": get },
+            "webhook": j.webhook.as_ref().map(|w| &w.url),
+            "webhook_events_filter": j.webhook.as_ref().map(|w| &w.events),
+        })
+        .to_string()
+    }
+
+    /// Jobs in every state, with strings that need escaping and every optional field both ways.
+    fn samples() -> Vec<Job> {
+        let mut jobs = Vec::new();
+        let mut j = job(2);
+        jobs.push(j.clone());
+        j.input = json!({"prompt": "quote \" back \\ tab\t nl\n \u{1} \u{1f} é 猫 🐈", "n": 2,
+            "strength": 0.25, "nested": {"a": [1, -2, 3.5e-7, null, true]}});
+        j.origin = "https://gw.example:8443".into();
+        j.owner = "token:\"odd\"\u{7f}".into();
+        j.apply(&JobEvent::Started { variant: 1 }, 1_234);
+        jobs.push(j.clone());
+        j.webhook = Some(Webhook {
+            url: "https://hooks.example/a?b=c&d=\"e\"".into(),
+            events: vec![WebhookEvent::Start, WebhookEvent::Completed],
+            deliveries: vec![
+                Delivery {
+                    at_ms: 9,
+                    status: Some(500),
+                    error: None,
+                },
+                Delivery {
+                    at_ms: u64::MAX,
+                    status: None,
+                    error: Some("no answer within 10 s\r\n".into()),
+                },
+            ],
+            settled: true,
+        });
+        jobs.push(j.clone());
+        let mut made = j.clone();
+        made.apply(&JobEvent::Made { variant: 0 }, 2_000);
+        made.apply(&JobEvent::Made { variant: 1 }, 3_001);
+        jobs.push(made);
+        let mut failed = j.clone();
+        failed.apply(
+            &JobEvent::Failed {
+                reason: "3036: \"spent\"\u{0}".into(),
+            },
+            1_700_000_000_123,
+        );
+        jobs.push(failed);
+        let mut canceled = job(1);
+        canceled.webhook = Some(Webhook {
+            url: "http://h".into(),
+            events: vec![],
+            deliveries: vec![],
+            settled: false,
+        });
+        canceled.apply(&JobEvent::Canceled, 5);
+        jobs.push(canceled);
+        jobs
+    }
+
+    #[test]
+    fn the_prediction_is_the_bytes_the_json_value_wrote() {
+        for j in samples() {
+            assert_eq!(j.prediction(), reference_prediction(&j, j.status), "{j:?}");
+            let waited = if j.status.is_terminal() {
+                j.status
+            } else {
+                Status::Starting
+            };
+            assert_eq!(j.prediction_after_wait(), reference_prediction(&j, waited));
+        }
+    }
+
+    #[test]
+    fn a_job_is_written_as_serde_wrote_it_and_read_back() {
+        for j in samples() {
+            let text = j.to_json();
+            assert_eq!(text, serde_json::to_string(&j).unwrap());
+            assert_eq!(Job::from_json(text.as_bytes()).unwrap(), j);
+            let applied = AppliedJob {
+                job: j.clone(),
+                proceed: true,
+                delivery: 7,
+            };
+            let text = applied.to_json();
+            assert_eq!(text, serde_json::to_string(&applied).unwrap());
+            assert_eq!(AppliedJob::from_json(text.as_bytes()).unwrap(), applied);
+        }
+    }
+
+    #[test]
+    fn a_job_reads_as_serde_read_it() {
+        let j = &samples()[2];
+        let mut value = serde_json::to_value(j).unwrap();
+        // Unknown fields are ignored, a missing variant's `deliveries` is 0 (`serde(default)`),
+        // missing options are `None`.
+        value["extra"] = json!({"x": 1});
+        value["variants"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("deliveries");
+        value.as_object_mut().unwrap().remove("completed_ms");
+        let text = value.to_string();
+        let ours = Job::from_json(text.as_bytes()).unwrap();
+        assert_eq!(ours, serde_json::from_str::<Job>(&text).unwrap());
+        assert_eq!(ours.variants[0].deliveries, 0);
+        // What serde refused, we refuse.
+        for broken in [
+            json!({"status": "done"}),
+            json!({"deliveries": -1}),
+            json!({"deliveries": 1.5}),
+            json!({"created_ms": "1"}),
+            json!({"variants": [{"key": "k"}]}),
+            json!({"webhook": {"url": "u"}}),
+            json!({"id": null}),
+        ] {
+            let mut value = serde_json::to_value(j).unwrap();
+            for (k, v) in broken.as_object().unwrap() {
+                value[k] = v.clone();
+            }
+            let text = value.to_string();
+            assert!(serde_json::from_str::<Job>(&text).is_err(), "{broken}");
+            assert!(Job::from_json(text.as_bytes()).is_err(), "{broken}");
+        }
+        let mut missing = serde_json::to_value(j).unwrap();
+        missing.as_object_mut().unwrap().remove("input");
+        let text = missing.to_string();
+        assert!(serde_json::from_str::<Job>(&text).is_err());
+        assert!(Job::from_json(text.as_bytes()).is_err());
+        assert!(Job::from_json(b"[]").is_err());
+        assert!(Job::from_json(b"{\"id\":").is_err());
+    }
+
+    #[test]
+    fn events_are_written_as_serde_wrote_them_and_read_back() {
+        for e in [
+            JobEvent::Started { variant: 0 },
+            JobEvent::Started { variant: 4_000_000 },
+            JobEvent::Made { variant: 3 },
+            JobEvent::Failed {
+                reason: "a \"b\" \\ \u{1b} ünï".into(),
+            },
+            JobEvent::Canceled,
+        ] {
+            let text = e.to_json();
+            assert_eq!(text, serde_json::to_string(&e).unwrap());
+            assert_eq!(JobEvent::from_json(text.as_bytes()).unwrap(), e);
+        }
+        for junk in [
+            "\"started\"",
+            "{\"started\":{}}",
+            "{\"made\":{\"variant\":-1}}",
+            "{\"failed\":{\"reason\":1}}",
+            "\"done\"",
+            "{\"made\":{\"variant\":1},\"failed\":{\"reason\":\"x\"}}",
+            "7",
+        ] {
+            assert!(serde_json::from_str::<JobEvent>(junk).is_err(), "{junk}");
+            assert!(JobEvent::from_json(junk.as_bytes()).is_err(), "{junk}");
+        }
     }
 }

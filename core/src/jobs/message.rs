@@ -2,16 +2,21 @@
 //! 128 KB, so an image's request body travels inline only when small; larger bodies (img2img
 //! inputs) go to R2 first, under their content hash, and the message carries the R2 key.
 
+#[cfg(test)]
 use serde::{Deserialize, Serialize};
+
+use super::json::{
+    object, parse_object, push_str, push_u64, string, variant, whole, JsonError, ObjectWriter, Read,
+};
 
 /// Largest request body carried inside a message (the rest of the message is a few hundred
 /// bytes; Queues refuse messages over 128 KB).
 pub const INLINE_MAX_BYTES: usize = 96 * 1024;
 
-/// Where an image's request body is. Externally tagged (serde's default): an internally tagged
-/// enum buffers its input in serde's `Content`, which weighs in the Worker's bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Where an image's request body is. In JSON externally tagged (serde's default for enums):
+/// `{"inline":{"body":"..."}}`, `{"stored":{"r2_key":"..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize), serde(rename_all = "snake_case"))]
 pub enum InputRef {
     /// The JSON body itself.
     Inline { body: String },
@@ -19,8 +24,9 @@ pub enum InputRef {
     Stored { r2_key: String },
 }
 
-/// One image to make.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One image to make. Its JSON is written and read by hand (`super::json` says why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
 pub struct JobMessage {
     /// The job's id (its Durable Object's hex id).
     pub job: String,
@@ -29,6 +35,53 @@ pub struct JobMessage {
     /// The image's cache key.
     pub key: String,
     pub input: InputRef,
+}
+
+impl JobMessage {
+    /// The message as it is queued.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        let mut o = ObjectWriter::new(&mut out);
+        push_str(o.field("job"), &self.job);
+        push_u64(o.field("variant"), self.variant as u64);
+        push_str(o.field("key"), &self.key);
+        let mut input = ObjectWriter::new(o.field("input"));
+        let (name, field, value) = match &self.input {
+            InputRef::Inline { body } => ("inline", "body", body),
+            InputRef::Stored { r2_key } => ("stored", "r2_key", r2_key),
+        };
+        let mut inner = ObjectWriter::new(input.field(name));
+        push_str(inner.field(field), value);
+        inner.end();
+        input.end();
+        o.end();
+        out
+    }
+
+    /// Reads a message as [`JobMessage::to_json`] writes it.
+    ///
+    /// # Errors
+    /// Not JSON, or a field missing or of the wrong type.
+    pub fn from_json(bytes: &[u8]) -> Read<JobMessage> {
+        let map = parse_object(bytes, "message")?;
+        let input = map.get("input").ok_or(JsonError::Field("input"))?;
+        let input = match variant(input, "input")? {
+            ("inline", Some(content)) => InputRef::Inline {
+                body: string(object(content, "input")?, "body")?,
+            },
+            ("stored", Some(content)) => InputRef::Stored {
+                r2_key: string(object(content, "input")?, "r2_key")?,
+            },
+            _ => return Err(JsonError::Field("input")),
+        };
+        Ok(JobMessage {
+            job: string(&map, "job")?,
+            variant: whole(&map, "variant")?,
+            key: string(&map, "key")?,
+            input,
+        })
+    }
 }
 
 /// Whether a body of `len` bytes must go to R2 before it is queued.
@@ -73,5 +126,41 @@ mod tests {
         })
         .unwrap();
         assert_eq!(stored["stored"]["r2_key"], "job-inputs/1");
+    }
+
+    #[test]
+    fn a_message_is_written_as_serde_wrote_it_and_read_back() {
+        for input in [
+            InputRef::Inline {
+                body: r#"{"prompt":"a \"cat\"\n","image":[1,2]}"#.into(),
+            },
+            InputRef::Inline {
+                body: "\u{0}\u{1f}\u{7f}\\ é 🐈".into(),
+            },
+            InputRef::Stored {
+                r2_key: "job-inputs/ab12".into(),
+            },
+        ] {
+            let m = JobMessage {
+                job: "f".repeat(64),
+                variant: 7,
+                key: "k".repeat(64),
+                input,
+            };
+            let text = m.to_json();
+            assert_eq!(text, serde_json::to_string(&m).unwrap());
+            assert_eq!(JobMessage::from_json(text.as_bytes()).unwrap(), m);
+        }
+        for junk in [
+            r#"{"job":"j","variant":0,"key":"k","input":{"inline":{"r2_key":"x"}}}"#,
+            r#"{"job":"j","variant":0,"key":"k","input":"inline"}"#,
+            r#"{"job":"j","variant":-1,"key":"k","input":{"stored":{"r2_key":"x"}}}"#,
+            r#"{"job":"j","key":"k","input":{"stored":{"r2_key":"x"}}}"#,
+            r#"{"job":"j","variant":0,"key":"k","input":{"other":{"r2_key":"x"}}}"#,
+            "not json",
+        ] {
+            assert!(serde_json::from_str::<JobMessage>(junk).is_err(), "{junk}");
+            assert!(JobMessage::from_json(junk.as_bytes()).is_err(), "{junk}");
+        }
     }
 }

@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod clock;
 pub mod job;
+pub mod json;
 pub mod message;
 pub mod openapi;
 pub mod prefer;

@@ -6,8 +6,11 @@
 //! `n` in the input asks for variations: image *i* is made with seed `seed + i` (a seed is drawn
 //! when none is sent), as on the OpenAI route.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 
+use super::json::push_str;
 use super::webhook::WebhookEvent;
 use crate::models;
 use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
@@ -45,7 +48,7 @@ pub fn read_create(
             format!("the body must be a JSON object: {e}"),
         ))
     })?;
-    let Value::Object(mut fields) = parsed else {
+    let Value::Object(fields) = parsed else {
         return Err(invalid(Violation::whole_request(
             Rule::Type,
             "the body must be a JSON object",
@@ -53,19 +56,21 @@ pub fn read_create(
     };
     let model = model_of(model_in_path, &fields)?;
     let mut violations = Vec::new();
-    let mut input = match fields.remove("input") {
+    let empty = Map::new();
+    let input = match fields.get("input") {
         Some(Value::Object(map)) => map,
         None => {
             violations.push(Violation::new("/input", Rule::Required, "is required"));
-            Map::new()
+            &empty
         }
         Some(_) => {
             violations.push(Violation::new("/input", Rule::Type, "must be an object"));
-            Map::new()
+            &empty
         }
     };
-    let input_echo = echo(&Value::Object(input.clone()));
-    let n = take_n(&mut input, &mut violations);
+    let mut input_echo = Value::Object(input.clone());
+    echo(&mut input_echo);
+    let n = read_n(input, &mut violations);
     let webhook = read_webhook(&fields, &mut violations);
 
     let seeds = match model.field("seed") {
@@ -105,15 +110,11 @@ pub fn read_create(
         return Err(ApiError::Invalid(violations));
     }
     let bodies = if seeds.is_empty() {
-        vec![Value::Object(input).to_string()]
+        vec![image_body(input, None)]
     } else {
         seeds
             .iter()
-            .map(|&seed| {
-                let mut image = input.clone();
-                image.insert("seed".into(), Value::from(seed));
-                Value::Object(image).to_string()
-            })
+            .map(|&seed| image_body(input, Some(seed)))
             .collect()
     };
     Ok(CreateRequest {
@@ -154,9 +155,48 @@ fn model_of(
     models::by_id(&named).ok_or_else(|| ApiError::NoSuchModel(named.chars().take(100).collect()))
 }
 
-/// `n`, taken out of the input (it is this API's field, not the model's).
-fn take_n(input: &mut Map<String, Value>, violations: &mut Vec<Violation>) -> u32 {
-    match input.remove("n") {
+/// One image's request body: the input without `n` (this API's field, not the model's), with
+/// `seed` set to `seed` when there is one. Written as serde_json wrote the map with `n` removed and
+/// `seed` inserted (keys in sorted order, the map being a `BTreeMap`), without the map's `remove`
+/// and a copy of the input per image, which weighed in the Worker's bundle.
+fn image_body(input: &Map<String, Value>, seed: Option<i64>) -> String {
+    let mut out = String::with_capacity(256);
+    let mut first = true;
+    let mut key = |out: &mut String, name: &str| {
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        push_str(out, name);
+        out.push(':');
+    };
+    let mut seed = seed;
+    out.push('{');
+    for (name, value) in input {
+        if let Some(s) = seed.filter(|_| name.as_str() >= "seed") {
+            key(&mut out, "seed");
+            let _ = write!(out, "{s}");
+            seed = None;
+            if name == "seed" {
+                continue;
+            }
+        }
+        if name == "n" {
+            continue;
+        }
+        key(&mut out, name);
+        crate::json_text::push(&mut out, value);
+    }
+    if let Some(s) = seed {
+        key(&mut out, "seed");
+        let _ = write!(out, "{s}");
+    }
+    out.push('}');
+    out
+}
+
+/// `n` of the input.
+fn read_n(input: &Map<String, Value>, violations: &mut Vec<Violation>) -> u32 {
+    match input.get("n") {
         None | Some(Value::Null) => 1,
         Some(Value::Number(n)) => match n.as_u64() {
             Some(n @ 1..=8) => u32::try_from(n).unwrap_or(1),
@@ -231,19 +271,20 @@ fn read_webhook(
     Some((url, events))
 }
 
-/// The input as echoed in the prediction: strings over [`ECHO_MAX_CHARS`] shortened.
-fn echo(value: &Value) -> Value {
+/// The input as echoed in the prediction: strings over [`ECHO_MAX_CHARS`] shortened, in place
+/// (a map collected anew would link a sort of its entries into the Worker).
+fn echo(value: &mut Value) {
     match value {
-        Value::String(s) if s.chars().count() > ECHO_MAX_CHARS => Value::String(format!(
-            "{}... ({} characters)",
-            s.chars().take(64).collect::<String>(),
-            s.chars().count()
-        )),
-        Value::Array(items) => Value::Array(items.iter().map(echo).collect()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), echo(v))).collect())
+        Value::String(s) if s.chars().count() > ECHO_MAX_CHARS => {
+            *s = format!(
+                "{}... ({} characters)",
+                s.chars().take(64).collect::<String>(),
+                s.chars().count()
+            );
         }
-        other => other.clone(),
+        Value::Array(items) => items.iter_mut().for_each(echo),
+        Value::Object(map) => map.values_mut().for_each(echo),
+        _ => {}
     }
 }
 

@@ -36,18 +36,17 @@ pub fn answer_pieces(created: u64, items: &[AnswerItem], size: Option<(i64, i64)
         if i > 0 {
             text.push(',');
         }
-        let rest = json!({
+        let rest = crate::json_text::text(&json!({
             "revised_prompt": null,
             "seed": item.seed,
             "output_format": extension(item.format),
-        })
-        .to_string();
+        }));
         // `rest` is an object: its members follow the image's after its opening brace.
         let members = &rest[1..];
         match &item.url {
             Some(url) => {
                 text.push_str("{\"url\":");
-                text.push_str(&Value::from(url.as_str()).to_string());
+                crate::json_text::push(&mut text, &Value::from(url.as_str()));
                 text.push(',');
                 text.push_str(members);
             }
@@ -64,7 +63,7 @@ pub fn answer_pieces(created: u64, items: &[AnswerItem], size: Option<(i64, i64)
         .filter(|f| items.iter().all(|i| i.format == *f))
         .map(extension);
     let size = size.map(|(w, h)| format!("{w}x{h}"));
-    let tail = json!({"output_format": format, "size": size}).to_string();
+    let tail = crate::json_text::text(&json!({"output_format": format, "size": size}));
     text.push_str("],");
     text.push_str(&tail[1..]);
     pieces.push(text);

@@ -176,3 +176,46 @@ fn model_violations_point_under_input() {
         paths(&e)
     );
 }
+
+/// What `image_body` writes is what serde_json wrote of the map with `n` removed and `seed`
+/// inserted, before it was written by hand.
+#[test]
+fn image_bodies_are_the_bytes_of_the_map_they_were() {
+    let inputs = [
+        json!({}),
+        json!({"n": 2}),
+        json!({"prompt": "a cat", "n": 3, "seed": 7}),
+        json!({"a": 1, "seed": "x", "z": [1, 2.5, null]}),
+        json!({"prompt": "q\"uote\\ \n\t\u{1} é 🐈", "num_steps": 4, "guidance": 7.5}),
+        json!({"aaa": true, "sea": 1, "seed0": 2, "seeds": 3, "sf": 4}),
+        json!({"seedz": {"n": 1, "seed": 2}, "\u{7f}key\"": "v", "ñ": 1, "N": 0}),
+        json!({"image": [137, 80, 78, 71], "mask": "bWFzaw==", "strength": 0.5, "n": null}),
+    ];
+    for input in inputs {
+        let map = input.as_object().unwrap();
+        for seed in [None, Some(0), Some(-5), Some(9_007_199_254_740_991)] {
+            let mut expected = map.clone();
+            expected.remove("n");
+            if let Some(seed) = seed {
+                expected.insert("seed".into(), Value::from(seed));
+            }
+            assert_eq!(
+                image_body(map, seed),
+                Value::Object(expected).to_string(),
+                "{input} {seed:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_echo_shortens_long_strings_at_any_depth() {
+    let long = "x".repeat(ECHO_MAX_CHARS + 1);
+    let mut value = json!({"a": [long.clone(), {"b": long}], "c": "short", "d": 1});
+    echo(&mut value);
+    let short = format!("{}... ({} characters)", "x".repeat(64), ECHO_MAX_CHARS + 1);
+    assert_eq!(
+        value,
+        json!({"a": [short.clone(), {"b": short}], "c": "short", "d": 1})
+    );
+}

@@ -98,7 +98,13 @@ pub(crate) async fn generate(
         trace.log.set_prompt(prompt, config.log_prompts);
     }
     let seed = normalized.seed().map(|s| s.to_string());
-    let permalink = config.permalinks.as_ref().ok().map(|p| p.id_for(&key));
+    let plan = CachePlan::new(head.caching(), head.unless_exists(), normalized.seed_drawn);
+    let permalink = config
+        .permalinks
+        .as_ref()
+        .ok()
+        .filter(|_| plan.may_carry_permalink(head.if_none_match.is_some()))
+        .map(|p| p.id_for(&key));
     let tag = delivery.entity_tag(&key);
     let rep = Representation {
         tag: &tag,
@@ -109,7 +115,6 @@ pub(crate) async fn generate(
     if rep.is_held(head.if_none_match.as_deref()) {
         return Ok(not_modified(&rep)?);
     }
-    let plan = CachePlan::new(head.caching(), head.unless_exists(), normalized.seed_drawn);
     let tiers = Tiers::new(env, config.memory_tier_bytes(), &head.url_origin);
     let requested = requested_headers(&normalized);
     let answer =

@@ -115,7 +115,8 @@ pub(crate) async fn generate(
     if rep.is_held(head.if_none_match.as_deref()) {
         return Ok(not_modified(&rep)?);
     }
-    let tiers = Tiers::new(env, config.memory_tier_bytes(), &head.url_origin);
+    // Made when used: a `no-store` run never touches a tier (its R2 binding is a lookup on `env`).
+    let tiers = || Tiers::new(env, config.memory_tier_bytes(), &head.url_origin);
     let requested = requested_headers(&normalized);
     let answer =
         |stored: &Stored, status: CacheStatus| deliver(stored, &rep, delivery, status, &requested);
@@ -124,7 +125,7 @@ pub(crate) async fn generate(
     // not order one.
     if head.method == Method::Head {
         let found = if plan.look_up {
-            tiers.get(&key).await
+            tiers().get(&key).await
         } else {
             None
         };
@@ -170,6 +171,7 @@ pub(crate) async fn generate(
     // slot's leader looks in the other tiers and runs the model (see `single_flight`). A result
     // reaches memory before its slot is marked done, so the memory check first just answers hot
     // keys sooner.
+    let tiers = tiers();
     let started = now();
     if plan.look_up {
         if let Some(stored) = Tiers::in_memory(&key) {

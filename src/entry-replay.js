@@ -86,9 +86,9 @@ export function fingerprint(method, url, headers, body) {
  */
 export function candidate(request) {
   const { method, headers } = request;
-  if (headers.has("if-none-match")) return false;
   if (NO_CACHE.test(headers.get("cache-control") ?? "")) return false;
   if (NO_CACHE.test(headers.get("pragma") ?? "")) return false;
+  if (headers.has("if-none-match")) return false;
   if (method === "GET") return request.body === null;
   if (method !== "POST") return false;
   const length = headers.get("content-length");

@@ -76,9 +76,18 @@ export function fingerprint(method, url, headers, body) {
   return key;
 }
 
-/** Whether a request may be fingerprinted: GET, or POST with a small stated body. */
+/**
+ * Whether a request may be fingerprinted: GET, or POST with a small stated body, neither
+ * conditional nor asking not to use the cache. The Wasm never marks the answer to a
+ * `no-store`/`no-cache` request replayable (sdxl_core::replay::replayable), so fingerprinting it
+ * would only cost it: its body read here and copied into a new Request for the Wasm. Matched as
+ * text, more loosely than sdxl_core::headers::ClientCaching reads the directives: a request
+ * wrongly left out is only not replayed.
+ */
 export function candidate(request) {
   const { method, headers } = request;
+  if (NO_CACHE.test(headers.get("cache-control") ?? "")) return false;
+  if (NO_CACHE.test(headers.get("pragma") ?? "")) return false;
   if (headers.has("if-none-match")) return false;
   if (method === "GET") return request.body === null;
   if (method !== "POST") return false;
@@ -86,6 +95,8 @@ export function candidate(request) {
   if (length === null || !/^[0-9]{1,5}$/.test(length)) return false;
   return Number(length) <= MAX_BODY;
 }
+
+const NO_CACHE = /no-(store|cache)/i;
 
 /** A number as serde_json writes an f64 (`3.0`, `0.5`), for log lines identical to Rust's. */
 export function rustFloat(x) {

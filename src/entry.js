@@ -25,8 +25,9 @@
 //   tier gone) and when a local admin route answers (it may have emptied a tier).
 //
 // The default export is a plain object: the runtime does not construct an entrypoint class per
-// request for it. Requests the Wasm answers still go through worker-build's class, constructed
-// here, whose proxy re-instantiates the Wasm after a trap (tests/e2e/trap.test.mjs).
+// request for it. Requests the Wasm answers call worker-build's class's `fetch`; the class itself
+// is constructed only after a trap, when its proxy re-instantiates the Wasm
+// (tests/e2e/trap.test.mjs).
 import Gateway, { JobObject } from "./index.js";
 import {
   REPLAY_HEADER,
@@ -108,10 +109,25 @@ async function remember(response, key) {
   return new Response(body, { status: response.status, headers: response.headers });
 }
 
+/**
+ * The Wasm's `fetch`. worker-build's class is constructed only when the Wasm has trapped: its
+ * constructor is what re-instantiates it. Otherwise its `fetch` method (which hands the Wasm
+ * `this.env` and `this.ctx`) is called on a plain object: constructing a `WorkerEntrypoint` and
+ * the proxies around it and its method cost every request a few microseconds (BENCHMARKS.md,
+ * "What was tried"). A trap thrown here is marked as the class's proxy marks it.
+ */
 async function wasmFetch(request, env, ctx) {
+  const state = globalThis.__worker_init_state;
   try {
-    return await new Gateway(ctx, env).fetch(request);
+    if (state === undefined || state.criticalError) {
+      return await new Gateway(ctx, env).fetch(request);
+    }
+    return await Gateway.prototype.fetch.call({ env, ctx }, request);
   } catch (error) {
+    if (state !== undefined && error instanceof WebAssembly.RuntimeError) {
+      console.error("Critical", error);
+      state.criticalError = true;
+    }
     // Perhaps a trap: the Wasm is re-instantiated, its memory tier empty.
     replays.clear();
     throw error;

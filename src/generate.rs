@@ -98,7 +98,13 @@ pub(crate) async fn generate(
         trace.log.set_prompt(prompt, config.log_prompts);
     }
     let seed = normalized.seed().map(|s| s.to_string());
-    let permalink = config.permalinks.as_ref().ok().map(|p| p.id_for(&key));
+    let plan = CachePlan::new(head.caching(), head.unless_exists(), normalized.seed_drawn);
+    let permalink = config
+        .permalinks
+        .as_ref()
+        .ok()
+        .filter(|_| plan.may_carry_permalink(head.if_none_match.is_some()))
+        .map(|p| p.id_for(&key));
     let tag = delivery.entity_tag(&key);
     let rep = Representation {
         tag: &tag,
@@ -109,8 +115,8 @@ pub(crate) async fn generate(
     if rep.is_held(head.if_none_match.as_deref()) {
         return Ok(not_modified(&rep)?);
     }
-    let plan = CachePlan::new(head.caching(), head.unless_exists(), normalized.seed_drawn);
-    let tiers = Tiers::new(env, config.memory_tier_bytes(), &head.url_origin);
+    // Made when used: a `no-store` run never touches a tier (its R2 binding is a lookup on `env`).
+    let tiers = || Tiers::new(env, config.memory_tier_bytes(), &head.url_origin);
     let requested = requested_headers(&normalized);
     let answer =
         |stored: &Stored, status: CacheStatus| deliver(stored, &rep, delivery, status, &requested);
@@ -119,7 +125,7 @@ pub(crate) async fn generate(
     // not order one.
     if head.method == Method::Head {
         let found = if plan.look_up {
-            tiers.get(&key).await
+            tiers().get(&key).await
         } else {
             None
         };
@@ -165,6 +171,7 @@ pub(crate) async fn generate(
     // slot's leader looks in the other tiers and runs the model (see `single_flight`). A result
     // reaches memory before its slot is marked done, so the memory check first just answers hot
     // keys sooner.
+    let tiers = tiers();
     let started = now();
     if plan.look_up {
         if let Some(stored) = Tiers::in_memory(&key) {

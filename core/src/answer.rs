@@ -118,6 +118,16 @@ impl CachePlan {
             unless_exists,
         }
     }
+
+    /// Whether an answer under this plan may carry the image's permalink, so whether its id (an
+    /// HMAC) is worth computing: a stored image's answer does, and so does a 304 (to a request
+    /// with `If-None-Match`, `conditional`); a `no-store` answer never does
+    /// ([`image_headers`] with [`CacheStatus::Bypass`]), nor does a `HEAD` for an image not
+    /// generated yet.
+    #[must_use]
+    pub fn may_carry_permalink(&self, conditional: bool) -> bool {
+        self.store || conditional
+    }
 }
 
 /// The Cache API key of a result, `<origin>/images/<key>`. It is only a cache key, never served

@@ -103,3 +103,13 @@ test("only GET and small stated POSTs without If-None-Match are fingerprinted", 
   assert.ok(!candidate(req("GET", { "if-none-match": '"a"' })));
   assert.ok(!candidate(req("POST", { "if-none-match": "*", "content-length": "1" }, "x")));
 });
+
+test("requests asking not to use the cache are not fingerprinted (never replayable)", () => {
+  const req = (headers) =>
+    new Request("https://h/", { method: "POST", headers: { "content-length": "1", ...headers }, body: "x" });
+  assert.ok(!candidate(req({ "cache-control": "no-store" })));
+  assert.ok(!candidate(req({ "cache-control": "max-age=0, No-Cache" })));
+  assert.ok(!candidate(req({ pragma: "no-cache" })));
+  assert.ok(candidate(req({ "cache-control": "max-age=60" })));
+  assert.ok(candidate(req({ pragma: "x" })));
+});

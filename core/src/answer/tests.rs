@@ -44,6 +44,28 @@ fn the_cache_plan_follows_the_clients_headers() {
 }
 
 #[test]
+fn only_no_store_answers_to_unconditional_requests_go_without_the_permalink() {
+    let plan = |cache_control: &str, star: bool| {
+        CachePlan::new(
+            ClientCaching::from_headers(Some(cache_control), None),
+            star,
+            false,
+        )
+    };
+    assert!(plan("", false).may_carry_permalink(false));
+    assert!(plan("no-cache", false).may_carry_permalink(false));
+    assert!(!plan("no-store", false).may_carry_permalink(false));
+    // A 304 carries it, even under no-store.
+    assert!(plan("no-store", false).may_carry_permalink(true));
+    assert!(plan("no-store", true).may_carry_permalink(true));
+    // What the plan leaves out is what a no-store answer never shows.
+    let bypass = image_headers(&REP, Delivery::Image, "image/png", CacheStatus::Bypass, &[]);
+    assert_eq!(header(&bypass, "content-location"), None);
+    let not_generated = not_generated_headers(&REP, &[]);
+    assert_eq!(header(&not_generated, "content-location"), None);
+}
+
+#[test]
 fn cache_statuses_name_their_tier() {
     let all = [
         (CacheStatus::Hit(Tier::Memory), "HIT", Some("memory")),

@@ -13,6 +13,7 @@ use sdxl_core::parse::windowed::WINDOW;
 use sdxl_core::parse::{parse_json_fast, parse_json_whole, BodyEncoding, ByteSource};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::{parse_form, ApiError, BodyError, FormPart, ModelSpec, RawRequest};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Request;
@@ -149,9 +150,57 @@ impl JsBody {
     }
 }
 
+// `image_b64` decoded by the engine, from the body's bytes in the JS heap: the text is not
+// copied into Wasm memory nor decoded there (in Wasm the decoder was the largest cost of an
+// `image_b64` request). Only the strict form is taken (see `ByteSource::decode_base64_string`):
+// `lastChunkHandling: 'strict'` refuses missing padding and non-zero trailing bits, the
+// length check refuses whitespace (which `fromBase64` would skip), each alphabet is tried on
+// its own (so mixed ones fail both), and the decoder keeps a BOM (`ignoreBOM`) so that it is not
+// dropped silently. Everything else is left to the Wasm decoder and today's rules and messages.
+#[wasm_bindgen(
+    inline_js = "const utf8 = new TextDecoder('utf-8', { ignoreBOM: true }); \
+export function decodeBase64String(body, start) { \
+    if (typeof Uint8Array.fromBase64 !== 'function') return undefined; \
+    const end = body.indexOf(34, start); \
+    if (end < 0) return undefined; \
+    const raw = body.subarray(start, end); \
+    if (raw.indexOf(92) >= 0) return undefined; \
+    const text = utf8.decode(raw); \
+    for (const alphabet of ['base64', 'base64url']) { \
+        let bytes; \
+        try { bytes = Uint8Array.fromBase64(text, { alphabet, lastChunkHandling: 'strict' }); } \
+        catch { continue; } \
+        const plain = bytes.length > 0 && text.length === Math.ceil(bytes.length / 3) * 4; \
+        return plain ? [bytes, end] : undefined; \
+    } \
+    return undefined; }"
+)]
+extern "C" {
+    /// `[bytes, end]` or `undefined`; `end` is the offset of the closing quote in `body`.
+    #[wasm_bindgen(js_name = decodeBase64String)]
+    fn decode_base64_string_js(body: &Uint8Array, start: u32) -> JsValue;
+}
+
 impl ByteSource for JsBody {
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn decode_base64_string(&self, start: usize) -> Option<(Vec<u8>, usize)> {
+        // A body the runtime gathered in one buffer (a declared length: what clients send);
+        // the chunks of a stream are left to the Wasm decoder.
+        let [body] = self.chunks.as_slice() else {
+            return None;
+        };
+        let found = decode_base64_string_js(body, u32::try_from(start).ok()?);
+        if found.is_undefined() {
+            return None;
+        }
+        let found: js_sys::Array = found.dyn_into().ok()?;
+        let bytes: Uint8Array = found.get(0).dyn_into().ok()?;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // an offset in the body
+        let end = found.get(1).as_f64()? as usize;
+        Some((bytes.to_vec(), end))
     }
 
     fn copy_to(&self, offset: usize, buf: &mut [u8]) {

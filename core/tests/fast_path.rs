@@ -2,7 +2,7 @@
 //! read, a window at a time) against the serde path it short-cuts: on every generated body, valid
 //! or broken, read in windows of any size, both must answer exactly the same. So must the fast
 //! path over a body whose source decodes `image_b64` itself ([`EngineDecodes`], a model of the
-//! Worker's `Uint8Array.fromBase64` step in `src/request_body.rs`; the end-to-end test
+//! Worker's `setFromBase64` step in `src/request_body.rs`; the end-to-end test
 //! `tests/e2e/base64-native.test.mjs` checks the engine itself the same way).
 
 // proptest is a native-only dev-dependency (see core/Cargo.toml).
@@ -158,7 +158,7 @@ fn outcome(result: Result<RawRequest, sdxl_core::BodyError>) -> Result<String, S
 /// A body whose source decodes base64 as the Worker's does in JS (`src/request_body.rs`): the
 /// text up to the next `"`, refused if it holds a `\\`, read as UTF-8 with replacement (BOM
 /// kept), decoded by the strict engine of one alphabet after dropping ASCII whitespace (as
-/// `Uint8Array.fromBase64(text, {alphabet, lastChunkHandling: 'strict'})` does), and kept only
+/// `setFromBase64(text, {alphabet, lastChunkHandling: 'strict'})` does, into a buffer of the size the text gives), and kept only
 /// when not empty and without whitespace.
 struct EngineDecodes<'a>(&'a [u8]);
 

@@ -1,4 +1,4 @@
-// `image_b64` decoded by the engine (`Uint8Array.fromBase64`, src/request_body.rs) against the
+// `image_b64` decoded by the engine (`setFromBase64`, src/request_body.rs) against the
 // Wasm decoder that keeps today's rules (core/src/base64_image): a property test in workerd,
 // where the engine's decoder is (Node 20, which runs the wasm-bindgen tests, has none).
 //

@@ -29,8 +29,8 @@ pub trait ByteSource {
 
     /// The base64 text from `start` (inside a JSON string, past any data URL header) up to the
     /// string's closing quote, decoded where the source lives, by a decoder of its own (in the
-    /// Worker: the engine's `Uint8Array.fromBase64`, so the text is never copied into Wasm
-    /// memory nor decoded there). `Some((bytes, end))`, `end` the offset of the closing quote,
+    /// Worker: the engine's `Uint8Array.prototype.setFromBase64`, so the text is never copied
+    /// into Wasm memory nor decoded there). `Some((bytes, end))`, `end` the offset of the quote,
     /// only for text in the strict form: no JSON escapes, one alphabet, canonical padding, zero
     /// trailing bits, no whitespace, not empty. [`crate::base64_image::decode`] accepts every
     /// such text and decodes it to the same bytes (`tests/fast_path.rs` checks a model of this

@@ -4,6 +4,9 @@
 // (`GET /__admin/memory`) and the workerd process's resident memory from /proc.
 //
 //   node bench/memory.mjs            # on its own (after a build), prints the table and the JSON
+//   node bench/memory.mjs --shape b64 [--worker bench/.cache/builds/gateway@<sha>.toml]
+//                                    # the image as `image_b64` (the largest base64 body that fits),
+//                                    # of our build or another's; the JSON goes to memory-b64.json
 //
 // Steps, each scenario on a fresh workerd: one max-size request, then 100 more one after another;
 // and 8 max-size requests at once.
@@ -14,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
 import { prng } from "./lib/fixtures.mjs";
+import { option } from "./lib/shell.mjs";
 import { startServer } from "./lib/start-server.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,13 +35,18 @@ function noisePng(side) {
 
 const arrayBody = (png, seed) =>
   Buffer.from(JSON.stringify({ prompt: "memory", seed, strength: 0.5, image: Array.from(png) }));
+const base64Body = (png, seed) =>
+  Buffer.from(JSON.stringify({ prompt: "memory", seed, strength: 0.5, image_b64: png.toString("base64") }));
+/** Request bodies by shape, and about how many body bytes each image byte takes. */
+const SHAPES = { array: { body: arrayBody, perByte: 3.6 }, b64: { body: base64Body, perByte: 1.34 } };
 
-/** The largest noise PNG whose `image` array body fits in `maxBody` (with room for the seed). */
-export function maxSizeImage(maxBody) {
-  let side = Math.floor(Math.sqrt(maxBody / 3.6 / 3));
+/** The largest noise PNG whose body of `shape` fits in `maxBody` (with room for the seed). */
+export function maxSizeImage(maxBody, shape = "array") {
+  const { body, perByte } = SHAPES[shape];
+  let side = Math.floor(Math.sqrt(maxBody / perByte / 3));
   for (;;) {
     const png = noisePng(side);
-    const size = arrayBody(png, 4294967295).length;
+    const size = body(png, 4294967295).length;
     if (size <= maxBody) return { png, side, bodyBytes: size };
     side = Math.floor(side * 0.995);
   }
@@ -71,11 +80,11 @@ function resetPeak(pid) {
 }
 
 /** Our Worker and the stand-in on a fresh workerd, with the local admin route on. */
-async function freshServer(env) {
-  const server = await startServer(["standin", "gateway"], {
+async function freshServer(env, worker) {
+  const server = await startServer(["standin", worker], {
     env: { ...env, BENCH_GATEWAY_VARS: [env.BENCH_GATEWAY_VARS, "LOCAL_ADMIN=true"].filter(Boolean).join(",") },
   });
-  const url = server.urls.gateway;
+  const url = server.urls[path.basename(worker, ".toml")] ?? server.urls.gateway;
   const pid = workerdPid(server.pid);
   // A pooled connection the server has just closed fails once ("other side closed"): ask again.
   const admin = async () => {
@@ -93,13 +102,19 @@ async function freshServer(env) {
   return { server, url, pid, admin, peakResettable: resetPeak(pid) };
 }
 
-export async function measureMemory({ env = process.env, log = () => {}, sequential: rounds = 100 } = {}) {
+export async function measureMemory({
+  env = process.env,
+  log = () => {},
+  sequential: rounds = 100,
+  shape = "array",
+  worker = "gateway",
+} = {}) {
   let seed = 1;
   const sender = (url) => async (png) => {
     const res = await fetch(url, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: arrayBody(png, seed++),
+      body: SHAPES[shape].body(png, seed++),
     });
     await res.arrayBuffer();
     return res.status;
@@ -124,14 +139,14 @@ export async function measureMemory({ env = process.env, log = () => {}, sequent
   };
 
   // (1) One max-size request, then `rounds` more one after another, on a fresh workerd.
-  const a = await freshServer(env);
+  const a = await freshServer(env, worker);
   let image;
   let start;
   const rows = [];
   let sequential = [];
   try {
     start = await a.admin();
-    image = maxSizeImage(start.max_body_bytes);
+    image = maxSizeImage(start.max_body_bytes, shape);
     log(`memory: max-size request = ${image.side}x${image.side} noise PNG, ${(image.png.length / MIB).toFixed(2)} MiB decoded, body ${(image.bodyBytes / MIB).toFixed(2)} MiB of ${(start.max_body_bytes / MIB).toFixed(0)} MiB`);
     const snapshot = snapshotter(a);
     const send = sender(a.url);
@@ -143,7 +158,7 @@ export async function measureMemory({ env = process.env, log = () => {}, sequent
     await a.server.stop();
   }
   // (2) 8 max-size requests at once, on another fresh workerd.
-  const b = await freshServer(env);
+  const b = await freshServer(env, worker);
   let concurrent;
   try {
     const snapshot = snapshotter(b);
@@ -189,7 +204,10 @@ export function printMemory(memory) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const memory = await measureMemory({ log: (...a) => console.error("[memory]", ...a) });
+  const shape = option("--shape", "array");
+  const worker = option("--worker", "gateway");
+  const memory = await measureMemory({ log: (...a) => console.error("[memory]", ...a), shape, worker });
   printMemory(memory);
-  writeFileSync(path.join(here, "results", "memory.json"), `${JSON.stringify(memory, null, 2)}\n`);
+  const file = shape === "array" && worker === "gateway" ? "memory.json" : `memory-${shape}.json`;
+  writeFileSync(path.join(here, "results", file), `${JSON.stringify(memory, null, 2)}\n`);
 }

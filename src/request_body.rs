@@ -13,6 +13,7 @@ use sdxl_core::parse::windowed::WINDOW;
 use sdxl_core::parse::{parse_json_fast, parse_json_whole, BodyEncoding, ByteSource};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::{parse_form, ApiError, BodyError, FormPart, ModelSpec, RawRequest};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Request;
@@ -158,9 +159,77 @@ impl JsBody {
     }
 }
 
+// `image_b64` decoded by the engine, from the body's bytes in the JS heap straight into Wasm
+// memory: the text is neither copied into Wasm memory nor decoded there (in Wasm the decoder was
+// the largest cost of an `image_b64` request), and the bytes are written once, where they stay.
+// Only the strict form is taken (see `ByteSource::decode_base64_string`): whole groups of four
+// (no whitespace then, which `setFromBase64` would skip: it would write fewer bytes than the
+// size the text's length and padding give, and is refused), `lastChunkHandling: 'strict'`
+// (refuses missing padding and non-zero trailing bits), each alphabet on its own (so mixed ones
+// fail both), a BOM kept (`ignoreBOM`) so that it is not dropped silently. Everything else is
+// left to the Wasm decoder and today's rules and messages.
+// The rest of the body is read as text once and searched as a string: `Uint8Array.indexOf` for
+// the quote and for a backslash took as long as decoding (~0.6 ms each for 2 MB in workerd),
+// a string search next to nothing. Offsets in the text are offsets in the body when the text
+// decodes, since every character before the quote is then an ASCII symbol.
+#[wasm_bindgen(
+    inline_js = "const utf8 = new TextDecoder('utf-8', { ignoreBOM: true }); \
+let found; \
+export function findBase64String(body, start) { \
+    found = undefined; \
+    if (typeof Uint8Array.prototype.setFromBase64 !== 'function') return -1; \
+    const rest = utf8.decode(body.subarray(start)); \
+    const end = rest.indexOf('\"'); \
+    if (end < 4 || end % 4 !== 0) return -1; \
+    const text = rest.slice(0, end); \
+    if (text.indexOf('\\\\') >= 0) return -1; \
+    found = { text, end: start + end }; \
+    const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0; \
+    return end / 4 * 3 - padding; } \
+export function decodeFoundInto(out) { \
+    const at = found; \
+    found = undefined; \
+    if (at === undefined) return -1; \
+    for (const alphabet of ['base64', 'base64url']) { \
+        let done; \
+        try { done = out.setFromBase64(at.text, { alphabet, lastChunkHandling: 'strict' }); } \
+        catch { continue; } \
+        return done.read === at.text.length && done.written === out.length ? at.end : -1; \
+    } \
+    return -1; }"
+)]
+extern "C" {
+    /// The size the string at `start` decodes to if it is in the strict form, or -1; the text is
+    /// kept for [`decode_found_into`], the next call.
+    #[wasm_bindgen(js_name = findBase64String)]
+    fn find_base64_string(body: &Uint8Array, start: u32) -> f64;
+    /// Decodes the text [`find_base64_string`] found into `out` (exactly its size): the offset
+    /// of its closing quote in the body, or -1 if it is not in the strict form after all.
+    #[wasm_bindgen(js_name = decodeFoundInto)]
+    fn decode_found_into(out: &mut [u8]) -> f64;
+}
+
 impl ByteSource for JsBody {
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn decode_base64_string(&self, start: usize) -> Option<(Vec<u8>, usize)> {
+        // A body the runtime gathered in one buffer (a declared length: what clients send);
+        // the chunks of a stream are left to the Wasm decoder.
+        let [body] = self.chunks.as_slice() else {
+            return None;
+        };
+        let size = find_base64_string(body, u32::try_from(start).ok()?);
+        if size < 1.0 {
+            return None;
+        }
+        // At most the body's size.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let mut bytes = vec![0; size as usize];
+        let end = decode_found_into(&mut bytes);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // an offset in the body
+        (end >= 0.0).then_some((bytes, end as usize))
     }
 
     fn copy_to(&self, offset: usize, buf: &mut [u8]) {

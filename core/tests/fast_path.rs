@@ -1,13 +1,16 @@
 //! The fast path of `parse_json` (byte arrays read by a tight loop, `image_b64` decoded as it is
 //! read, a window at a time) against the serde path it short-cuts: on every generated body, valid
-//! or broken, read in windows of any size, both must answer exactly the same.
+//! or broken, read in windows of any size, both must answer exactly the same. So must the fast
+//! path over a body whose source decodes `image_b64` itself ([`EngineDecodes`], a model of the
+//! Worker's `setFromBase64` step in `src/request_body.rs`; the end-to-end test
+//! `tests/e2e/base64-native.test.mjs` checks the engine itself the same way).
 
 // proptest is a native-only dev-dependency (see core/Cargo.toml).
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
 use sdxl_core::models::SDXL_LIGHTNING;
-use sdxl_core::parse::{parse_json_from, parse_json_with_serde, with_base64_decoded};
+use sdxl_core::parse::{parse_json_from, parse_json_with_serde, with_base64_decoded, ByteSource};
 use sdxl_core::{parse_json, RawRequest};
 
 /// Text of one JSON value, from shapes that exercise both paths.
@@ -49,7 +52,7 @@ fn value() -> impl Strategy<Value = String> {
     // Base64 as clients send it, and broken: alphabets, padding, line breaks, data URLs.
     let base64 = (
         prop::collection::vec(any::<u8>(), 0..40),
-        0usize..6,
+        0usize..11,
         prop::bool::ANY,
         "[A-Za-z0-9+/=_\\-]{0,3}",
     )
@@ -72,7 +75,21 @@ fn value() -> impl Strategy<Value = String> {
                     .collect::<Vec<_>>()
                     .join("\n"),
                 4 => format!("{text}{junk}"),
-                _ => format!("{junk}{text}"),
+                5 => format!("{junk}{text}"),
+                // Spaces (raw in the JSON, unlike line breaks), a BOM, a stray non-ASCII letter.
+                6 => text.replacen('A', " A", 1),
+                7 => format!("\u{feff}{text}"),
+                8 => text.replacen('Q', "\u{e9}", 1),
+                // Non-zero trailing bits: the last symbol before the padding moved by one.
+                9 => {
+                    let end = text.trim_end_matches('=').len();
+                    let mut b = text.into_bytes();
+                    if end > 0 && b[end - 1].is_ascii_alphabetic() && b[end - 1] != b'z' {
+                        b[end - 1] += 1;
+                    }
+                    String::from_utf8(b).unwrap()
+                }
+                _ => format!("DATA:image/png;BASE64,{text}"),
             };
             format!("\"{text}\"")
         });
@@ -138,6 +155,47 @@ fn outcome(result: Result<RawRequest, sdxl_core::BodyError>) -> Result<String, S
         .map_err(|e| e.to_string())
 }
 
+/// A body whose source decodes base64 as the Worker's does in JS (`src/request_body.rs`): the
+/// text up to the next `"`, refused if it holds a `\\`, read as UTF-8 with replacement (BOM
+/// kept), decoded by the strict engine of one alphabet after dropping ASCII whitespace (as
+/// `setFromBase64(text, {alphabet, lastChunkHandling: 'strict'})` does, into a buffer of the size the text gives), and kept only
+/// when not empty and without whitespace.
+struct EngineDecodes<'a>(&'a [u8]);
+
+impl ByteSource for EngineDecodes<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn copy_to(&self, offset: usize, buf: &mut [u8]) {
+        buf.copy_from_slice(&self.0[offset..offset + buf.len()]);
+    }
+
+    fn decode_base64_string(&self, start: usize) -> Option<(Vec<u8>, usize)> {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        use base64::Engine as _;
+        let end = start + self.0[start..].iter().position(|&b| b == b'"')?;
+        let raw = &self.0[start..end];
+        if raw.contains(&b'\\') {
+            return None;
+        }
+        let text = String::from_utf8_lossy(raw);
+        let symbols: String = text
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' '))
+            .collect();
+        for engine in [&STANDARD, &URL_SAFE] {
+            let Ok(bytes) = engine.decode(&symbols) else {
+                continue;
+            };
+            let plain =
+                !bytes.is_empty() && text.encode_utf16().count() == bytes.len().div_ceil(3) * 4;
+            return plain.then_some((bytes, end));
+        }
+        None
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(20_000))]
     #[test]
@@ -150,8 +208,13 @@ proptest! {
         );
         prop_assert_eq!(
             outcome(parse_json_from(&SDXL_LIGHTNING, &body[..], window)),
-            serde,
+            serde.clone(),
             "window {}: {}", window, String::from_utf8_lossy(&body)
+        );
+        prop_assert_eq!(
+            outcome(parse_json_from(&SDXL_LIGHTNING, &EngineDecodes(&body), window)),
+            serde,
+            "decoded by the source, window {}: {}", window, String::from_utf8_lossy(&body)
         );
     }
 }

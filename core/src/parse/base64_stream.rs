@@ -202,6 +202,26 @@ impl Base64Stream {
     }
 }
 
+/// Decodes the JSON string at the cursor (`"`) by the source's own decoder
+/// ([`ByteSource::decode_base64_string`]), leaving the cursor just past its closing quote. `None`
+/// when the source has no decoder or the text is not in the strict form it decodes; the cursor
+/// is then anywhere in the string.
+pub(super) fn decode_by_source<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) -> Option<Vec<u8>> {
+    cur.advance(1);
+    skip_data_url_prefix(cur)?;
+    let (bytes, end) = cur.source().decode_base64_string(cur.pos())?;
+    // The source's word for where the string ends, checked: the parser goes on from there.
+    if end < cur.pos() {
+        return None;
+    }
+    cur.seek(end);
+    if cur.peek() != Some(b'"') {
+        return None;
+    }
+    cur.advance(1);
+    Some(bytes)
+}
+
 /// The longest `data:` header the fast path reads; longer ones are left to the serde path.
 const LONGEST_DATA_HEADER: usize = 256;
 

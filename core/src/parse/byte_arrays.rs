@@ -4,7 +4,9 @@
 //!
 //! It walks only the top level of the body. For the first occurrence of each byte-array field
 //! whose value is an array of plain decimal integers 0–255, it reads the bytes; for the first
-//! `image_b64` string that is plainly valid base64, it decodes it. Each such value becomes a
+//! `image_b64` string that is plainly valid base64, it decodes it (by the source's own decoder
+//! when it has one and the text is in the strict form, see
+//! [`ByteSource::decode_base64_string`]; by [`Base64Stream`] otherwise). Each such value becomes a
 //! [`Cut`]: the serde pass then reads the body with `[]` or `""` in its place. Anything unusual —
 //! an escaped key, a number like `1.0`, `-0` or `256`, base64 the strict decoder would refuse, a
 //! body that is not an object — abandons the fast path, and the serde path reads the whole body,
@@ -86,8 +88,15 @@ pub(super) fn split<S: ByteSource + ?Sized>(
                         Some((Taken::Bytes(read_bytes(&mut cur, count)?), &b"[]"[..]))
                     }
                     (FieldKind::ImageBase64 { .. }, Some(b'"')) => {
-                        let capacity = base64_stream::decoded_capacity(string_len(body, start)?);
-                        let bytes = Base64Stream::decode_json_string(&mut cur, capacity)?;
+                        let bytes = match base64_stream::decode_by_source(&mut cur) {
+                            Some(bytes) => bytes,
+                            None => {
+                                cur.seek(start);
+                                let len = string_len(body, start)?;
+                                let capacity = base64_stream::decoded_capacity(len);
+                                Base64Stream::decode_json_string(&mut cur, capacity)?
+                            }
+                        };
                         Some((Taken::Base64(bytes), &b"\"\""[..]))
                     }
                     _ => None,

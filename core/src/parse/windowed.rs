@@ -26,6 +26,19 @@ pub trait ByteSource {
 
     /// Fills `buf` with the bytes at `offset..offset + buf.len()`, which lie inside the source.
     fn copy_to(&self, offset: usize, buf: &mut [u8]);
+
+    /// The base64 text from `start` (inside a JSON string, past any data URL header) up to the
+    /// string's closing quote, decoded where the source lives, by a decoder of its own (in the
+    /// Worker: the engine's `Uint8Array.prototype.setFromBase64`, so the text is never copied
+    /// into Wasm memory nor decoded there). `Some((bytes, end))`, `end` the offset of the quote,
+    /// only for text in the strict form: no JSON escapes, one alphabet, canonical padding, zero
+    /// trailing bits, no whitespace, not empty. [`crate::base64_image::decode`] accepts every
+    /// such text and decodes it to the same bytes (`tests/fast_path.rs` checks a model of this
+    /// against it); anything else is `None`, and the parser decodes it by today's rules.
+    fn decode_base64_string(&self, start: usize) -> Option<(Vec<u8>, usize)> {
+        let _ = start;
+        None
+    }
 }
 
 impl ByteSource for [u8] {
@@ -62,6 +75,10 @@ impl<'a, S: ByteSource + ?Sized> Cursor<'a, S> {
 
     pub(super) fn pos(&self) -> usize {
         self.pos
+    }
+
+    pub(super) fn source(&self) -> &'a S {
+        self.source
     }
 
     fn load(&mut self, at: usize) {

@@ -63,6 +63,10 @@ pub fn default_max_body(budget: u64) -> u64 {
 pub enum Phase {
     /// Reading and parsing a JSON body of `body` bytes by the fast path: the body in the JS heap,
     /// the decoded images in Wasm memory (at most 3/4 of the body: base64; arrays at most 1/2).
+    /// Not counted here: when the engine decodes `image_b64` (`src/request_body.rs`), the rest
+    /// of the body as a JS string, at most the body, for the parse's duration. The parse is
+    /// synchronous, so one request at a time holds it: [`HEADROOM_BYTES`] is at least the
+    /// default body limit (a test).
     JsonFast { body: u64 },
     /// Parsing a JSON body that left the fast path: serde_json holds its longest string in a
     /// buffer that grows by doubling (2x), hands it over as a `String` (1x), and `image_b64` is
@@ -315,6 +319,8 @@ mod tests {
         assert_eq!(max, 16 * MIB);
         assert!(Phase::worst_reading(max).bytes() <= budget);
         assert!(Phase::worst_reading(max + MIB).bytes() > budget);
+        // The one transient no phase counts (see `Phase::JsonFast`) fits in the headroom.
+        assert!(max <= HEADROOM_BYTES);
         // A max-size image_b64 request's run fits too: 3/4 of the body decoded, at 2048x2048.
         let run = Phase::Run {
             image_bytes: max / 4 * 3,

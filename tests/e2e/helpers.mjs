@@ -31,6 +31,20 @@ export const someIp = () =>
 export const api = (url, init = {}) =>
   fetch(url, { ...init, headers: { "cf-connecting-ip": someIp(), ...(init.headers ?? {}) } });
 
+/**
+ * A request from client address `ip`: JSON when `body` is given (an object, or text as it is).
+ */
+export const fetchAs = (ip, path, { method = "GET", body, headers = {}, base = BASE } = {}) =>
+  fetch(`${base}${path}`, {
+    method,
+    headers: {
+      "cf-connecting-ip": ip,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+
 export async function generate(body, { path = "/", headers = {}, base = BASE, signal } = {}) {
   const res = await fetch(`${base}${path}`, {
     method: "POST",

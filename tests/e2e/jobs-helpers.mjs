@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
-import { BASE, someIp } from "./helpers.mjs";
+import { BASE, fetchAs, someIp } from "./helpers.mjs";
 
 /** The local-only signing secret of `[env.local.vars]` in wrangler.toml. */
 export const LOCAL_WEBHOOK_SECRET = "whsec_bG9jYWwtb25seS13ZWJob29rLXNpZ25pbmcta2V5";
@@ -13,16 +13,8 @@ export const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 /** One client address per test file: the local rate limit is per address. */
 const ip = someIp();
 
-export async function call(path, { method = "GET", body, headers = {}, base = BASE } = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      "cf-connecting-ip": ip,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
+export async function call(path, opts = {}) {
+  const res = await fetchAs(ip, path, opts);
   const text = await res.text();
   let json;
   try {

@@ -5,7 +5,7 @@
 // caller; each test is a caller of its own, so tests running at once do not disturb the counts.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BASE, MODEL, someIp, uniquePrompt } from "./helpers.mjs";
+import { BASE, MODEL, fetchAs, someIp, uniquePrompt } from "./helpers.mjs";
 
 const small = { width: 256, height: 256 };
 const FRESH = new Set(["x-request-id", "server-timing", "date"]);
@@ -19,15 +19,7 @@ async function replays(ip) {
 
 /** One request from `ip`, its headers as an object and its bytes. */
 async function send(ip, { method = "POST", body, path = "/", headers = {} } = {}) {
-  const res = await fetch(`${BASE}${path}`, {
-    method,
-    headers: {
-      "cf-connecting-ip": ip,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
+  const res = await fetchAs(ip, path, { method, body, headers });
   const bytes = Buffer.from(await res.arrayBuffer());
   return { res, status: res.status, bytes, headers: Object.fromEntries(res.headers) };
 }

@@ -5,16 +5,66 @@
 export const REPLAY_HEADER = "x-gateway-replay";
 /** Larger bodies are never remembered: reading them here first would cost every such request. */
 export const MAX_BODY = 4096;
-/** The request headers the Wasm reads (src/request_head.rs), besides `cf-ray`, the request id. */
-const READ = [
-  "authorization",
-  "accept",
-  "origin",
-  "cache-control",
-  "pragma",
-  "content-type",
-  "cf-connecting-ip",
-];
+/**
+ * The request headers the Wasm reads (src/request_head.rs) that shape its answer. Left out:
+ * `cf-ray` (the request id) and the caller's `Authorization` and `cf-connecting-ip`, which only
+ * name who is rate limited ([`Callers`]): the same request by another caller gets the same answer.
+ */
+const READ = ["accept", "origin", "cache-control", "pragma", "content-type"];
+/** Longer `Authorization` values are never remembered (a bearer token is far shorter). */
+const MAX_AUTHORIZATION = 512;
+
+/**
+ * Who a request's caller is, as the Wasm names it for the rate limiter
+ * (`sdxl_core::request_head::RequestHead::caller`), learned from the Wasm's notes: with anonymous
+ * access on, `ip:<cf-connecting-ip>` whatever the credentials (the Wasm does not check them);
+ * otherwise `token:<id>` for an `Authorization` value the Wasm accepted. A value it has not
+ * accepted in this isolate is unknown here, and its request goes to the Wasm, which checks it.
+ * The settings cannot change within an isolate, so what is learned stays true.
+ */
+export class Callers {
+  constructor(limit = 256) {
+    /** "address" or "token" once a note said which; undefined before. */
+    this.mode = undefined;
+    this.tokens = new Map();
+    this.limit = limit;
+  }
+
+  /** What the note for a request with these `headers` says: its caller's `rateKey`. */
+  learn(headers, rateKey) {
+    if (rateKey.startsWith("ip:")) {
+      this.mode = "address";
+    } else if (rateKey.startsWith("token:")) {
+      this.mode = "token";
+      const value = headers.get("authorization");
+      if (value === null || value.length > MAX_AUTHORIZATION) return;
+      this.tokens.delete(value);
+      this.tokens.set(value, rateKey);
+      for (const oldest of this.tokens.keys()) {
+        if (this.tokens.size <= this.limit) break;
+        this.tokens.delete(oldest);
+      }
+    }
+  }
+
+  /** The rate limiter's key for a request with these `headers`, or undefined if not known. */
+  rateKey(headers) {
+    if (this.mode === "address") {
+      const address = headers.get("cf-connecting-ip");
+      return address === null || address === "" ? "ip:unknown" : `ip:${address}`;
+    }
+    if (this.mode === "token") {
+      const value = headers.get("authorization");
+      return value === null ? undefined : this.tokens.get(value);
+    }
+    return undefined;
+  }
+
+  clear() {
+    this.mode = undefined;
+    this.tokens.clear();
+  }
+}
 
 /** Least recently used first out, within `cap` bytes (the latest cap the Wasm sent). */
 export class ReplayCache {

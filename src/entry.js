@@ -12,9 +12,12 @@
 // - only answers carrying the internal header `x-gateway-replay` (a 200 from the memory tier, for
 //   a GET or POST that was neither conditional nor `no-cache`/`no-store`); the header is removed
 //   here, always;
-// - only for a request identical in method, URL, every request header the Wasm reads and its body
-//   (at most MAX_BODY bytes, given with Content-Length); HEAD and If-None-Match never replay;
-// - a replay still passes the rate limiter, with the key the Wasm used; over the limit, the
+// - only for a request identical in method, URL, every request header the Wasm reads that shapes
+//   its answer and its body (at most MAX_BODY bytes, given with Content-Length), from any caller;
+//   HEAD and If-None-Match never replay;
+// - a replay still passes the rate limiter, with the key the Wasm would use for its caller
+//   (`Callers`: an address with anonymous access on, else a token the Wasm has accepted in this
+//   isolate; a token not seen yet goes to the Wasm, which checks it); over the limit, the
 //   request goes to the Wasm, which answers the 429 (counting it once more, for a caller already
 //   over the limit in this window);
 // - it writes the Wasm's log line for the request, with its own request id and timings, and its
@@ -30,6 +33,7 @@
 // (tests/e2e/trap.test.mjs).
 import Gateway, { JobObject } from "./index.js";
 import {
+  Callers,
   REPLAY_HEADER,
   ReplayCache,
   candidate,
@@ -45,6 +49,7 @@ export { JobObject };
 /** The response headers that differ for every request: set afresh on a replay. */
 const FRESH = ["x-request-id", "server-timing"];
 const replays = new ReplayCache();
+const callers = new Callers();
 /** Replays served, in all and (local runs only) by caller, for `GET /__admin/replays`. */
 let served = 0;
 const servedBy = new Map();
@@ -68,10 +73,16 @@ function wasmStillTheSame() {
 const NO_TIME = { validate: 0, cache: 0, ai: 0 };
 const SERVER_TIMING = "validate;dur=0.0, cache;dur=0.0, ai;dur=0.0";
 
+/**
+ * The replay of `entry` for `request`, or null when the Wasm is to answer it: its caller is not
+ * known here yet, or is over the rate limit (the Wasm answers the 429).
+ */
 async function replay(entry, request, env, started) {
+  const rateKey = callers.rateKey(request.headers);
+  if (rateKey === undefined) return null;
   const limiter = env.RATE_LIMITER;
   if (limiter !== undefined) {
-    const { success } = await limiter.limit({ key: entry.rateKey });
+    const { success } = await limiter.limit({ key: rateKey });
     if (!success) return null;
   }
   const id = requestId(request.headers);
@@ -79,11 +90,16 @@ async function replay(entry, request, env, started) {
   const response = new Response(entry.body, { status: entry.status, headers: entry.headers });
   response.headers.set("x-request-id", id);
   response.headers.set("server-timing", SERVER_TIMING);
+  served += 1;
+  if (env.LOCAL_ADMIN === "true") servedBy.set(rateKey, (servedBy.get(rateKey) ?? 0) + 1);
   return response;
 }
 
-/** The Wasm's answer, its note removed; remembered when the note says so and `key` is set. */
-async function remember(response, key) {
+/**
+ * The Wasm's answer, its note removed; remembered when the note says so and `key` is set, and
+ * the caller of `request` (its `headers`) learned.
+ */
+async function remember(response, key, headers) {
   const value = response.headers.get(REPLAY_HEADER);
   if (value === null) return response;
   response.headers.delete(REPLAY_HEADER);
@@ -91,17 +107,17 @@ async function remember(response, key) {
   const note = readNote(value);
   const middle = note === null ? null : lineMiddle(note.logText);
   if (middle === null) return response;
+  callers.learn(headers, note.rateKey);
   const body = new Uint8Array(await response.arrayBuffer());
   // Kept as a Headers object: each replay's Response copies it within the runtime.
-  const headers = new Headers(response.headers);
+  const kept = new Headers(response.headers);
   let size = key.length * 2 + body.byteLength + middle.length * 2;
-  for (const name of FRESH) headers.delete(name);
-  for (const [name, v] of headers) size += (name.length + v.length) * 2;
+  for (const name of FRESH) kept.delete(name);
+  for (const [name, v] of kept) size += (name.length + v.length) * 2;
   const entry = {
     status: response.status,
-    headers,
+    headers: kept,
     body,
-    rateKey: note.rateKey,
     lineMiddle: middle,
     size,
   };
@@ -153,13 +169,7 @@ export default {
       const entry = wasmStillTheSame() ? replays.get(key) : undefined;
       if (entry !== undefined) {
         const replayed = await replay(entry, request, env, started);
-        if (replayed !== null) {
-          served += 1;
-          if (env.LOCAL_ADMIN === "true") {
-            servedBy.set(entry.rateKey, (servedBy.get(entry.rateKey) ?? 0) + 1);
-          }
-          return replayed;
-        }
+        if (replayed !== null) return replayed;
       }
       if (body !== null) forWasm = new Request(request, { body });
     }
@@ -169,7 +179,7 @@ export default {
     if (response.status === 200 && request.url.includes("/__admin/")) {
       replays.clear();
     }
-    return remember(response, key);
+    return remember(response, key, request.headers);
   },
 
   async queue(batch, env, ctx) {

@@ -1,25 +1,27 @@
 // Exact repeats answered by the entry module without entering the Wasm (src/entry.js): a
 // replay is the Wasm's answer byte for byte and header for header (but the request id and the
-// timings), is still rate limited, and is never given for anything but an identical request.
+// timings), is still rate limited (under its own caller's key), and is never given for anything
+// but an identical request (whoever makes it: the caller is not part of the answer).
 // `GET /__admin/replays?caller=ip:<address>` (local runs only) counts the replays served to a
 // caller; each test is a caller of its own, so tests running at once do not disturb the counts.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BASE, MODEL, fetchAs, someIp, uniquePrompt } from "./helpers.mjs";
+import { createHash } from "node:crypto";
+import { BASE, LOCKED, MODEL, fetchAs, someIp, uniquePrompt } from "./helpers.mjs";
 
 const small = { width: 256, height: 256 };
 const FRESH = new Set(["x-request-id", "server-timing", "date"]);
 
-async function replays(ip) {
-  const query = ip === undefined ? "" : `?caller=${encodeURIComponent(`ip:${ip}`)}`;
-  const res = await fetch(`${BASE}/__admin/replays${query}`);
+async function replays(ip, { caller = `ip:${ip}`, base = BASE } = {}) {
+  const query = ip === undefined && base === BASE ? "" : `?caller=${encodeURIComponent(caller)}`;
+  const res = await fetch(`${base}/__admin/replays${query}`);
   assert.equal(res.status, 200);
   return res.json();
 }
 
 /** One request from `ip`, its headers as an object and its bytes. */
-async function send(ip, { method = "POST", body, path = "/", headers = {} } = {}) {
-  const res = await fetchAs(ip, path, { method, body, headers });
+async function send(ip, { method = "POST", body, path = "/", headers = {}, base = BASE } = {}) {
+  const res = await fetchAs(ip, path, { method, body, headers, base });
   const bytes = Buffer.from(await res.arrayBuffer());
   return { res, status: res.status, bytes, headers: Object.fromEntries(res.headers) };
 }
@@ -139,7 +141,6 @@ test("a changed header or body is not a replay", async () => {
     { body: { ...body, seed: 10 } },
     { body, headers: { accept: "application/json" } },
     { body, headers: { origin: "http://localhost:5173" } },
-    { body, headers: { authorization: "Bearer someone" } },
     { body, headers: { "content-type": "application/json; charset=utf-8" } },
   ];
   for (const init of variants) {
@@ -148,12 +149,51 @@ test("a changed header or body is not a replay", async () => {
     assert.equal(r.status, 200, JSON.stringify(init));
     assert.equal((await replays(ip)).served, before, `replayed: ${JSON.stringify(init)}`);
   }
-  // Another caller with the same body: a different rate-limit key, so not a replay either.
-  const otherIp = someIp();
-  const other = await send(otherIp, { body });
-  assert.equal((await replays(otherIp)).served, 0);
-  assert.ok(other.bytes.equals(hit.bytes));
-  assert.equal(other.headers["x-cache"], "HIT");
+});
+
+test("the same request by another caller is replayed, counted under that caller", async () => {
+  const ip = someIp();
+  const body = { prompt: uniquePrompt("replay other caller"), ...small, seed: 12 };
+  const hit = await warmed(ip, { body });
+  // Anonymous access is on here: credentials are not checked, so they change nothing either.
+  for (const headers of [{}, { authorization: "Bearer someone" }]) {
+    const otherIp = someIp();
+    const other = await send(otherIp, { body, headers });
+    assert.equal((await replays(otherIp)).served, 1, JSON.stringify(headers));
+    assert.ok(other.bytes.equals(hit.bytes));
+    assert.deepEqual(stable(other.headers), stable(hit.headers));
+  }
+});
+
+test("locked: a token is replayed only once the Wasm has accepted it", { skip: !LOCKED }, async () => {
+  // The Wasm's rate-limit key of a token: `token:` and the first 8 bytes of its SHA-256, in hex.
+  const callerOf = (token) =>
+    `token:${createHash("sha256").update(token).digest("hex").slice(0, 16)}`;
+  const served = async (token) =>
+    (await replays(undefined, { caller: callerOf(token), base: LOCKED })).served;
+  const ip = someIp();
+  const body = { prompt: uniquePrompt("replay locked"), ...small, seed: 13 };
+  const as = (token) =>
+    send(ip, { body, base: LOCKED, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const first = await as("tok-alpha");
+  assert.equal(first.status, 200, first.bytes.toString());
+  assert.equal((await as("tok-alpha")).headers["x-cache-tier"], "memory");
+  const alpha = await served("tok-alpha");
+  const beta = await served("tok-beta");
+  assert.equal((await as("tok-alpha")).status, 200);
+  assert.equal(await served("tok-alpha"), alpha + 1, "an accepted token is replayed");
+  // Not accepted in this isolate yet: the Wasm answers (and checks it), then it is known.
+  const firstBeta = await as("tok-beta");
+  assert.equal(firstBeta.headers["x-cache-tier"], "memory");
+  assert.equal(await served("tok-beta"), beta);
+  assert.equal((await as("tok-beta")).status, 200);
+  assert.equal(await served("tok-beta"), beta + 1);
+  // No token, or one the Wasm refuses: never replayed, always the Wasm's 401.
+  for (const token of [undefined, "tok-gamma"]) {
+    const refused = await as(token);
+    assert.equal(refused.status, 401, String(token));
+    assert.ok(refused.headers["www-authenticate"], String(token));
+  }
 });
 
 test("replays are rate limited as the Wasm's answers are", async () => {

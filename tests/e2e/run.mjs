@@ -112,8 +112,11 @@ try {
     env[instance.env] = base;
   }
   const dir = join(root, "tests", "e2e");
+  // Development: E2E_ONLY=replay,trap runs only the files whose names contain one of those words.
+  const only = process.env.E2E_ONLY?.split(",").filter(Boolean) ?? [];
   const files = readdirSync(dir)
     .filter((f) => f.endsWith(".test.mjs"))
+    .filter((f) => only.length === 0 || only.some((word) => f.includes(word)))
     .map((f) => join(dir, f));
   const tests = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
     cwd: root,

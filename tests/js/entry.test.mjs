@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
+  Callers,
   MAX_BODY,
   ReplayCache,
   candidate,
@@ -63,15 +64,13 @@ test("the cache keeps within its cap, least recently used out first", () => {
   assert.equal(cache.bytes, 0);
 });
 
-test("every header the Wasm reads, the method, the URL and the body are in the fingerprint", () => {
+test("every header that shapes the answer, the method, the URL and the body are in the fingerprint; the caller is not", () => {
   const base = {
-    authorization: "Bearer t",
     accept: "image/png",
     origin: "http://127.0.0.1:5173",
     "cache-control": "max-age=0",
     pragma: "x",
     "content-type": "application/json",
-    "cf-connecting-ip": "203.0.113.9",
   };
   const body = new TextEncoder().encode('{"prompt":"a","seed":1}');
   const key = (headers, b = body, method = "POST", url = "https://h/") =>
@@ -79,6 +78,8 @@ test("every header the Wasm reads, the method, the URL and the body are in the f
   const same = key(base);
   assert.equal(key({ ...base }), same);
   assert.equal(key({ ...base, "cf-ray": "other", "user-agent": "x" }), same, "unread headers");
+  const caller = { authorization: "Bearer t", "cf-connecting-ip": "203.0.113.9" };
+  assert.equal(key({ ...base, ...caller }), same, "the caller: Callers, not the fingerprint");
   for (const name of Object.keys(base)) {
     assert.notEqual(key({ ...base, [name]: `${base[name]}!` }), same, name);
     const without = { ...base };
@@ -90,6 +91,36 @@ test("every header the Wasm reads, the method, the URL and the body are in the f
   assert.notEqual(key(base, body, "GET"), same);
   assert.notEqual(key(base, body, "POST", "https://h/?x"), same);
   assert.notEqual(key(base, new Uint8Array([0xc3, 0xa9])), key(base, new Uint8Array([0xe9])));
+});
+
+test("callers are named as the Wasm names them, and only once it has said how", () => {
+  const h = (headers) => new Headers(headers);
+  const anonymous = new Callers();
+  assert.equal(anonymous.rateKey(h({ "cf-connecting-ip": "192.0.2.1" })), undefined, "nothing learned");
+  anonymous.learn(h({ "cf-connecting-ip": "192.0.2.1" }), "ip:192.0.2.1");
+  assert.equal(anonymous.rateKey(h({ "cf-connecting-ip": "192.0.2.7" })), "ip:192.0.2.7");
+  assert.equal(
+    anonymous.rateKey(h({ "cf-connecting-ip": "192.0.2.7", authorization: "Bearer x" })),
+    "ip:192.0.2.7",
+    "credentials are not checked with anonymous access on",
+  );
+  assert.equal(anonymous.rateKey(h({})), "ip:unknown");
+  assert.equal(anonymous.rateKey(h({ "cf-connecting-ip": "" })), "ip:unknown");
+
+  const tokens = new Callers(2);
+  tokens.learn(h({ authorization: "Bearer a" }), "token:aaaa");
+  assert.equal(tokens.rateKey(h({ authorization: "Bearer a", "cf-connecting-ip": "192.0.2.1" })), "token:aaaa");
+  assert.equal(tokens.rateKey(h({ authorization: "Bearer b" })), undefined, "not accepted yet");
+  assert.equal(tokens.rateKey(h({ authorization: "bearer a" })), undefined, "only the exact value");
+  assert.equal(tokens.rateKey(h({})), undefined, "no credentials: the Wasm answers 401");
+  tokens.learn(h({ authorization: "Bearer b" }), "token:bbbb");
+  tokens.learn(h({ authorization: "Bearer c" }), "token:cccc");
+  assert.equal(tokens.rateKey(h({ authorization: "Bearer a" })), undefined, "the oldest out");
+  assert.equal(tokens.rateKey(h({ authorization: "Bearer c" })), "token:cccc");
+  tokens.learn(h({ authorization: `Bearer ${"x".repeat(600)}` }), "token:dddd");
+  assert.equal(tokens.rateKey(h({ authorization: `Bearer ${"x".repeat(600)}` })), undefined);
+  tokens.clear();
+  assert.equal(tokens.rateKey(h({ authorization: "Bearer c" })), undefined);
 });
 
 test("only GET and small stated POSTs without If-None-Match are fingerprinted", () => {

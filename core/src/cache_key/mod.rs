@@ -78,7 +78,9 @@ pub fn is_cache_key(text: &str) -> bool {
 }
 
 fn json_string(s: &str) -> String {
-    crate::json_text::text(&serde_json::Value::String(s.to_owned()))
+    let mut out = String::with_capacity(s.len() + 2);
+    crate::json_text::push_str(&mut out, s);
+    out
 }
 
 fn canonical_number(n: f64) -> String {

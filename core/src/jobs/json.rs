@@ -14,6 +14,8 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+pub use crate::json_text::push_str;
+
 /// Why a job's JSON could not be read.
 #[derive(Debug, Error)]
 pub enum JsonError {
@@ -24,39 +26,6 @@ pub enum JsonError {
 }
 
 pub type Read<T> = Result<T, JsonError>;
-
-/// `s` as a JSON string, escaped as serde_json escapes it: `"` and `\`, the short escapes of
-/// `\b \t \n \f \r`, other control characters as `\u00xx`; everything else as is (no escaping of
-/// `/`, DEL or non-ASCII).
-pub fn push_str(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    let mut start = 0;
-    for (i, byte) in s.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if escape.is_empty() {
-            out.push_str("\\u00");
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        } else {
-            out.push_str(escape);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
-}
 
 /// A whole number.
 pub fn push_u64(out: &mut String, n: u64) {
@@ -202,28 +171,6 @@ pub fn variant<'v>(value: &'v Value, what: &'static str) -> Read<(&'v str, Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
-        let mut samples: Vec<String> = (0u8..=0x7f).map(|b| char::from(b).to_string()).collect();
-        samples.extend(
-            [
-                "",
-                "plain",
-                "quote \" and backslash \\ and slash /",
-                "tab\tnew\nline\r\u{8}\u{c}\u{0}\u{1f}\u{7f}",
-                "é, 猫, 🐈, \u{2028}\u{2029}",
-                "\"\"\\\\",
-            ]
-            .map(str::to_owned),
-        );
-        for s in samples {
-            let mut out = String::new();
-            push_str(&mut out, &s);
-            assert_eq!(out, serde_json::to_string(&s).unwrap(), "{s:?}");
-            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s);
-        }
-    }
 
     #[test]
     fn objects_and_arrays() {

@@ -18,18 +18,27 @@ pub fn field_list(names: &[String]) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        for byte in echoed_name(name).bytes() {
-            if byte.is_ascii_graphic() && byte != b'%' && byte != b',' {
-                out.push(char::from(byte));
-            } else {
-                let _ = write!(out, "%{byte:02X}");
-            }
-        }
+        push_percent_encoded(&mut out, &echoed_name(name), |byte| {
+            byte.is_ascii_graphic() && byte != b'%' && byte != b','
+        });
     }
     if names.len() > MAX_LISTED_FIELDS {
         let _ = write!(out, ", (+{} more)", names.len() - MAX_LISTED_FIELDS);
     }
     out
+}
+
+/// Appends `text` to `out` with each byte that `keep` refuses as `%XX` (upper-case hex), for a
+/// header value that must stay visible ASCII. `keep` must refuse `%` and every byte outside
+/// ASCII, so that the text reads back by percent-decoding.
+pub fn push_percent_encoded(out: &mut String, text: &str, keep: impl Fn(u8) -> bool) {
+    for byte in text.bytes() {
+        if keep(byte) && byte.is_ascii() && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
 }
 
 /// Whether an `If-None-Match` value names the entity tag `"<key>"` (weak or strong). `*` names

@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use crate::headers::push_percent_encoded;
 use crate::observe::RequestLog;
 use crate::request_head::{Method, RequestHead};
 
@@ -71,20 +72,10 @@ impl ReplayNote<'_> {
     pub fn header_value(&self) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();
         let mut out = String::with_capacity(json.len());
-        for byte in json.bytes() {
-            if (0x20..0x7f).contains(&byte) && byte != b'%' {
-                out.push(char::from(byte));
-            } else {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(byte >> 4)]));
-                out.push(char::from(HEX[usize::from(byte & 15)]));
-            }
-        }
+        push_percent_encoded(&mut out, &json, |byte| (0x20..0x7f).contains(&byte));
         out
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 #[cfg(test)]
 mod tests {

@@ -73,7 +73,7 @@ async function main() {
     run("bash", ["scripts/build-worker.sh", "emulator"]);
     log("deploy bundle: wrangler deploy --dry-run (also builds our Worker into build/)");
     bundle = deployBundle();
-    log(`  ${bundle.totalKiB} KiB, gzip ${bundle.gzipKiB} KiB`);
+    log(`  ${bundle.totalKiB} KiB, gzip ${bundle.gzipKiB} KiB (the jobs Worker: gzip ${bundle.jobs.gzipKiB} KiB)`);
   }
 
   const fixtures = ensureFixtures({ log });

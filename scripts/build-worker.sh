@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Builds the Worker crate in directory $1 with worker-build, offline: wasm-bindgen comes from
 # `cargo install wasm-bindgen-cli` and wasm-opt/esbuild from node_modules, never from downloads.
+# `build-worker.sh . jobs` builds the jobs Worker instead (the same crate with the `jobs` feature,
+# into build-jobs/; jobs.wrangler.toml).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${1:-.}"
+out=build
+extra=()
+if [ "${2:-}" = "jobs" ]; then
+  out=build-jobs
+  extra=(--features jobs)
+fi
 # Extra local instances (the end-to-end tests start several) reuse the first one's build.
 # The entry module (wrangler.toml's main) and its helpers sit beside worker-build's index.js,
 # which they import.
-copy_entry() { if [ -f src/entry.js ]; then cp src/entry.js src/entry-replay.js build/; fi; }
-if [ "${SKIP_WORKER_BUILD:-}" = "1" ] && [ -f build/index.js ]; then
-  echo "[build] SKIP_WORKER_BUILD=1: reusing $(pwd)/build" >&2
+copy_entry() { if [ "$out" = build ] && [ -f src/entry.js ]; then cp src/entry.js src/entry-replay.js build/; fi; }
+if [ "${SKIP_WORKER_BUILD:-}" = "1" ] && [ -f "$out/index.js" ]; then
+  echo "[build] SKIP_WORKER_BUILD=1: reusing $(pwd)/$out" >&2
   copy_entry
   exit 0
 fi
@@ -17,5 +25,10 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/scripts/wasm-opt.sh}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
-bash "$root/scripts/rustc-probe-retry.sh" worker-build --release
+# wrangler dev builds every Worker it serves, maybe at once; both builds of this crate link the
+# same target/…/sdxl_gateway.wasm, which wasm-bindgen then reads: one build at a time.
+mkdir -p "$root/target"
+exec 9>"$root/target/.worker-build.lock"
+flock 9
+bash "$root/scripts/rustc-probe-retry.sh" worker-build --release --out-dir "$out" . "${extra[@]}"
 copy_entry

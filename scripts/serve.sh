@@ -13,5 +13,7 @@ if ! grep -qs '^PERMALINK_SECRET=' .dev.vars; then
   secret="$(node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("hex"))')"
   printf 'PERMALINK_SECRET=%s\n' "$secret" >>.dev.vars
 fi
-exec node_modules/.bin/wrangler dev -e local -c wrangler.toml -c emulator/wrangler.toml \
+# The jobs Worker (jobs.wrangler.toml) runs with the same settings, `--var`s included.
+jobs_config="$(node scripts/jobs-config.mjs "$@")"
+exec node_modules/.bin/wrangler dev -e local -c wrangler.toml -c emulator/wrangler.toml -c "$jobs_config" \
   --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false "$@"

@@ -15,6 +15,7 @@ cargo fmt --all -- --check
 step "cargo clippy (host and wasm32)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p sdxl-gateway --all-targets --target wasm32-unknown-unknown --features jobs -- -D warnings
 
 step "cargo clippy pedantic (advisory: reported, not failing; the pedantic allows in the code answer it)"
 cargo clippy --workspace --all-targets -- -W clippy::pedantic 2>&1 | grep -E '^warning: ' | sort | uniq -c | sort -rn || true
@@ -29,10 +30,11 @@ step "wasm-bindgen-test (what crosses the JS boundary: AI.run inputs and options
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p sdxl-gateway --target wasm32-unknown-unknown
 
-step "wrangler deploy --dry-run (production config, real AI binding)"
-rm -rf dist && mkdir -p dist
+step "wrangler deploy --dry-run (production configs, real AI binding: the jobs Worker, then the gateway)"
+rm -rf dist && mkdir -p dist/jobs
+node_modules/.bin/wrangler deploy --dry-run -c jobs.wrangler.toml --outdir dist/jobs 2>&1 | tee dist/jobs/dry-run.log
 node_modules/.bin/wrangler deploy --dry-run --outdir dist 2>&1 | tee dist/dry-run.log
-grep "Total Upload" dist/dry-run.log
+grep "Total Upload" dist/jobs/dry-run.log dist/dry-run.log
 
 step "end to end over HTTP (scripts/serve.sh, as npm start)"
 node tests/e2e/run.mjs

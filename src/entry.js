@@ -31,7 +31,7 @@
 // request for it. Requests the Wasm answers call worker-build's class's `fetch`; the class itself
 // is constructed only after a trap, when its proxy re-instantiates the Wasm
 // (tests/e2e/trap.test.mjs).
-import Gateway, { JobObject } from "./index.js";
+import Gateway from "./index.js";
 import {
   Callers,
   REPLAY_HEADER,
@@ -43,8 +43,6 @@ import {
   replayLine,
   requestId,
 } from "./entry-replay.js";
-
-export { JobObject };
 
 /** The response headers that differ for every request: set afresh on a replay. */
 const FRESH = ["x-request-id", "server-timing"];
@@ -180,14 +178,5 @@ export default {
       replays.clear();
     }
     return remember(response, key, request.headers);
-  },
-
-  async queue(batch, env, ctx) {
-    try {
-      return await new Gateway(ctx, env).queue(batch);
-    } catch (error) {
-      replays.clear();
-      throw error;
-    }
   },
 };

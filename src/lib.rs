@@ -17,7 +17,10 @@ mod digest;
 mod failure;
 mod gateway;
 mod generate;
+#[cfg(feature = "jobs")]
 mod jobs;
+#[cfg(not(feature = "jobs"))]
+mod jobs_worker;
 mod js_error;
 mod memory;
 mod model_output;
@@ -37,7 +40,9 @@ use sdxl_core::answer::{cors_headers, failure_answer, Refusal};
 use sdxl_core::replay::{replayable, ReplayNote, REPLAY_HEADER};
 use sdxl_core::request_head::Method;
 use sdxl_core::route::Route;
-use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
+#[cfg(feature = "jobs")]
+use worker::MessageBatch;
+use worker::{event, Context, Env, Request, Response, Result};
 
 use crate::failure::Failure;
 use crate::gateway::Gateway;
@@ -112,6 +117,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 
 /// The jobs queue and its dead-letter queue (`jobs::consume`): every message is acknowledged or
 /// retried on its own, so this never fails.
+#[cfg(feature = "jobs")]
 #[event(queue)]
 async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> Result<()> {
     jobs::consume(batch, env, ctx).await;

@@ -41,7 +41,10 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
         Plan::Admin(admin) => local_admin(gateway, head, &req, admin).await,
         // OpenAI's Images API: its own errors envelope, so it checks access itself.
         Plan::OpenAi(route) => crate::openai::handle(gateway, head, req, route).await,
+        #[cfg(feature = "jobs")]
         Plan::Jobs(route) => crate::jobs::handle(gateway, head, req, route).await,
+        #[cfg(not(feature = "jobs"))]
+        Plan::Jobs(_) => crate::jobs_worker::forward(gateway, req).await,
         // Documentation is public: it says what is enforced, nothing more.
         Plan::Models => {
             let body = DOCS.with(|d| {

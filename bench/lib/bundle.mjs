@@ -8,13 +8,21 @@ import { root, run } from "./shell.mjs";
 /**
  * The production deploy bundle, as `npm run deploy` would upload it: `wrangler deploy --dry-run`
  * on wrangler.toml, which also runs its [build] command (worker-build): this is the build of our
- * Worker that the benchmark then serves from build/.
+ * Worker that the benchmark then serves from build/. The jobs Worker's (jobs.wrangler.toml, the
+ * same crate with the jobs surface, which only prediction routes, its queue and its Durable
+ * Object load) is reported beside it as `jobs`.
  */
 export function deployBundle() {
+  const gateway = measure("wrangler.toml");
+  const jobs = measure("jobs.wrangler.toml");
+  return { ...gateway, jobs: { totalKiB: jobs.totalKiB, gzipKiB: jobs.gzipKiB } };
+}
+
+function measure(config) {
   const outdir = mkdtempSync(path.join(os.tmpdir(), "sdxl-bench-bundle-"));
   try {
     const output = run(path.join(root, "node_modules/.bin/wrangler"), [
-      "deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml",
+      "deploy", "--dry-run", "--outdir", outdir, "--config", config,
     ]);
     const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(output);
     if (!m) throw new Error(`no "Total Upload" line in wrangler's output:\n${output}`);

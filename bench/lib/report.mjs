@@ -50,6 +50,10 @@ export function printTable(report, workloads) {
   }
   if (report.bundle) {
     out.push("", `deploy bundle: ${report.bundle.totalKiB} KiB, gzip ${report.bundle.gzipKiB} KiB`);
+    if (report.bundle.jobs) {
+      const { totalKiB, gzipKiB } = report.bundle.jobs;
+      out.push(`  the jobs Worker (jobs.wrangler.toml): ${totalKiB} KiB, gzip ${gzipKiB} KiB`);
+    }
     for (const [name, f] of Object.entries(report.bundle.files)) {
       out.push(`  ${name}: ${f.bytes} bytes, gzip -9 ${f.gzipBytes}`);
       for (const [section, x] of Object.entries(f.sections ?? {})) {

@@ -92,7 +92,11 @@ export const TARGETS = [
     // KB read as KiB, the unit wrangler reports and Cloudflare's size limits use.
     target: "6. deploy bundle <= 250 KiB gzip",
     measure: ({ bundle }) =>
-      bundle && { value: bundle.gzipKiB, unit: " KiB gzip", detail: `${bundle.totalKiB} KiB raw` },
+      bundle && {
+        value: bundle.gzipKiB,
+        unit: " KiB gzip",
+        detail: `${bundle.totalKiB} KiB raw; the jobs Worker ${bundle.jobs.gzipKiB} KiB gzip`,
+      },
     met: (v) => v <= 250,
   },
 ];

@@ -1,0 +1,76 @@
+// The two Workers' configurations agree: the jobs Worker (jobs.wrangler.toml) makes images with
+// the gateway's code, so it must run with the gateway's settings, and the gateway's service
+// binding must name it. Read line by line: both files keep every setting on one line.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+const read = (name) => readFileSync(new URL(`../../${name}`, import.meta.url), "utf8");
+
+/** The `key = "value"` lines of each table, by table name ("" for the top level). */
+export function tables(text) {
+  const out = new Map([["", new Map()]]);
+  let current = out.get("");
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const header = line.match(/^\[\[?([^\]]+)\]\]?$/);
+    if (header) {
+      if (!out.has(header[1])) out.set(header[1], new Map());
+      current = out.get(header[1]);
+      continue;
+    }
+    const setting = line.match(/^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/);
+    if (setting) current.set(setting[1], setting[2]);
+  }
+  return out;
+}
+
+const gateway = tables(read("wrangler.toml"));
+const jobs = tables(read("jobs.wrangler.toml"));
+
+for (const table of ["vars", "env.local.vars"]) {
+  test(`the jobs Worker's [${table}] are the gateway's`, () => {
+    const ours = gateway.get(table);
+    const theirs = jobs.get(table);
+    assert.ok(ours?.size > 5, `wrangler.toml has a [${table}] table`);
+    for (const [key, value] of ours) {
+      assert.equal(theirs.get(key), value, `${key} in jobs.wrangler.toml's [${table}]`);
+    }
+    // Only the jobs' own secret (a fixed one for local runs) may be added.
+    const extra = [...theirs.keys()].filter((k) => !ours.has(k));
+    assert.deepEqual(extra, table === "env.local.vars" ? ["WEBHOOK_SECRETS"] : []);
+  });
+}
+
+test("the gateway's service binding names the jobs Worker, in production and locally", () => {
+  const name = jobs.get("").get("name");
+  assert.equal(jobs.get("env.local").get("name"), name);
+  const binding = `{ binding = "JOBS_WORKER", service = ${name} }`;
+  assert.ok(gateway.get("").get("services").includes(binding));
+  assert.ok(read("wrangler.toml").split("[env.local]")[1].includes(binding));
+});
+
+test("the jobs' Durable Object and queues are the jobs Worker's alone, which has no public address", () => {
+  for (const table of ["durable_objects.bindings", "migrations", "queues.producers", "queues.consumers"]) {
+    assert.ok(jobs.has(table) && jobs.has(`env.local.${table}`), `jobs.wrangler.toml has ${table}`);
+    assert.ok(!gateway.has(table) && !gateway.has(`env.local.${table}`), `wrangler.toml has no ${table}`);
+  }
+  assert.equal(jobs.get("").get("workers_dev"), "false");
+});
+
+test("local runs: the jobs Worker gets the `--var`s serve.sh was given, in a copy of its config", async () => {
+  const { varsOf, withVars } = await import("../../scripts/jobs-config.mjs");
+  const vars = varsOf(["--persist-to", "x", "--var", "ALLOW_ANONYMOUS:false", "--var=API_TOKENS:a,b:c", "--var", "NEW:1"]);
+  assert.deepEqual(vars, [["ALLOW_ANONYMOUS", "false"], ["API_TOKENS", "a,b:c"], ["NEW", "1"]]);
+  const copy = tables(withVars(read("jobs.wrangler.toml"), vars, "/base"));
+  const local = copy.get("env.local.vars");
+  assert.equal(local.get("ALLOW_ANONYMOUS"), '"false"');
+  assert.equal(local.get("API_TOKENS"), '"a,b:c"');
+  assert.equal(local.get("NEW"), '"1"');
+  // Production's settings and the rest of the local ones are left as they are.
+  assert.equal(copy.get("vars").get("ALLOW_ANONYMOUS"), jobs.get("vars").get("ALLOW_ANONYMOUS"));
+  assert.equal(local.get("AI_RETRIES"), jobs.get("env.local.vars").get("AI_RETRIES"));
+  assert.equal(copy.get("").get("main"), '"/base/build-jobs/index.js"');
+  assert.equal(copy.get("build").get("command"), '"bash /base/scripts/build-worker.sh /base jobs"');
+  assert.equal(copy.get("build").get("watch_dir"), '"/base/src"');
+});

@@ -26,6 +26,7 @@ mod memory;
 mod model_output;
 mod openai;
 mod permalink;
+mod playground;
 mod r2_binding;
 mod request_body;
 mod request_head;

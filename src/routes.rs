@@ -70,13 +70,7 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
             });
             Ok(json_document(body)?)
         }
-        Plan::Playground => {
-            // A whole string body, so GET and HEAD both state its length.
-            let mut page = Response::ok(PLAYGROUND)?;
-            page.headers_mut()
-                .set("content-type", "text/html; charset=utf-8")?;
-            Ok(page)
-        }
+        Plan::Playground => crate::playground::page(gateway.env, &head.url_origin).await,
         // Permalinks serve results someone already paid for, by an id only those answered
         // know: public, so they work in <img src> and behind a CDN. Rate limited all the same.
         Plan::Permalink { id, delivery } => {
@@ -101,9 +95,6 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
         }
     }
 }
-
-/// The playground page, served to browsers at `/`.
-const PLAYGROUND: &str = include_str!("playground/index.html");
 
 /// The documents, generated once per isolate: they depend only on the tables and the settings,
 /// which are fixed for an isolate's life, and they are public (not rate limited).

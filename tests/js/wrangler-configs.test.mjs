@@ -47,7 +47,7 @@ test("the gateway's service binding names the jobs Worker, in production and loc
   assert.equal(jobs.get("env.local").get("name"), name);
   const binding = `{ binding = "JOBS_WORKER", service = ${name} }`;
   assert.ok(gateway.get("").get("services").includes(binding));
-  assert.ok(read("wrangler.toml").split("[env.local]")[1].includes(binding));
+  assert.ok(read("wrangler.toml").split("\n[env.local]\n")[1].includes(binding));
 });
 
 test("the jobs' Durable Object and queues are the jobs Worker's alone, which has no public address", () => {

@@ -33,7 +33,7 @@ thread_local! {
 /// Which tiers a write goes to (the memory tier is always the caller's: [`Tiers::remember`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writes {
-    /// A fresh result: the Cache API and R2.
+    /// A fresh result: R2 when bound, else the Cache API ([`Tiers::put`] says why).
     Everywhere,
     /// A result read from R2: the Cache API only, as R2 already has it.
     CacheApiOnly,
@@ -118,20 +118,27 @@ impl Tiers {
     }
 
     /// Writes the result to the tiers `writes` names.
+    ///
+    /// A fresh result goes to R2 alone when a bucket is bound: R2 is the store of record, and
+    /// the Cache API a copy per data centre, made by [`Tiers::backfill`] on the first R2 hit
+    /// there. Most fresh results are never read from another isolate (a drawn seed's result only
+    /// through its permalink), and writing both tiers doubled every miss's store work. Without a
+    /// bucket, or when the R2 write fails, the Cache API is written instead.
     pub async fn put(&self, key: &str, stored: &Stored, writes: Writes) {
+        if writes == Writes::Everywhere {
+            if let Some(bucket) = &self.r2 {
+                let (bytes, content_type) =
+                    (&stored.image.bytes, stored.image.format.content_type());
+                let path = r2_path(key);
+                let put = bucket.put(&path, bytes, content_type, stored.seed.as_deref());
+                match put.await {
+                    Ok(()) => return,
+                    Err(e) => console_warn!("r2 write of {key} failed: {e:?}"),
+                }
+            }
+        }
         if let Err(e) = cache_api_put(&self.cache_api_url(key), key, stored).await {
             console_warn!("cache api write of {key} failed: {e:?}");
-        }
-        if writes == Writes::CacheApiOnly {
-            return;
-        }
-        if let Some(bucket) = &self.r2 {
-            let (bytes, content_type) = (&stored.image.bytes, stored.image.format.content_type());
-            let path = r2_path(key);
-            let put = bucket.put(&path, bytes, content_type, stored.seed.as_deref());
-            if let Err(e) = put.await {
-                console_warn!("r2 write of {key} failed: {e:?}");
-            }
         }
     }
 

@@ -10,8 +10,9 @@
 //   (`images/<key>`), every entry checked to be a whole image; an R2 hit is copied into the
 //   Cache API after the response;
 // - a fresh result (unless `no-store`) into memory at once, then after the response
-//   (`ctx.waitUntil`) into the Cache API (content type, immutable cache-control, ETag, `x-seed`)
-//   and then R2 (content type, `seed` metadata), a failed write logged and forgotten.
+//   (`ctx.waitUntil`) into R2 alone when a bucket is bound (content type, `seed` metadata), else
+//   (or when that write fails) into the Cache API (content type, immutable cache-control, ETag,
+//   `x-seed`), a failed write logged and forgotten.
 //
 // Not copied: our Worker's single flight (identical requests in flight share one run), which no
 // workload here exercises (the cache workload is all memory hits once warm), authentication, the
@@ -161,21 +162,26 @@ function verified(bytes, seed) {
   return format === null ? null : { bytes, format, seed };
 }
 
-/** Writes a result to the Cache API and, unless it came from there, to R2. */
+/**
+ * Writes a fresh result (`r2`) to R2 when bound, else to the Cache API; a result read from R2
+ * (not `r2`) to the Cache API.
+ */
 async function put(env, key, url, { bytes, format, seed }, { r2 }) {
+  if (r2 && env.IMAGES) {
+    try {
+      const customMetadata = seed !== null ? { seed } : {};
+      await env.IMAGES.put(`images/${key}`, bytes, { httpMetadata: { contentType: format }, customMetadata });
+      return;
+    } catch (e) {
+      console.warn(`r2 write of ${key} failed: ${e}`);
+    }
+  }
   try {
     const headers = { "content-type": format, "cache-control": IMMUTABLE, etag: `"${key}"` };
     if (seed !== null) headers["x-seed"] = seed;
     await caches.default.put(url, new Response(bytes, { headers }));
   } catch (e) {
     console.warn(`cache api write of ${key} failed: ${e}`);
-  }
-  if (!r2 || !env.IMAGES) return;
-  try {
-    const customMetadata = seed !== null ? { seed } : {};
-    await env.IMAGES.put(`images/${key}`, bytes, { httpMetadata: { contentType: format }, customMetadata });
-  } catch (e) {
-    console.warn(`r2 write of ${key} failed: ${e}`);
   }
 }
 

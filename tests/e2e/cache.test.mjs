@@ -176,7 +176,7 @@ test("10 concurrent identical requests share 1 upstream run", async () => {
   assert.equal(statuses.filter((s) => s === "MISS").length, 1, statuses.join());
 });
 
-test("with the memory and Cache API entries gone, R2 still serves the permalink and the POST as a HIT", async () => {
+test("a fresh result goes to R2, not the Cache API: R2 serves the permalink and the POST as a HIT, and its first hit here fills the Cache API", async () => {
   const prompt = uniquePrompt("durable");
   const body = { prompt, ...small, seed: 12 };
   const first = await generate(body);
@@ -184,7 +184,8 @@ test("with the memory and Cache API entries gone, R2 still serves the permalink 
   const link = permalinkOf(first.res);
   await storedAt(link);
 
-  assert.equal(await dropFromCacheApi(key), true);
+  // The memory tier emptied; the Cache API had no copy (R2 is the store of record).
+  assert.equal(await dropFromCacheApi(key), false);
   const permalink = await api(`${BASE}${link}`);
   const permalinkBytes = Buffer.from(await permalink.arrayBuffer());
   assert.equal(permalink.status, 200);
@@ -195,7 +196,7 @@ test("with the memory and Cache API entries gone, R2 still serves the permalink 
 
   await new Promise((r) => setTimeout(r, 200)); // let the backfill land, then remove it again
   assert.equal((await api(`${BASE}${link}`)).headers.get("x-cache-tier"), "memory");
-  await dropFromCacheApi(key);
+  assert.equal(await dropFromCacheApi(key), true, "the R2 hit was copied into the Cache API");
   const post = await generate(body);
   assert.equal(post.res.headers.get("x-cache"), "HIT");
   assert.equal(post.res.headers.get("x-cache-tier"), "r2");

@@ -42,6 +42,13 @@ for (const table of ["vars", "env.local.vars"]) {
   });
 }
 
+test("the jobs Worker counts against the gateway's rate limiter, in production and locally", () => {
+  for (const table of ["ratelimits", "env.local.ratelimits"]) {
+    assert.ok(gateway.get(table)?.size > 0, `wrangler.toml has ${table}`);
+    assert.deepEqual([...jobs.get(table)], [...gateway.get(table)], table);
+  }
+});
+
 test("the gateway's service binding names the jobs Worker, in production and locally", () => {
   const name = jobs.get("").get("name");
   assert.equal(jobs.get("env.local").get("name"), name);

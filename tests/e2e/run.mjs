@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const READY_TIMEOUT_MS = 15 * 60 * 1000; // the first run compiles both Workers
+const READY_TIMEOUT_MS = 15 * 60 * 1000; // the first run compiles the three Workers
 
 /** The instances: the first is `npm start`'s setup as is; the others reuse its build. */
 const INSTANCES = [

@@ -49,7 +49,8 @@ pub async fn page(env: &Env, origin: &str) -> Handled {
             asset.status()
         )));
     }
-    let bytes = Uint8Array::new(&JsFuture::from(asset.array_buffer()?).await?).to_vec();
+    // Read whole in the JS heap; the page's bytes never enter Wasm memory.
+    let bytes = Uint8Array::new(&JsFuture::from(asset.array_buffer()?).await?);
     // Only the page's bytes are kept, not the asset server's headers (`etag`, `cache-control:
     // public, max-age=0, must-revalidate`, `cf-cache-status`): they describe a file with a URL of
     // its own. Here the page is one of two answers at `/`, chosen by `Accept` (everything but a
@@ -59,7 +60,7 @@ pub async fn page(env: &Env, origin: &str) -> Handled {
     // validator, so no heuristic caching either), which after a deploy is what a user expects,
     // the new page with the new API, for 11 KiB gzipped.
     // A whole body, not a stream, so GET and HEAD both state its length.
-    let mut page = Response::from_bytes(bytes)?;
+    let mut page = Response::from(web_sys::Response::new_with_opt_buffer_source(Some(&bytes))?);
     page.headers_mut()
         .set("content-type", "text/html; charset=utf-8")?;
     Ok(page)

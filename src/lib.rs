@@ -24,13 +24,20 @@ mod jobs_worker;
 mod js_error;
 mod memory;
 mod model_output;
+// The jobs Worker answers prediction routes alone (`jobs::route`): the routes of the gateway
+// and what only they use are left out of its build by the linker; not compiled out, to keep one
+// crate with one set of modules.
+#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod openai;
+#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod permalink;
+#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod playground;
 mod r2_binding;
 mod request_body;
 mod request_head;
 mod responses;
+#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod routes;
 #[cfg(test)]
 mod scan_tests;
@@ -63,7 +70,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 config,
                 trace: &mut trace,
             };
-            routes::handle(&mut gateway, &head, req).await
+            #[cfg(not(feature = "jobs"))]
+            let handled = routes::handle(&mut gateway, &head, req).await;
+            #[cfg(feature = "jobs")]
+            let handled = jobs::route(&mut gateway, &head, req).await;
+            handled
         }
         Err(reason) => Err(Failure::Misconfigured(reason.clone())),
     };

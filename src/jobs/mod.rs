@@ -10,10 +10,12 @@ mod webhook;
 
 use std::time::Duration;
 
+use sdxl_core::dispatch::{plan, Plan};
 use sdxl_core::jobs::job::{Job, JobEvent};
 use sdxl_core::jobs::prefer::wait_seconds;
 use sdxl_core::jobs::{is_job_id, JobsRoute};
 use sdxl_core::request_head::RequestHead;
+use sdxl_core::route::Route;
 use sdxl_core::ApiError;
 use worker::{Delay, Request, Response};
 
@@ -30,6 +32,23 @@ pub const JOBS_BINDING: &str = "JOBS";
 pub const QUEUE_BINDING: &str = "JOB_QUEUE";
 /// How often a waiting request reads its job again.
 const POLL: Duration = Duration::from_millis(200);
+
+/// The jobs Worker's routes: the gateway hands it prediction routes alone (src/jobs_worker.rs),
+/// so anything else is a 404. Refusals under `/v1` are in OpenAI's envelope, as the gateway's.
+pub async fn route(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) -> Handled {
+    match plan(head, false) {
+        Ok(Plan::Jobs(route)) => handle(gateway, head, req, route).await,
+        Ok(_) => Err(ApiError::NotFound {
+            method: head.method.as_str().to_owned(),
+            path: head.path.clone(),
+        }
+        .into()),
+        Err(refusal) if matches!(Route::parse(&head.path), Route::OpenAi { .. }) => {
+            crate::openai::refuse(gateway, refusal.into())
+        }
+        Err(refusal) => Err(refusal.into()),
+    }
+}
 
 /// Answers a prediction route: authorized and rate limited as generation is.
 pub async fn handle(

@@ -34,7 +34,7 @@ thread_local! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writes {
     /// A fresh result: R2 when bound, else the Cache API ([`Tiers::put`] says why).
-    Everywhere,
+    Fresh,
     /// A result read from R2: the Cache API only, as R2 already has it.
     CacheApiOnly,
 }
@@ -125,7 +125,7 @@ impl Tiers {
     /// through its permalink), and writing both tiers doubled every miss's store work. Without a
     /// bucket, or when the R2 write fails, the Cache API is written instead.
     pub async fn put(&self, key: &str, stored: &Stored, writes: Writes) {
-        if writes == Writes::Everywhere {
+        if writes == Writes::Fresh {
             if let Some(bucket) = &self.r2 {
                 let (bytes, content_type) =
                     (&stored.image.bytes, stored.image.format.content_type());

@@ -246,7 +246,7 @@ pub(crate) async fn generate(
     let retire = lead.share_run(&stored);
     let (written, key_owned) = (stored.clone(), key.clone());
     ctx.wait_until(async move {
-        tiers.put(&key_owned, &written, Writes::Everywhere).await;
+        tiers.put(&key_owned, &written, Writes::Fresh).await;
         drop(retire);
     });
     let status = CacheStatus::Miss;

@@ -163,7 +163,7 @@ async fn make(
     if !durable.contains(&tier.as_str()) {
         if let Some(stored) = Tiers::in_memory(&message.key) {
             let tiers = Tiers::new(env, config.memory_tier_bytes(), &job.origin);
-            tiers.put(&message.key, &stored, Writes::Everywhere).await;
+            tiers.put(&message.key, &stored, Writes::Fresh).await;
         }
     }
     Ok(())

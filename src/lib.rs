@@ -19,13 +19,13 @@ mod gateway;
 mod generate;
 #[cfg(feature = "jobs")]
 mod jobs;
-#[cfg(not(feature = "jobs"))]
+#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod jobs_worker;
 mod js_error;
 mod memory;
 mod model_output;
-// The jobs Worker answers prediction routes alone (`jobs::route`): the routes of the gateway
-// and what only they use are left out of its build by the linker; not compiled out, to keep one
+// The jobs Worker answers prediction routes alone (`jobs::route`, not `routes`): what only the
+// gateway's routes use is left out of its build by the linker, not compiled out, to keep one
 // crate with one set of modules.
 #[cfg_attr(feature = "jobs", allow(dead_code))]
 mod openai;

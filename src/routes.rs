@@ -9,7 +9,6 @@ use sdxl_core::json_schema::catalog;
 use sdxl_core::models;
 use sdxl_core::openapi::{document, DocOptions};
 use sdxl_core::request_head::RequestHead;
-use sdxl_core::route::Route;
 use worker::{Headers, Request, Response};
 
 use crate::access::rate_limit;
@@ -23,11 +22,7 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
     let config = gateway.config;
     let planned = match plan(head, config.local_admin) {
         Ok(planned) => planned,
-        // Under `/v1`, even a 404 or 405 is answered in OpenAI's envelope.
-        Err(refusal) if matches!(Route::parse(&head.path), Route::OpenAi { .. }) => {
-            return crate::openai::refuse(gateway, refusal.into());
-        }
-        Err(refusal) => return Err(refusal.into()),
+        Err(refusal) => return crate::openai::refuse_unplanned(gateway, head, refusal),
     };
     match planned {
         Plan::Preflight => {
@@ -41,9 +36,7 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
         Plan::Admin(admin) => local_admin(gateway, head, &req, admin).await,
         // OpenAI's Images API: its own errors envelope, so it checks access itself.
         Plan::OpenAi(route) => crate::openai::handle(gateway, head, req, route).await,
-        #[cfg(feature = "jobs")]
-        Plan::Jobs(route) => crate::jobs::handle(gateway, head, req, route).await,
-        #[cfg(not(feature = "jobs"))]
+        // Answered by the jobs Worker (its build routes with `jobs::route` instead of this).
         Plan::Jobs(_) => crate::jobs_worker::forward(gateway, req).await,
         // Documentation is public: it says what is enforced, nothing more.
         Plan::Models => {

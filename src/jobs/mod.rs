@@ -15,7 +15,6 @@ use sdxl_core::jobs::job::{Job, JobEvent};
 use sdxl_core::jobs::prefer::wait_seconds;
 use sdxl_core::jobs::{is_job_id, JobsRoute};
 use sdxl_core::request_head::RequestHead;
-use sdxl_core::route::Route;
 use sdxl_core::ApiError;
 use worker::{Delay, Request, Response};
 
@@ -43,10 +42,7 @@ pub async fn route(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) 
             path: head.path.clone(),
         }
         .into()),
-        Err(refusal) if matches!(Route::parse(&head.path), Route::OpenAi { .. }) => {
-            crate::openai::refuse(gateway, refusal.into())
-        }
-        Err(refusal) => Err(refusal.into()),
+        Err(refusal) => crate::openai::refuse_unplanned(gateway, head, refusal),
     }
 }
 

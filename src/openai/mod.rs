@@ -10,6 +10,7 @@ use sdxl_core::openai::error::OpenAiError;
 use sdxl_core::openai::request::Endpoint;
 use sdxl_core::openai::OpenAiRoute;
 use sdxl_core::request_head::RequestHead;
+use sdxl_core::route::Route;
 use sdxl_core::ApiError;
 use worker::{Headers, Request, Response};
 
@@ -29,6 +30,20 @@ pub async fn handle(
     match answer(gateway, head, req, route).await {
         Ok(response) => Ok(response),
         Err(failure) => refuse(gateway, failure),
+    }
+}
+
+/// A request `sdxl_core::dispatch::plan` refused: under `/v1`, even a 404 or 405 is answered in
+/// OpenAI's envelope; elsewhere in the gateway's.
+pub fn refuse_unplanned(
+    gateway: &mut Gateway<'_>,
+    head: &RequestHead,
+    refusal: ApiError,
+) -> Handled {
+    if matches!(Route::parse(&head.path), Route::OpenAi { .. }) {
+        refuse(gateway, refusal.into())
+    } else {
+        Err(refusal.into())
     }
 }
 

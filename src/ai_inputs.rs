@@ -34,7 +34,15 @@ pub fn to_js(inputs: &Inputs, encoding: ImageEncoding) -> Result<Object, JsValue
     for (name, value) in inputs.iter() {
         if let (InputValue::Image(image), "image", ImageEncoding::Base64) = (value, name, encoding)
         {
-            let text = base64_into_js(&image.bytes);
+            // The client's own text when it is exactly what encoding the bytes would give.
+            let kept = image
+                .text
+                .as_ref()
+                .and_then(|t| t.0.downcast_ref::<JsValue>());
+            let text = match kept {
+                Some(text) if text.is_string() => text.clone(),
+                _ => base64_into_js(&image.bytes),
+            };
             Reflect::set(&object, &JsValue::from_str("image_b64"), &text)?;
             continue;
         }

@@ -1,5 +1,9 @@
 //! Normalized inputs: every default explicit, every image decoded once, in table order.
 
+use std::any::Any;
+use std::fmt;
+use std::rc::Rc;
+
 use crate::image::ImageInfo;
 use crate::model::ModelSpec;
 
@@ -8,6 +12,28 @@ use crate::model::ModelSpec;
 pub struct InputImage {
     pub bytes: Vec<u8>,
     pub info: ImageInfo,
+    /// The client's own text of these bytes, when the body's source kept one that is exactly
+    /// their standard, padded base64 (what the model is sent), so they are not encoded again.
+    pub text: Option<SourceText>,
+}
+
+/// A text held where the body lives (opaque here: in the Worker, a JS string), given by a
+/// [`crate::parse::ByteSource`] only when it is exactly the standard, padded base64 of the bytes
+/// decoded from it. It says nothing the bytes do not: images are equal whatever text came with
+/// them.
+#[derive(Clone)]
+pub struct SourceText(pub Rc<dyn Any>);
+
+impl PartialEq for SourceText {
+    fn eq(&self, _: &SourceText) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SourceText(..)")
+    }
 }
 
 /// One normalized value.

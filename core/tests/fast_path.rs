@@ -8,9 +8,17 @@
 // proptest is a native-only dev-dependency (see core/Cargo.toml).
 #![cfg(not(target_arch = "wasm32"))]
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use proptest::prelude::*;
 use sdxl_core::models::SDXL_LIGHTNING;
-use sdxl_core::parse::{parse_json_from, parse_json_with_serde, with_base64_decoded, ByteSource};
+use std::rc::Rc;
+
+use sdxl_core::inputs::SourceText;
+use sdxl_core::parse::windowed::SourceDecoded;
+use sdxl_core::parse::{
+    parse_json_from, parse_json_with_serde, with_base64_decoded, ByteSource, RawValue,
+};
 use sdxl_core::{parse_json, RawRequest};
 
 /// Text of one JSON value, from shapes that exercise both paths.
@@ -171,7 +179,7 @@ impl ByteSource for EngineDecodes<'_> {
         buf.copy_from_slice(&self.0[offset..offset + buf.len()]);
     }
 
-    fn decode_base64_string(&self, start: usize) -> Option<(Vec<u8>, usize)> {
+    fn decode_base64_string(&self, start: usize) -> Option<SourceDecoded> {
         use base64::engine::general_purpose::{STANDARD, URL_SAFE};
         use base64::Engine as _;
         let end = start + self.0[start..].iter().position(|&b| b == b'"')?;
@@ -184,13 +192,15 @@ impl ByteSource for EngineDecodes<'_> {
             .chars()
             .filter(|c| !matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' '))
             .collect();
-        for engine in [&STANDARD, &URL_SAFE] {
+        for (standard, engine) in [(true, &STANDARD), (false, &URL_SAFE)] {
             let Ok(bytes) = engine.decode(&symbols) else {
                 continue;
             };
             let plain =
                 !bytes.is_empty() && text.encode_utf16().count() == bytes.len().div_ceil(3) * 4;
-            return plain.then_some((bytes, end));
+            // The Worker keeps the text only when the standard alphabet read it.
+            let kept = standard.then(|| SourceText(Rc::new(symbols.clone())));
+            return plain.then_some((bytes, end, kept));
         }
         None
     }
@@ -211,8 +221,17 @@ proptest! {
             serde.clone(),
             "window {}: {}", window, String::from_utf8_lossy(&body)
         );
+        let by_source = parse_json_from(&SDXL_LIGHTNING, &EngineDecodes(&body), window);
+        if let Ok(request) = &by_source {
+            for (_, value) in &request.fields {
+                if let RawValue::DecodedBase64(bytes, Some(text)) = value {
+                    let text = text.0.downcast_ref::<String>().expect("the model keeps a String");
+                    prop_assert_eq!(text, &STANDARD.encode(bytes), "a kept text is the bytes' base64");
+                }
+            }
+        }
         prop_assert_eq!(
-            outcome(parse_json_from(&SDXL_LIGHTNING, &EngineDecodes(&body), window)),
+            outcome(by_source),
             serde,
             "decoded by the source, window {}: {}", window, String::from_utf8_lossy(&body)
         );

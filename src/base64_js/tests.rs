@@ -23,7 +23,7 @@ pub(crate) fn btoa(bytes: &[u8]) -> String {
 
 /// Runs `f` with a stand-in for workerd's native `toBase64`, recognisable by its answer
 /// (`native:<length>`); whatever was there before is put back.
-fn with_fake_native<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_fake_native<T>(f: impl FnOnce() -> T) -> T {
     let prototype = Object::get_prototype_of(&Uint8Array::new_with_length(0));
     let name = JsValue::from_str("toBase64");
     let before = Reflect::get_own_property_descriptor(&prototype, &name).unwrap();

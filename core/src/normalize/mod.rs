@@ -314,7 +314,11 @@ fn check_field(
         }
         (FieldKind::ImageBytes, RawValue::Bytes(bytes)) => {
             let info = image_info(&path, &bytes, policy)?;
-            Ok((field.name, InputValue::Image(InputImage { bytes, info })))
+            let text = None;
+            Ok((
+                field.name,
+                InputValue::Image(InputImage { bytes, info, text }),
+            ))
         }
         (FieldKind::ImageBytes, RawValue::BadBytes(problem)) => {
             Err(byte_array_violation(&path, problem))
@@ -334,11 +338,12 @@ fn check_field(
             let bytes = base64_image::decode(&s)
                 .map_err(|e| Violation::new(path.clone(), Rule::Base64, e.to_string()))?;
             let info = image_info(&path, &bytes, policy)?;
-            Ok((into, InputValue::Image(InputImage { bytes, info })))
+            let text = None;
+            Ok((into, InputValue::Image(InputImage { bytes, info, text })))
         }
-        (FieldKind::ImageBase64 { into }, RawValue::DecodedBase64(bytes)) => {
+        (FieldKind::ImageBase64 { into }, RawValue::DecodedBase64(bytes, text)) => {
             let info = image_info(&path, &bytes, policy)?;
-            Ok((into, InputValue::Image(InputImage { bytes, info })))
+            Ok((into, InputValue::Image(InputImage { bytes, info, text })))
         }
         (FieldKind::Text { .. } | FieldKind::ImageBase64 { .. }, other) => {
             Err(type_error("a string", json_kind(&other)))
@@ -455,7 +460,7 @@ fn json_kind(v: &RawValue) -> &'static str {
         | RawValue::Bytes(_)
         | RawValue::BadBytes(_)
         | RawValue::NotInQuery => "an array",
-        RawValue::TextForFile | RawValue::DecodedBase64(_) => "a string",
+        RawValue::TextForFile | RawValue::DecodedBase64(..) => "a string",
         RawValue::BinaryForText => "a file",
         RawValue::Json(Value::Object(_)) => "an object",
     }

@@ -136,7 +136,7 @@ impl ImagesRequest {
             .fields
             .iter()
             .map(|(_, v)| match v {
-                RawValue::Bytes(b) | RawValue::DecodedBase64(b) => b.len() as u64,
+                RawValue::Bytes(b) | RawValue::DecodedBase64(b, _) => b.len() as u64,
                 _ => 0,
             })
             .sum()

@@ -5,6 +5,7 @@
 //! today's rules and messages. A property test compares both on generated and broken inputs.
 
 use super::windowed::{ByteSource, Cursor};
+use crate::inputs::SourceText;
 
 /// Not a base64 symbol.
 const INVALID: u8 = 0xff;
@@ -206,10 +207,12 @@ impl Base64Stream {
 /// ([`ByteSource::decode_base64_string`]), leaving the cursor just past its closing quote. `None`
 /// when the source has no decoder or the text is not in the strict form it decodes; the cursor
 /// is then anywhere in the string.
-pub(super) fn decode_by_source<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) -> Option<Vec<u8>> {
+pub(super) fn decode_by_source<S: ByteSource + ?Sized>(
+    cur: &mut Cursor<'_, S>,
+) -> Option<(Vec<u8>, Option<SourceText>)> {
     cur.advance(1);
     skip_data_url_prefix(cur)?;
-    let (bytes, end) = cur.source().decode_base64_string(cur.pos())?;
+    let (bytes, end, text) = cur.source().decode_base64_string(cur.pos())?;
     // The source's word for where the string ends, checked: the parser goes on from there.
     if end < cur.pos() {
         return None;
@@ -219,7 +222,7 @@ pub(super) fn decode_by_source<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) 
         return None;
     }
     cur.advance(1);
-    Some(bytes)
+    Some((bytes, text))
 }
 
 /// The longest `data:` header the fast path reads; longer ones are left to the serde path.

@@ -21,13 +21,15 @@ use crate::model::{FieldKind, FieldSpec, ModelSpec};
 use super::base64_stream::{self, Base64Stream};
 use super::scan;
 use super::windowed::{ByteSource, Cursor, Cut};
+use crate::inputs::SourceText;
 
 /// An image value read by the fast path.
 pub(super) enum Taken {
     /// An array of integers 0–255.
     Bytes(Vec<u8>),
-    /// An `image_b64` string, decoded (it was valid base64).
-    Base64(Vec<u8>),
+    /// An `image_b64` string, decoded (it was valid base64), with the source's copy of its
+    /// text when that is the bytes' standard base64.
+    Base64(Vec<u8>, Option<SourceText>),
 }
 
 /// What the fast path took out of a body.
@@ -88,16 +90,17 @@ pub(super) fn split<S: ByteSource + ?Sized>(
                         Some((Taken::Bytes(read_bytes(&mut cur, count)?), &b"[]"[..]))
                     }
                     (FieldKind::ImageBase64 { .. }, Some(b'"')) => {
-                        let bytes = match base64_stream::decode_by_source(&mut cur) {
-                            Some(bytes) => bytes,
+                        let (bytes, text) = match base64_stream::decode_by_source(&mut cur) {
+                            Some(decoded) => decoded,
                             None => {
                                 cur.seek(start);
                                 let len = string_len(body, start)?;
                                 let capacity = base64_stream::decoded_capacity(len);
-                                Base64Stream::decode_json_string(&mut cur, capacity)?
+                                let bytes = Base64Stream::decode_json_string(&mut cur, capacity)?;
+                                (bytes, None)
                             }
                         };
-                        Some((Taken::Base64(bytes), &b"\"\""[..]))
+                        Some((Taken::Base64(bytes, text), &b"\"\""[..]))
                     }
                     _ => None,
                 };
@@ -358,7 +361,7 @@ mod tests {
                 .taken
                 .into_iter()
                 .map(|(f, t)| match t {
-                    Taken::Bytes(b) | Taken::Base64(b) => (f.name, b),
+                    Taken::Bytes(b) | Taken::Base64(b, _) => (f.name, b),
                 })
                 .collect();
             (String::from_utf8(rest).unwrap(), taken)

@@ -33,7 +33,8 @@ pub enum RawValue {
     Bytes(Vec<u8>),
     /// An `image_b64` string that was plainly valid base64, decoded as it was read (the fast
     /// path); any other string stays [`RawValue::Json`] and is decoded by the validator.
-    DecodedBase64(Vec<u8>),
+    /// The text is the body source's copy of it, when that is the bytes' standard base64.
+    DecodedBase64(Vec<u8>, Option<crate::inputs::SourceText>),
     /// An image field that is not an array of integers 0–255.
     BadBytes(ByteArrayProblem),
     /// A field that a query string cannot carry (byte arrays need a body).
@@ -147,7 +148,7 @@ pub fn parse_json_fast<S: ByteSource + ?Sized>(
         if let Some((_, value)) = request.fields.iter_mut().find(|(f, _)| f == &field) {
             *value = match taken {
                 Taken::Bytes(bytes) => RawValue::Bytes(bytes),
-                Taken::Base64(bytes) => RawValue::DecodedBase64(bytes),
+                Taken::Base64(bytes, text) => RawValue::DecodedBase64(bytes, text),
             };
         }
     }
@@ -214,7 +215,8 @@ fn is_blank<S: ByteSource + ?Sized>(body: &S) -> bool {
 }
 
 /// `request` with every `image_b64` string that decodes shown decoded, as the fast path leaves
-/// plainly valid base64: how the property test and the fuzzer compare the two paths.
+/// plainly valid base64, and without the source's texts: how the property test and the fuzzer
+/// compare the two paths.
 #[doc(hidden)]
 #[must_use]
 pub fn with_base64_decoded(mut request: RawRequest) -> RawRequest {
@@ -223,8 +225,12 @@ pub fn with_base64_decoded(mut request: RawRequest) -> RawRequest {
             (&field.kind, &*value)
         {
             if let Ok(bytes) = crate::base64_image::decode(s) {
-                *value = RawValue::DecodedBase64(bytes);
+                *value = RawValue::DecodedBase64(bytes, None);
             }
+        }
+        // Which path kept the client's text is not part of what the request says.
+        if let RawValue::DecodedBase64(_, text) = value {
+            *text = None;
         }
     }
     request

@@ -14,6 +14,10 @@ pub const WINDOW: usize = 256 * 1024;
 /// its tight loops match is 4 bytes).
 const LOOKAHEAD: usize = 16;
 
+/// A base64 string decoded by its source: the bytes, the offset of the string's closing quote,
+/// and the source's own copy of the text when it is the bytes' standard, padded base64.
+pub type SourceDecoded = (Vec<u8>, usize, Option<crate::inputs::SourceText>);
+
 /// A body the parser reads by copying windows out of it.
 pub trait ByteSource {
     /// Its length in bytes.
@@ -35,7 +39,9 @@ pub trait ByteSource {
     /// trailing bits, no whitespace, not empty. [`crate::base64_image::decode`] accepts every
     /// such text and decodes it to the same bytes (`tests/fast_path.rs` checks a model of this
     /// against it); anything else is `None`, and the parser decodes it by today's rules.
-    fn decode_base64_string(&self, start: usize) -> Option<(Vec<u8>, usize)> {
+    /// The third part is the text itself, kept where it is, when it is exactly the standard,
+    /// padded base64 of the bytes (the standard alphabet; the strict form is canonical then).
+    fn decode_base64_string(&self, start: usize) -> Option<SourceDecoded> {
         let _ = start;
         None
     }

@@ -1,0 +1,125 @@
+//! Runs in Node under `wasm-bindgen-test-runner`. Node 20 has neither `setFromBase64` nor
+//! `toBase64`, so the tests install a model of workerd's `setFromBase64` (strict, one alphabet)
+//! and the recognisable fake `toBase64` of `base64_js`'s tests: an `image_b64` that reaches the
+//! model as the client's text was forwarded; `native:<length>` means it was encoded again.
+
+use js_sys::{Function, Object, Reflect, Uint8Array};
+use sdxl_core::models::SDXL_LIGHTNING;
+use sdxl_core::parse::{parse_json_fast, windowed::WINDOW};
+use sdxl_core::{normalize, Policy};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use super::JsBody;
+use crate::ai_inputs::{to_js, ImageEncoding};
+use crate::base64_js::tests::{btoa, with_fake_native};
+
+const PNG: &[u8] = include_bytes!("../../tests/fixtures/photo-64x48.png");
+/// Lengths that leave one and two bytes in the last group: padded texts.
+const JPEG: &[u8] = include_bytes!("../../tests/fixtures/photo-64x48.jpg");
+const WEBP: &[u8] = include_bytes!("../../tests/fixtures/photo-64x48.webp");
+
+/// Node's `Buffer` decoding, made strict as `{lastChunkHandling: 'strict'}` is: the alphabet's
+/// symbols only (after ASCII whitespace), whole groups, canonical padding and trailing bits.
+const SET_FROM_BASE64: &str = "
+    const symbols = text.replace(/[\\t\\n\\f\\r ]/g, '');
+    const alphabet = options.alphabet === 'base64url' ? /^[A-Za-z0-9_-]*={0,2}$/ : /^[A-Za-z0-9+\\/]*={0,2}$/;
+    if (!alphabet.test(symbols) || symbols.length % 4 !== 0) throw new SyntaxError('not base64');
+    const bytes = Buffer.from(symbols, options.alphabet === 'base64url' ? 'base64url' : 'base64');
+    const again = bytes.toString(options.alphabet === 'base64url' ? 'base64url' : 'base64');
+    if (again.replace(/=+$/, '') !== symbols.replace(/=+$/, '')) throw new SyntaxError('trailing bits');
+    if (bytes.length > this.length) throw new SyntaxError('too long');
+    this.set(bytes);
+    return { read: text.length, written: bytes.length };";
+
+/// Runs `f` with the model of `setFromBase64` installed; what was there before is put back.
+fn with_engine_decoder<T>(f: impl FnOnce() -> T) -> T {
+    let prototype = Object::get_prototype_of(&Uint8Array::new_with_length(0));
+    let name = JsValue::from_str("setFromBase64");
+    let before = Reflect::get_own_property_descriptor(&prototype, &name).unwrap();
+    Reflect::set(
+        &prototype,
+        &name,
+        &Function::new_with_args("text, options", SET_FROM_BASE64),
+    )
+    .unwrap();
+    let result = f();
+    if before.is_undefined() {
+        Reflect::delete_property(&prototype, &name).unwrap();
+    } else {
+        Reflect::define_property(&prototype, &name, before.unchecked_ref()).unwrap();
+    }
+    result
+}
+
+/// The `image_b64` that `AI.run` would be given for `body`, read as the Worker reads a body with
+/// a declared length (one buffer).
+fn forwarded(body: &str) -> String {
+    let mut source = JsBody::new();
+    source.push(Uint8Array::from(body.as_bytes()));
+    let raw = parse_json_fast(&SDXL_LIGHTNING, &source, WINDOW)
+        .expect("the fast path")
+        .unwrap();
+    drop(source);
+    let normalized = normalize(&SDXL_LIGHTNING, raw, Policy::default(), &mut || 7).unwrap();
+    let inputs = to_js(&normalized.inputs, ImageEncoding::Base64).unwrap();
+    Reflect::get(&inputs, &"image_b64".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+fn body(image_b64: &str, after: &str) -> String {
+    format!(r#"{{"prompt":"p","image_b64":"{image_b64}"{after}}}"#)
+}
+
+#[wasm_bindgen_test]
+fn the_standard_text_reaches_the_model_as_the_client_sent_it() {
+    let text = btoa(PNG);
+    let native = format!("native:{}", PNG.len());
+    with_engine_decoder(|| {
+        with_fake_native(|| {
+            for padded in [JPEG, WEBP] {
+                let text = btoa(padded);
+                assert!(text.ends_with('='));
+                assert_eq!(forwarded(&body(&text, "")), text);
+            }
+            assert_eq!(forwarded(&body(&text, "")), text);
+            // Past a data URL's header: the text without it.
+            let data_url = format!("data:image/png;base64,{text}");
+            assert_eq!(forwarded(&body(&data_url, "")), text);
+            // Small fields after it leave it kept.
+            assert_eq!(forwarded(&body(&text, r#","strength":0.5"#)), text);
+        });
+    });
+    // Without the engine's decoder the Wasm one decodes, and the bytes are encoded again.
+    with_fake_native(|| assert_eq!(forwarded(&body(&text, "")), native));
+}
+
+#[wasm_bindgen_test]
+fn other_texts_of_the_same_bytes_are_encoded_again() {
+    let text = btoa(PNG);
+    assert!(
+        text.contains('+') || text.contains('/'),
+        "the fixture tests the alphabet"
+    );
+    let url_safe = text.replace('+', "-").replace('/', "_");
+    let native = format!("native:{}", PNG.len());
+    with_engine_decoder(|| {
+        with_fake_native(|| {
+            // The URL-safe alphabet: the same bytes, another text, which the model is not sent.
+            assert_eq!(forwarded(&body(&url_safe, "")), native);
+            // Not in the strict form (the Wasm decoder reads it): never kept.
+            let escaped = format!("{}\\n{}", &text[..8], &text[8..]);
+            assert_eq!(forwarded(&body(&escaped, "")), native);
+            let unpadded = btoa(JPEG).replace('=', "");
+            assert_eq!(
+                forwarded(&body(&unpadded, "")),
+                format!("native:{}", JPEG.len())
+            );
+            // Much whitespace after the string: keeping the text would keep it too.
+            let padded = format!(",{}\"seed\":1", " ".repeat(70_000));
+            assert_eq!(forwarded(&body(&text, &padded)), native);
+        });
+    });
+}

@@ -180,9 +180,13 @@ impl JsBody {
 // its bytes: it is kept (`takeKeptText`) and sent to the model as it came, instead of encoding
 // the bytes again (`toBase64` was ~6% of an `image_b64` request). It is a slice of the rest of
 // the body, which it keeps alive, so only when little follows it (a body padded with whitespace
-// after the image would otherwise hold the padding until the request ends).
+// after the image would otherwise hold the padding until the request ends), and only up to 4 MiB
+// (an image of 3 MiB, more than SDXL's inputs need): held from the parse to the end of the request,
+// not only for the model call, a 16 MB text raised workerd's RSS peak for a max-size request by
+// 10-17 MiB (`bench/memory.mjs --shape b64`); larger texts are encoded again, as before.
 #[wasm_bindgen(
     inline_js = "const utf8 = new TextDecoder('utf-8', { ignoreBOM: true }); \
+const KEPT_TEXT_MAX = 4 * 1024 * 1024; \
 let found; \
 export function findBase64String(body, start) { \
     found = undefined; \
@@ -205,7 +209,8 @@ export function decodeFoundInto(out) { \
         try { done = out.setFromBase64(at.text, { alphabet, lastChunkHandling: 'strict' }); } \
         catch { continue; } \
         if (done.read !== at.text.length || done.written !== out.length) return -1; \
-        if (alphabet === 'base64' && at.restLength - at.text.length <= 65536) kept = at.text; \
+        if (alphabet === 'base64' && at.text.length <= KEPT_TEXT_MAX \
+            && at.restLength - at.text.length <= 65536) kept = at.text; \
         return at.end; \
     } \
     return -1; } \

@@ -69,6 +69,20 @@ fn forwarded(body: &str) -> String {
         .unwrap()
 }
 
+/// `png` with a `tEXt` chunk of `len` bytes after its header: a valid, larger PNG.
+fn with_text_chunk(png: &[u8], len: usize) -> Vec<u8> {
+    let after_header = 8 + 25; // the signature, then IHDR's length, type, 13 bytes and CRC
+    let mut chunk = b"tEXt".to_vec();
+    chunk.extend_from_slice(b"k\0");
+    chunk.resize(len, b'a');
+    let mut out = png[..after_header].to_vec();
+    out.extend_from_slice(&u32::try_from(len - 4).unwrap().to_be_bytes());
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&sdxl_core::crc32::hash(&chunk).to_be_bytes());
+    out.extend_from_slice(&png[after_header..]);
+    out
+}
+
 fn body(image_b64: &str, after: &str) -> String {
     format!(r#"{{"prompt":"p","image_b64":"{image_b64}"{after}}}"#)
 }
@@ -120,6 +134,16 @@ fn other_texts_of_the_same_bytes_are_encoded_again() {
             // Much whitespace after the string: keeping the text would keep it too.
             let padded = format!(",{}\"seed\":1", " ".repeat(70_000));
             assert_eq!(forwarded(&body(&text, &padded)), native);
+            // Over 4 MiB of text: held for the whole request it raised the RSS peak.
+            let large = with_text_chunk(PNG, 3_200_000);
+            let text = btoa(&large);
+            assert!(text.len() > 4 * 1024 * 1024);
+            assert_eq!(
+                forwarded(&body(&text, "")),
+                format!("native:{}", large.len())
+            );
+            let under = with_text_chunk(PNG, 3_000_000);
+            assert_eq!(forwarded(&body(&btoa(&under), "")), btoa(&under));
         });
     });
 }

@@ -67,8 +67,8 @@ pub enum Phase {
     /// of the body as a JS string, at most the body, for the parse's duration. The parse is
     /// synchronous, so one request at a time holds it: [`HEADROOM_BYTES`] is at least the
     /// default body limit (a test). Past the parse only a text kept to be sent to the model
-    /// lives on (`InputImage::text`: the image's base64 with at most 64 KiB after it in the
-    /// body), counted here as part of the body, then as [`Phase::Run`]'s text.
+    /// lives on (`InputImage::text`: the image's base64, at most 4 MiB, with at most 64 KiB
+    /// after it in the body), counted here as part of the body, then as [`Phase::Run`]'s text.
     JsonFast { body: u64 },
     /// Parsing a JSON body that left the fast path: serde_json holds its longest string in a
     /// buffer that grows by doubling (2x), hands it over as a `String` (1x), and `image_b64` is

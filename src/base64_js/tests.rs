@@ -24,11 +24,21 @@ pub(crate) fn btoa(bytes: &[u8]) -> String {
 /// Runs `f` with a stand-in for workerd's native `toBase64`, recognisable by its answer
 /// (`native:<length>`); whatever was there before is put back.
 pub(crate) fn with_fake_native<T>(f: impl FnOnce() -> T) -> T {
-    let prototype = Object::get_prototype_of(&Uint8Array::new_with_length(0));
-    let name = JsValue::from_str("toBase64");
-    let before = Reflect::get_own_property_descriptor(&prototype, &name).unwrap();
     let fake = js_sys::Function::new_no_args("return 'native:' + this.length;");
-    Reflect::set(&prototype, &name, &fake).unwrap();
+    with_uint8array_method("toBase64", &fake, f)
+}
+
+/// Runs `f` with `method` installed as `Uint8Array.prototype[name]` (a model of an engine's
+/// method that Node 20 lacks); whatever was there before is put back.
+pub(crate) fn with_uint8array_method<T>(
+    name: &str,
+    method: &js_sys::Function,
+    f: impl FnOnce() -> T,
+) -> T {
+    let prototype = Object::get_prototype_of(&Uint8Array::new_with_length(0));
+    let name = JsValue::from_str(name);
+    let before = Reflect::get_own_property_descriptor(&prototype, &name).unwrap();
+    Reflect::set(&prototype, &name, method).unwrap();
     let result = f();
     if before.is_undefined() {
         Reflect::delete_property(&prototype, &name).unwrap();

@@ -3,16 +3,15 @@
 //! and the recognisable fake `toBase64` of `base64_js`'s tests: an `image_b64` that reaches the
 //! model as the client's text was forwarded; `native:<length>` means it was encoded again.
 
-use js_sys::{Function, Object, Reflect, Uint8Array};
+use js_sys::{Function, Reflect, Uint8Array};
 use sdxl_core::models::SDXL_LIGHTNING;
 use sdxl_core::parse::{parse_json_fast, windowed::WINDOW};
 use sdxl_core::{normalize, Policy};
-use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::JsBody;
 use crate::ai_inputs::{to_js, ImageEncoding};
-use crate::base64_js::tests::{btoa, with_fake_native};
+use crate::base64_js::tests::{btoa, with_fake_native, with_uint8array_method};
 
 const PNG: &[u8] = include_bytes!("../../tests/fixtures/photo-64x48.png");
 /// Lengths that leave one and two bytes in the last group: padded texts.
@@ -34,22 +33,8 @@ const SET_FROM_BASE64: &str = "
 
 /// Runs `f` with the model of `setFromBase64` installed; what was there before is put back.
 fn with_engine_decoder<T>(f: impl FnOnce() -> T) -> T {
-    let prototype = Object::get_prototype_of(&Uint8Array::new_with_length(0));
-    let name = JsValue::from_str("setFromBase64");
-    let before = Reflect::get_own_property_descriptor(&prototype, &name).unwrap();
-    Reflect::set(
-        &prototype,
-        &name,
-        &Function::new_with_args("text, options", SET_FROM_BASE64),
-    )
-    .unwrap();
-    let result = f();
-    if before.is_undefined() {
-        Reflect::delete_property(&prototype, &name).unwrap();
-    } else {
-        Reflect::define_property(&prototype, &name, before.unchecked_ref()).unwrap();
-    }
-    result
+    let method = Function::new_with_args("text, options", SET_FROM_BASE64);
+    with_uint8array_method("setFromBase64", &method, f)
 }
 
 /// The `image_b64` that `AI.run` would be given for `body`, read as the Worker reads a body with

@@ -188,6 +188,7 @@ impl JsBody {
     inline_js = "const utf8 = new TextDecoder('utf-8', { ignoreBOM: true }); \
 const KEPT_TEXT_MAX = 4 * 1024 * 1024; \
 let found; \
+let kept; \
 export function findBase64String(body, start) { \
     found = undefined; \
     if (typeof Uint8Array.prototype.setFromBase64 !== 'function') return -1; \
@@ -196,7 +197,8 @@ export function findBase64String(body, start) { \
     if (end < 4 || end % 4 !== 0) return -1; \
     const text = rest.slice(0, end); \
     if (text.indexOf('\\\\') >= 0) return -1; \
-    found = { text, end: start + end, restLength: rest.length }; \
+    const keepable = end <= KEPT_TEXT_MAX && rest.length - end <= 65536; \
+    found = { text, end: start + end, keepable }; \
     const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0; \
     return end / 4 * 3 - padding; } \
 export function decodeFoundInto(out) { \
@@ -209,12 +211,10 @@ export function decodeFoundInto(out) { \
         try { done = out.setFromBase64(at.text, { alphabet, lastChunkHandling: 'strict' }); } \
         catch { continue; } \
         if (done.read !== at.text.length || done.written !== out.length) return -1; \
-        if (alphabet === 'base64' && at.text.length <= KEPT_TEXT_MAX \
-            && at.restLength - at.text.length <= 65536) kept = at.text; \
+        if (alphabet === 'base64' && at.keepable) kept = at.text; \
         return at.end; \
     } \
     return -1; } \
-let kept; \
 export function takeKeptText() { const text = kept; kept = undefined; return text; }"
 )]
 extern "C" {

@@ -173,7 +173,7 @@ async fn read_request(
     };
     drop(js_body);
     // Converting a mask writes a new PNG: held before it is written.
-    let converting = mask_conversion_bytes(&body);
+    let converting = mask_conversion_bytes(&body, config.policy);
     let _converting = budget
         .hold(bytes_phase(converting))
         .map_err(ApiError::from)?;

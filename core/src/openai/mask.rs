@@ -39,6 +39,83 @@ pub enum MaskError {
         pixels: u64,
         max: u64,
     },
+    #[error("is {width}x{height}; neither side may exceed {max_side}")]
+    SideTooLong { width: u32, height: u32, max_side: u32 },
+    #[error("is {width}x{height}, but the image is {image_width}x{image_height}: a mask must be the image's size")]
+    SizeDiffers {
+        width: u32,
+        height: u32,
+        image_width: u32,
+        image_height: u32,
+    },
+}
+
+impl MaskError {
+    /// Whether the mask was refused for its size (the rule a client fixes by resizing it).
+    #[must_use]
+    pub fn is_size(&self) -> bool {
+        matches!(self, MaskError::SizeDiffers { .. })
+    }
+}
+
+/// What a mask may be, checked on its header before any buffer is sized from it: a header's
+/// width and height are only claims, and a row buffer sized from a claimed 16,777,216 x 1
+/// RGBA16 header would ask for 134 MB from a 69-byte file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaskLimits {
+    /// Most pixels (`MAX_IMAGE_PIXELS`).
+    pub max_pixels: u64,
+    /// Longest side: bounds each row buffer to `max_side` x 8 bytes (RGBA at 16 bits).
+    pub max_side: u32,
+    /// The image's size, when the request has a readable image: the mask must match it.
+    pub image: Option<(u32, u32)>,
+}
+
+impl MaskLimits {
+    /// The limits under `max_pixels`: the longest side is that of a square of `max_pixels`
+    /// (4096 for the default 16,777,216), so no row outgrows a square mask's.
+    #[must_use]
+    pub fn new(max_pixels: u64, image: Option<(u32, u32)>) -> MaskLimits {
+        MaskLimits {
+            max_pixels,
+            max_side: u32::try_from(max_pixels.isqrt()).unwrap_or(u32::MAX).max(1),
+            image,
+        }
+    }
+
+    /// Checks a header's claimed size against the limits.
+    ///
+    /// # Errors
+    /// The first limit the size breaks.
+    pub fn check(&self, width: u32, height: u32) -> Result<(), MaskError> {
+        if width > self.max_side || height > self.max_side {
+            return Err(MaskError::SideTooLong {
+                width,
+                height,
+                max_side: self.max_side,
+            });
+        }
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > self.max_pixels {
+            return Err(MaskError::TooManyPixels {
+                width,
+                height,
+                pixels,
+                max: self.max_pixels,
+            });
+        }
+        match self.image {
+            Some((image_width, image_height)) if (image_width, image_height) != (width, height) => {
+                Err(MaskError::SizeDiffers {
+                    width,
+                    height,
+                    image_width,
+                    image_height,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -111,7 +188,7 @@ struct Parsed<'a> {
 }
 
 /// Reads the chunks of `png` (signature checked), checking each one's CRC.
-fn parse(png: &[u8], max_pixels: u64) -> Result<Parsed<'_>, MaskError> {
+fn parse<'a>(png: &'a [u8], limits: &MaskLimits) -> Result<Parsed<'a>, MaskError> {
     let mut rest = &png[PNG_SIGNATURE.len()..];
     let mut parsed: Option<Parsed<'_>> = None;
     let mut seen_idat = false;
@@ -138,7 +215,7 @@ fn parse(png: &[u8], max_pixels: u64) -> Result<Parsed<'_>, MaskError> {
                     "it does not start with an IHDR chunk",
                 ));
             }
-            parsed = Some(header(data, max_pixels)?);
+            parsed = Some(header(data, limits)?);
             continue;
         };
         match kind {
@@ -176,7 +253,7 @@ fn parse(png: &[u8], max_pixels: u64) -> Result<Parsed<'_>, MaskError> {
 }
 
 /// Reads and checks the IHDR chunk's fields.
-fn header(data: &[u8], max_pixels: u64) -> Result<Parsed<'static>, MaskError> {
+fn header(data: &[u8], limits: &MaskLimits) -> Result<Parsed<'static>, MaskError> {
     let &[w0, w1, w2, w3, h0, h1, h2, h3, depth, color_type, compression, filter, interlace] = data
     else {
         return Err(MaskError::Unreadable("its IHDR chunk has the wrong length"));
@@ -197,15 +274,7 @@ fn header(data: &[u8], max_pixels: u64) -> Result<Parsed<'static>, MaskError> {
             "its IHDR chunk has an invalid colour type, bit depth or method",
         ));
     }
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        return Err(MaskError::TooManyPixels {
-            width,
-            height,
-            pixels,
-            max: max_pixels,
-        });
-    }
+    limits.check(width, height)?;
     if interlace == 1 {
         return Err(MaskError::Interlaced);
     }
@@ -268,13 +337,13 @@ fn alpha_of(parsed: &Parsed<'_>) -> Result<Alpha, MaskError> {
 /// white = repaint and black = keep.
 ///
 /// # Errors
-/// [`MaskError`] when `png` is not a whole, non-interlaced PNG with transparency of at most
-/// `max_pixels` pixels.
-pub fn transparent_to_white(png: &[u8], max_pixels: u64) -> Result<Vec<u8>, MaskError> {
+/// [`MaskError`] when `png` is not a whole, non-interlaced PNG with transparency within
+/// `limits` (checked on its header, before anything is sized from it).
+pub fn transparent_to_white(png: &[u8], limits: &MaskLimits) -> Result<Vec<u8>, MaskError> {
     if !png.starts_with(PNG_SIGNATURE) {
         return Err(MaskError::NotPng);
     }
-    let parsed = parse(png, max_pixels)?;
+    let parsed = parse(png, limits)?;
     let alpha = alpha_of(&parsed)?;
     let (width, height) = (parsed.width as usize, parsed.height as usize);
     let channels = match parsed.color_type {
@@ -288,8 +357,8 @@ pub fn transparent_to_white(png: &[u8], max_pixels: u64) -> Result<Vec<u8>, Mask
     // Filters work on whole bytes: the byte "to the left" is one pixel back, at least one byte.
     let filter_step = bits_per_pixel.div_ceil(8);
 
-    let capacity = usize::try_from(converted_bound(parsed.width, parsed.height) / 8).unwrap_or(0);
-    let mut deflater = MaskDeflater::new(capacity);
+    // The output grows with the rows the image data actually holds, not with the header's claim.
+    let mut deflater = MaskDeflater::new(stride.min(64 * 1024));
     let mut row = vec![0u8; stride + 1];
     let mut previous = vec![0u8; stride];
     let mut grey = vec![0u8; width + 1];
@@ -327,14 +396,15 @@ pub fn transparent_to_white(png: &[u8], max_pixels: u64) -> Result<Vec<u8>, Mask
         ));
     }
 
-    let mut out = Vec::with_capacity(capacity);
+    let deflated = deflater.finish();
+    let mut out = Vec::with_capacity(deflated.len() + 64);
     out.extend_from_slice(PNG_SIGNATURE);
     let mut ihdr = [0u8; 13];
     ihdr[..4].copy_from_slice(&parsed.width.to_be_bytes());
     ihdr[4..8].copy_from_slice(&parsed.height.to_be_bytes());
     ihdr[8] = 8; // bit depth; colour type 0 (greyscale), default methods, no interlacing
     write_chunk(&mut out, b"IHDR", &ihdr);
-    write_chunk(&mut out, b"IDAT", &deflater.finish());
+    write_chunk(&mut out, b"IDAT", &deflated);
     write_chunk(&mut out, b"IEND", &[]);
     Ok(out)
 }
@@ -400,9 +470,30 @@ fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
+/// An RGBA PNG at 16 bits whose header claims `width` x `height`, with a few bytes of image data
+/// that could never fill it (valid CRCs, so only the size can refuse it).
+#[cfg(test)]
+pub(crate) fn claimed_png(width: u32, height: u32) -> Vec<u8> {
+    let mut png = PNG_SIGNATURE.to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
+    write_chunk(&mut png, b"IHDR", &ihdr);
+    write_chunk(&mut png, b"IDAT", &[0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    write_chunk(&mut png, b"IEND", &[]);
+    png
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ANY: MaskLimits = MaskLimits {
+        max_pixels: u64::MAX,
+        max_side: u32::MAX,
+        image: None,
+    };
 
     /// An RGBA PNG of `width` x `height`: opaque red, with alpha 0 inside `hole` (x0, y0, x1, y1,
     /// exclusive ends), whose colour there is kept blue so only alpha can decide.
@@ -448,7 +539,7 @@ mod tests {
     fn a_transparent_square_becomes_white_and_the_rest_black() {
         let (w, h) = (64, 48);
         let hole = (16, 8, 40, 30);
-        let converted = transparent_to_white(&mask_with_hole(w, h, hole), u64::MAX).unwrap();
+        let converted = transparent_to_white(&mask_with_hole(w, h, hole), &ANY).unwrap();
         let (cw, ch, grey) = decode_grey(&converted);
         assert_eq!((cw, ch), (w, h));
         for y in 0..h {
@@ -465,7 +556,7 @@ mod tests {
         // Alpha 0, 1, 128, 255 in a grey+alpha row: only the first is repainted.
         let pixels = [9, 0, 9, 1, 9, 128, 9, 255];
         let png = encode(4, 1, png::ColorType::GrayscaleAlpha, &pixels);
-        let (_, _, grey) = decode_grey(&transparent_to_white(&png, u64::MAX).unwrap());
+        let (_, _, grey) = decode_grey(&transparent_to_white(&png, &ANY).unwrap());
         assert_eq!(grey, [255, 0, 0, 0]);
     }
 
@@ -473,23 +564,54 @@ mod tests {
     fn masks_without_transparency_or_not_png_are_refused() {
         let opaque = encode(2, 2, png::ColorType::Rgb, &[0; 12]);
         assert!(matches!(
-            transparent_to_white(&opaque, u64::MAX),
+            transparent_to_white(&opaque, &ANY),
             Err(MaskError::NoAlpha)
         ));
         assert!(matches!(
-            transparent_to_white(b"\xff\xd8\xff\xe0 a jpeg", u64::MAX),
+            transparent_to_white(b"\xff\xd8\xff\xe0 a jpeg", &ANY),
             Err(MaskError::NotPng)
         ));
         let whole = mask_with_hole(32, 32, (0, 0, 8, 8));
         for cut in [9, 30, whole.len() / 2, whole.len() - 13] {
             assert!(
-                transparent_to_white(&whole[..cut], u64::MAX).is_err(),
+                transparent_to_white(&whole[..cut], &ANY).is_err(),
                 "cut at {cut}"
             );
         }
         assert!(matches!(
-            transparent_to_white(&whole, 32 * 32 - 1),
+            transparent_to_white(
+                &whole,
+                &MaskLimits {
+                    max_pixels: 32 * 32 - 1,
+                    ..ANY
+                }
+            ),
             Err(MaskError::TooManyPixels { .. })
+        ));
+    }
+
+    #[test]
+    fn a_claimed_size_is_refused_before_anything_is_sized_from_it() {
+        let limits = MaskLimits::new(16_777_216, None);
+        assert_eq!(limits.max_side, 4096);
+        let long = claimed_png(16_777_216, 1);
+        assert!(long.len() < 80);
+        assert!(matches!(
+            transparent_to_white(&long, &limits),
+            Err(MaskError::SideTooLong { max_side: 4096, .. })
+        ));
+        assert!(matches!(
+            transparent_to_white(&claimed_png(1, 16_777_216), &limits),
+            Err(MaskError::SideTooLong { .. })
+        ));
+        // Within the sides, a mask must be the image's size.
+        let of_image = MaskLimits::new(16_777_216, Some((64, 64)));
+        let wrong = transparent_to_white(&claimed_png(64, 65), &of_image).unwrap_err();
+        assert!(wrong.is_size(), "{wrong}");
+        // The right size gets as far as its (too short) image data.
+        assert!(matches!(
+            transparent_to_white(&claimed_png(64, 64), &of_image),
+            Err(MaskError::Unreadable(_))
         ));
     }
 
@@ -497,7 +619,7 @@ mod tests {
     fn the_output_stays_within_its_bound() {
         let (w, h) = (300, 200);
         let png = mask_with_hole(w, h, (10, 10, 290, 190));
-        let converted = transparent_to_white(&png, u64::MAX).unwrap();
+        let converted = transparent_to_white(&png, &ANY).unwrap();
         assert!(converted.len() as u64 <= converted_bound(w, h));
     }
 
@@ -640,7 +762,7 @@ mod tests {
                     &data,
                 );
                 let want = oracle(&png).expect("the png crate reads it");
-                let converted = transparent_to_white(&png, u64::MAX)
+                let converted = transparent_to_white(&png, &ANY)
                     .unwrap_or_else(|e| panic!("{color:?} {depth:?} {filter:?}: {e}"));
                 let (cw, ch, grey) = decode_grey(&converted);
                 assert_eq!((cw, ch), (width, height));
@@ -660,7 +782,7 @@ mod tests {
                 p[3] = if i % 2 == 0 { 0 } else { 1 };
             }
             let png = encode(w, h, png::ColorType::Rgba, &pixels);
-            let converted = transparent_to_white(&png, u64::MAX).unwrap();
+            let converted = transparent_to_white(&png, &ANY).unwrap();
             assert!(converted.len() as u64 <= converted_bound(w, h), "{w}x{h}");
             let (_, _, grey) = decode_grey(&converted);
             let want: Vec<u8> = (0..w * h)
@@ -683,7 +805,7 @@ mod tests {
         }
         let w = want.len() as u32;
         let png = encode(w, 1, png::ColorType::Rgba, &pixels);
-        let converted = transparent_to_white(&png, u64::MAX).unwrap();
+        let converted = transparent_to_white(&png, &ANY).unwrap();
         assert!(converted.len() < want.len() / 10, "runs compress");
         let (_, _, grey) = decode_grey(&converted);
         assert_eq!(grey, want);
@@ -706,7 +828,7 @@ mod tests {
         for i in PNG_SIGNATURE.len()..whole.len() {
             let mut bad = whole.clone();
             bad[i] ^= 0x10;
-            assert!(transparent_to_white(&bad, u64::MAX).is_err(), "byte {i}");
+            assert!(transparent_to_white(&bad, &ANY).is_err(), "byte {i}");
         }
         // Raw deflate garbage with valid chunk framing and CRCs must not panic either.
         for seed in 1..200 {
@@ -720,7 +842,7 @@ mod tests {
             idat.extend(noise(seed, 64));
             write_chunk(&mut png, b"IDAT", &idat);
             write_chunk(&mut png, b"IEND", &[]);
-            let _ = transparent_to_white(&png, u64::MAX);
+            let _ = transparent_to_white(&png, &ANY);
         }
         let interlaced = {
             let mut png = whole.clone();
@@ -731,7 +853,7 @@ mod tests {
             png
         };
         assert!(matches!(
-            transparent_to_white(&interlaced, u64::MAX),
+            transparent_to_white(&interlaced, &ANY),
             Err(MaskError::Interlaced)
         ));
     }

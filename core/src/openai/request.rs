@@ -14,7 +14,7 @@ use crate::inputs::Normalized;
 use crate::model::{FieldSpec, ModelSpec, Output};
 use crate::models;
 use crate::normalize::{normalize, Policy};
-use crate::openai::mask::{converted_bound, transparent_to_white};
+use crate::openai::mask::{converted_bound, transparent_to_white, MaskLimits};
 use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
 use crate::openai::size::{check_size, edit_size, parse_size, SizeRequest};
 use crate::parse::{parse_form, FormPart, RawRequest, RawValue};
@@ -184,10 +184,12 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 /// The bytes converting the request's mask will write (held in the memory budget before
-/// [`read`] converts it); 0 when there is no readable mask.
+/// [`read`] converts it); 0 when there is no readable mask, or one [`read`] refuses for its size
+/// before converting anything.
 #[must_use]
-pub fn mask_conversion_bytes(body: &Body) -> u64 {
+pub fn mask_conversion_bytes(body: &Body, policy: Policy) -> u64 {
     let Body::Form(parts) = body else { return 0 };
+    let limits = MaskLimits::new(policy.max_image_pixels, None);
     parts
         .iter()
         .filter(|(name, _)| name == "mask")
@@ -195,6 +197,7 @@ pub fn mask_conversion_bytes(body: &Body) -> u64 {
             FormPart::File(bytes) => inspect(bytes).ok(),
             FormPart::Text(_) => None,
         })
+        .filter(|info| limits.check(info.width, info.height).is_ok())
         .map(|info| converted_bound(info.width, info.height))
         .sum()
 }
@@ -337,7 +340,7 @@ pub fn read(
     let mut input_size = None;
     if endpoint == Endpoint::Edits {
         input_size = mine.input_image(spec, &images, &mut raw);
-        let masked = mine.mask(spec, mask, &mut raw, policy);
+        let masked = mine.mask(spec, mask, input_size, &mut raw, policy);
         if !masked && !raw.has("strength") {
             if let Some(field) = spec.field("strength") {
                 raw.insert(field, RawValue::Json(Value::from(EDIT_STRENGTH)));
@@ -631,11 +634,14 @@ impl Reader {
     }
 
     /// The edit's mask, converted from OpenAI's (transparent = repaint) to the models' (white =
-    /// repaint), into `raw`. Answers whether a mask was sent.
+    /// repaint), into `raw`; refused on its header alone when its size is not the image's
+    /// (`image_size`, when the image's header told it) or breaks the limits. Answers whether a
+    /// mask was sent.
     fn mask(
         &mut self,
         spec: &'static ModelSpec,
         mask: Option<&Sent<'_>>,
+        image_size: Option<(u32, u32)>,
         raw: &mut RawRequest,
         policy: Policy,
     ) -> bool {
@@ -644,10 +650,16 @@ impl Reader {
             return true;
         };
         match mask {
-            Sent::File(bytes) => match transparent_to_white(bytes, policy.max_image_pixels) {
-                Ok(converted) => raw.insert(field, RawValue::Bytes(converted)),
-                Err(e) => self.push(Violation::new("/mask", Rule::Image, e.to_string())),
-            },
+            Sent::File(bytes) => {
+                let limits = MaskLimits::new(policy.max_image_pixels, image_size);
+                match transparent_to_white(bytes, &limits) {
+                    Ok(converted) => raw.insert(field, RawValue::Bytes(converted)),
+                    Err(e) if e.is_size() => {
+                        self.push(Violation::new("/mask", Rule::SameDimensions, e.to_string()));
+                    }
+                    Err(e) => self.push(Violation::new("/mask", Rule::Image, e.to_string())),
+                }
+            }
             _ => self.push(Violation::new(
                 "/mask",
                 Rule::Type,

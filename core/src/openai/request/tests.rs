@@ -323,8 +323,12 @@ fn an_edit_mask_is_converted_to_white_for_repaint() {
 fn the_mask_conversion_is_sized_from_the_header() {
     let mask = png(300, 200, png::ColorType::Rgba, &[0, 0, 0, 0]);
     let body = Body::Form(vec![("mask".to_owned(), FormPart::File(mask))]);
-    assert_eq!(mask_conversion_bytes(&body), converted_bound(300, 200));
-    assert_eq!(mask_conversion_bytes(&json_body(json!({"mask": 1}))), 0);
+    let policy = Policy::default();
+    assert_eq!(mask_conversion_bytes(&body, policy), converted_bound(300, 200));
+    assert_eq!(
+        mask_conversion_bytes(&json_body(json!({"mask": 1})), policy),
+        0
+    );
 }
 
 #[test]
@@ -334,4 +338,30 @@ fn generations_refuse_images_and_native_size_fields() {
     })));
     let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["/mask", "/height", "/image_b64"]);
+}
+
+#[test]
+fn a_mask_claiming_a_huge_size_is_refused_naming_mask_with_or_without_an_image() {
+    let long = crate::openai::mask::claimed_png(16_777_216, 1);
+    assert_eq!(
+        mask_conversion_bytes(
+            &Body::Form(vec![("mask".to_owned(), FormPart::File(long.clone()))]),
+            Policy::default()
+        ),
+        0,
+        "nothing is held for a mask refused on its header"
+    );
+    let image = png(64, 64, png::ColorType::Rgb, &[9, 9, 9]);
+    let with_image = violations(edit(vec![
+        ("prompt", text("p")),
+        ("image", FormPart::File(image)),
+        ("mask", FormPart::File(long.clone())),
+    ]));
+    assert_eq!(with_image, [("/mask".to_owned(), Rule::Image)]);
+    let alone = violations(edit(vec![
+        ("prompt", text("p")),
+        ("mask", FormPart::File(long)),
+    ]));
+    assert!(alone.contains(&("/mask".to_owned(), Rule::Image)), "{alone:?}");
+    assert!(alone.contains(&("/image".to_owned(), Rule::Required)), "{alone:?}");
 }

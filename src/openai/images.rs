@@ -25,7 +25,7 @@ use sdxl_core::openai::request::{
 use sdxl_core::openai::seeds::CONCURRENT_RUNS;
 use sdxl_core::parse::ByteSource;
 use sdxl_core::request_head::{Method, RequestHead};
-use sdxl_core::{ApiError, BodyError};
+use sdxl_core::ApiError;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -167,11 +167,11 @@ async fn read_request(
         Endpoint::Generations => {
             let mut bytes = vec![0u8; js_body.len()];
             js_body.copy_to(0, &mut bytes);
-            Body::Json(json_object(&bytes)?)
+            drop(js_body);
+            Body::from_json(&bytes)?
         }
         Endpoint::Edits => Body::Form(form_parts(&js_body, &content_type).await?),
     };
-    drop(js_body);
     // Converting a mask writes a new PNG: held before it is written.
     let converting = mask_conversion_bytes(&body, config.policy);
     let _converting = budget
@@ -316,21 +316,6 @@ fn merge_log(trace: &mut Trace, sub: &Trace) {
     }
     if log.cache.is_none() || one.cache == Some("MISS") {
         log.cache = one.cache;
-    }
-}
-
-/// A JSON body as an object, refused as the native routes refuse it otherwise.
-fn json_object(bytes: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(BodyError::Empty.into());
-    }
-    match serde_json::from_slice(bytes).map_err(BodyError::Syntax)? {
-        serde_json::Value::Object(map) => Ok(map),
-        serde_json::Value::Array(_) => Err(BodyError::NotAnObject("an array").into()),
-        serde_json::Value::String(_) => Err(BodyError::NotAnObject("a string").into()),
-        serde_json::Value::Number(_) => Err(BodyError::NotAnObject("a number").into()),
-        serde_json::Value::Bool(_) => Err(BodyError::NotAnObject("a boolean").into()),
-        serde_json::Value::Null => Err(BodyError::NotAnObject("null").into()),
     }
 }
 

@@ -17,6 +17,9 @@ use crate::normalize::{normalize, Policy};
 use crate::openai::mask::{converted_bound, transparent_to_white, MaskLimits};
 use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
 use crate::openai::size::{check_size, edit_size, parse_size, SizeRequest};
+use crate::parse::object_fields::{
+    object_fields, SmallValues, SMALL_VALUES_TOTAL, SMALL_VALUE_BYTES,
+};
 use crate::parse::{parse_form, FormPart, RawRequest, RawValue};
 use crate::violation::{Rule, Violation};
 use crate::ApiError;
@@ -35,6 +38,43 @@ pub enum Endpoint {
 pub enum Body {
     Json(serde_json::Map<String, Value>),
     Form(Vec<(String, FormPart)>),
+}
+
+impl Body {
+    /// A JSON body read by its top-level fields, each value parsed only when small
+    /// (`crate::parse::object_fields`): no field of this route is large, and a large one is
+    /// refused by name before anything is built of it.
+    ///
+    /// # Errors
+    /// As the native routes refuse a body that is no JSON object; a field too long to parse.
+    pub fn from_json(bytes: &[u8]) -> Result<Body, ApiError> {
+        let fields = object_fields(bytes)?;
+        let mut small = SmallValues::default();
+        let mut map = serde_json::Map::new();
+        let mut too_long = Vec::new();
+        for (name, text) in fields.iter() {
+            match small.parse(text) {
+                Ok(value) => {
+                    map.insert(name.to_owned(), value);
+                }
+                Err(len) => too_long.push(
+                    Violation::new(
+                        format!("/{}", name.chars().take(64).collect::<String>()),
+                        Rule::Maximum,
+                        format!(
+                            "is {len} bytes of JSON; a field of this route may be at most {SMALL_VALUE_BYTES} (and all together {SMALL_VALUES_TOTAL})"
+                        ),
+                    )
+                    .with_limit(SMALL_VALUE_BYTES as u64),
+                ),
+            }
+        }
+        if too_long.is_empty() {
+            Ok(Body::Json(map))
+        } else {
+            Err(ApiError::Invalid(too_long))
+        }
+    }
 }
 
 /// How images are answered.

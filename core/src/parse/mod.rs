@@ -22,6 +22,7 @@ use byte_arrays::Taken;
 pub use windowed::ByteSource;
 use windowed::{Cut, Spliced, WINDOW};
 mod field_names;
+pub mod object_fields;
 
 pub use field_names::{FieldNames, MAX_UNKNOWN_FIELDS};
 

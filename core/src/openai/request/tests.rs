@@ -365,3 +365,24 @@ fn a_mask_claiming_a_huge_size_is_refused_naming_mask_with_or_without_an_image()
     assert!(alone.contains(&("/mask".to_owned(), Rule::Image)), "{alone:?}");
     assert!(alone.contains(&("/image".to_owned(), Rule::Required)), "{alone:?}");
 }
+
+#[test]
+fn a_generations_body_is_read_by_fields_and_a_large_field_is_refused_by_name() {
+    let sent = json!({"prompt": "p", "n": 2, "size": "512x512", "user": {"id": [1, 2]}});
+    let bytes = serde_json::to_vec(&sent).unwrap();
+    let Body::Json(map) = Body::from_json(&bytes).unwrap() else {
+        panic!("a JSON body");
+    };
+    assert_eq!(Value::Object(map), sent);
+
+    let padded = format!(r#"{{"prompt": "p", "padding": [{}0]}}"#, "0,".repeat(100_000));
+    let Err(ApiError::Invalid(found)) = Body::from_json(padded.as_bytes()) else {
+        panic!("refused");
+    };
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].path, "/padding");
+    assert!(matches!(
+        Body::from_json(b"[1]"),
+        Err(ApiError::Body(crate::BodyError::NotAnObject("an array")))
+    ));
+}

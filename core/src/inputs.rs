@@ -116,6 +116,15 @@ impl Normalized {
     pub fn seed(&self) -> Option<i64> {
         self.inputs.integer("seed")
     }
+
+    /// The same request with another seed, for a variant of it (`n` images of one request:
+    /// one normalized request and its seeds, never a copy of its images per variant). Nothing
+    /// changes for a model without a seed.
+    pub fn set_seed(&mut self, seed: i64) {
+        if let Some((_, value)) = self.inputs.values.iter_mut().find(|(n, _)| *n == "seed") {
+            *value = InputValue::Integer(seed);
+        }
+    }
 }
 
 /// A seed drawn from `unit`, a uniform random number in `[0, 1)` (JS `Math.random()`): 32-bit,

@@ -1,6 +1,10 @@
-//! The queue message of one image of a job: `{job, variant, key, input}`. A message is at most
-//! 128 KB, so an image's request body travels inline only when small; larger bodies (img2img
-//! inputs) go to R2 first, under their content hash, and the message carries the R2 key.
+//! The queue message of one image of a job: `{job, variant, key, seed, input}`. Every image of a
+//! job shares one input (the prediction's `input` as sent) and has its own seed. A message is at
+//! most 128 KB and a batch 256 KB, so the input travels inline only when all of the job's
+//! messages fit; otherwise it goes to R2 once, under its content hash, and each message carries
+//! the R2 key.
+
+use std::fmt::Write as _;
 
 #[cfg(test)]
 use serde::{Deserialize, Serialize};
@@ -9,9 +13,11 @@ use super::json::{
     object, parse_object, push_str, push_u64, string, variant, whole, JsonError, ObjectWriter, Read,
 };
 
-/// Largest request body carried inside a message (the rest of the message is a few hundred
-/// bytes; Queues refuse messages over 128 KB).
+/// Largest message that carries its input inline (Queues refuse messages over 128 KB).
 pub const INLINE_MAX_BYTES: usize = 96 * 1024;
+/// Most bytes of one job's messages sent inline together (Queues refuse a `sendBatch` over
+/// 256 KB), less room for the batch's framing.
+pub const BATCH_MAX_BYTES: usize = 224 * 1024;
 
 /// Where an image's request body is. In JSON externally tagged (serde's default for enums):
 /// `{"inline":{"body":"..."}}`, `{"stored":{"r2_key":"..."}}`.
@@ -34,6 +40,10 @@ pub struct JobMessage {
     pub variant: usize,
     /// The image's cache key.
     pub key: String,
+    /// The image's seed, set in place of the input's (`None`: the model takes none, or a message
+    /// queued before seeds travelled apart, whose input has its seed already).
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
+    pub seed: Option<i64>,
     pub input: InputRef,
 }
 
@@ -46,6 +56,9 @@ impl JobMessage {
         push_str(o.field("job"), &self.job);
         push_u64(o.field("variant"), self.variant as u64);
         push_str(o.field("key"), &self.key);
+        if let Some(seed) = self.seed {
+            let _ = write!(o.field("seed"), "{seed}");
+        }
         let mut input = ObjectWriter::new(o.field("input"));
         let (name, field, value) = match &self.input {
             InputRef::Inline { body } => ("inline", "body", body),
@@ -79,15 +92,20 @@ impl JobMessage {
             job: string(&map, "job")?,
             variant: whole(&map, "variant")?,
             key: string(&map, "key")?,
+            seed: match map.get("seed") {
+                None => None,
+                Some(seed) => Some(seed.as_i64().ok_or(JsonError::Field("seed"))?),
+            },
             input,
         })
     }
 }
 
-/// Whether a body of `len` bytes must go to R2 before it is queued.
+/// Whether a job's `count` messages, each `message_len` bytes with its input inline (as
+/// [`JobMessage::to_json`] writes it: escaped), must carry the input by reference instead.
 #[must_use]
-pub fn must_store(len: usize) -> bool {
-    len > INLINE_MAX_BYTES
+pub fn must_store(message_len: usize, count: usize) -> bool {
+    message_len > INLINE_MAX_BYTES || message_len.saturating_mul(count) > BATCH_MAX_BYTES
 }
 
 /// The R2 key of a request body by its SHA-256 (hex): equal bodies share one object.
@@ -102,9 +120,12 @@ mod tests {
 
     #[test]
     fn small_bodies_travel_inline_and_large_ones_by_reference() {
-        assert!(!must_store(10));
-        assert!(!must_store(INLINE_MAX_BYTES));
-        assert!(must_store(INLINE_MAX_BYTES + 1));
+        assert!(!must_store(10, 8));
+        assert!(!must_store(INLINE_MAX_BYTES, 1));
+        assert!(must_store(INLINE_MAX_BYTES + 1, 1));
+        // Four messages of 85 KB fit one each, not a batch together.
+        assert!(!must_store(85 * 1024, 2));
+        assert!(must_store(85 * 1024, 4));
         assert_eq!(stored_input_key("ab12"), "job-inputs/ab12");
     }
 
@@ -114,6 +135,7 @@ mod tests {
             job: "f".repeat(64),
             variant: 3,
             key: "k".repeat(64),
+            seed: Some(9_007_199_254_740_991),
             input: InputRef::Inline {
                 body: "x".repeat(INLINE_MAX_BYTES),
             },
@@ -141,15 +163,18 @@ mod tests {
                 r2_key: "job-inputs/ab12".into(),
             },
         ] {
-            let m = JobMessage {
-                job: "f".repeat(64),
-                variant: 7,
-                key: "k".repeat(64),
-                input,
-            };
-            let text = m.to_json();
-            assert_eq!(text, serde_json::to_string(&m).unwrap());
-            assert_eq!(JobMessage::from_json(text.as_bytes()).unwrap(), m);
+            for seed in [None, Some(0), Some(-3), Some(4_294_967_295)] {
+                let m = JobMessage {
+                    job: "f".repeat(64),
+                    variant: 7,
+                    key: "k".repeat(64),
+                    seed,
+                    input: input.clone(),
+                };
+                let text = m.to_json();
+                assert_eq!(text, serde_json::to_string(&m).unwrap());
+                assert_eq!(JobMessage::from_json(text.as_bytes()).unwrap(), m);
+            }
         }
         for junk in [
             r#"{"job":"j","variant":0,"key":"k","input":{"inline":{"r2_key":"x"}}}"#,
@@ -157,6 +182,7 @@ mod tests {
             r#"{"job":"j","variant":-1,"key":"k","input":{"stored":{"r2_key":"x"}}}"#,
             r#"{"job":"j","key":"k","input":{"stored":{"r2_key":"x"}}}"#,
             r#"{"job":"j","variant":0,"key":"k","input":{"other":{"r2_key":"x"}}}"#,
+            r#"{"job":"j","variant":0,"key":"k","seed":"1","input":{"stored":{"r2_key":"x"}}}"#,
             "not json",
         ] {
             assert!(serde_json::from_str::<JobMessage>(junk).is_err(), "{junk}");

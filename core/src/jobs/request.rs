@@ -1,77 +1,98 @@
 //! A create request (`POST /v1/predictions` or `POST /v1/models/{owner}/{name}/predictions`)
-//! read into one JSON request body per image, each then validated by the model's table exactly
-//! as the native routes validate it, before anything is queued: a bad request is a 4xx at once,
-//! never a failed job.
+//! read by its fields, its `input` kept as the body's own text and read by the model's table
+//! exactly as the native routes read a body ([`model_input`]), before anything is queued: a bad
+//! request is a 4xx at once, never a failed job.
 //!
 //! `n` in the input asks for variations: image *i* is made with seed `seed + i` (a seed is drawn
-//! when none is sent), as on the OpenAI route.
-
-use std::fmt::Write as _;
+//! when none is sent), as on the OpenAI route. The variants are one input and their seeds, never
+//! a copy of the input per image.
 
 use serde_json::{Map, Value};
 
-use super::json::push_str;
 use super::webhook::WebhookEvent;
 use crate::models;
 use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
+use crate::parse::object_fields::{object_fields, ObjectFields, SmallValues};
+use crate::parse::windowed::WINDOW;
+use crate::parse::{parse_json_from, ByteSource, RawRequest, RawValue};
 use crate::violation::{Rule, Violation};
 use crate::{ApiError, ModelSpec};
 
 /// A create request, read.
 #[derive(Debug, Clone)]
-pub struct CreateRequest {
+pub struct CreateRequest<'a> {
     pub model: &'static ModelSpec,
-    /// One JSON request body per image, in the model's own fields.
-    pub bodies: Vec<String>,
-    /// The input as sent, long strings shortened (so an input image is not echoed back).
+    /// The input object's JSON text, as sent (its `n` included: [`model_input`] sets it aside).
+    pub input: &'a str,
+    /// The seed of each image (`seed + i`); empty for a model without a seed (one image).
+    pub seeds: Vec<i64>,
+    /// The input as sent, long values shortened (so an input image is not echoed back).
     pub input_echo: Value,
     pub webhook: Option<(String, Vec<WebhookEvent>)>,
 }
 
-/// Strings longer than this are echoed shortened.
-const ECHO_MAX_CHARS: usize = 4096;
+impl CreateRequest<'_> {
+    /// How many images the job makes.
+    #[must_use]
+    pub fn images(&self) -> usize {
+        self.seeds.len().max(1)
+    }
+
+    /// The seed of image `variant`, if the model takes one.
+    #[must_use]
+    pub fn seed_of(&self, variant: usize) -> Option<i64> {
+        self.seeds.get(variant).copied()
+    }
+}
+
+/// Values whose JSON text is longer than this are echoed shortened.
+const ECHO_MAX_BYTES: usize = 4096;
 
 /// Reads a create request. `model_in_path` is the model of `/v1/models/{owner}/{name}/...`.
 ///
 /// # Errors
 /// A body that is not a JSON object, no known model (404), and every violation of the
 /// prediction's own fields (`input`, `input.n`, `webhook`, `webhook_events_filter`); the model's
-/// fields are checked afterwards, per image, by the caller.
-pub fn read_create(
-    body: &[u8],
+/// fields are checked afterwards by the caller, with [`model_input`].
+pub fn read_create<'a>(
+    body: &'a [u8],
     model_in_path: Option<&str>,
     draw_seed: &mut dyn FnMut() -> i64,
-) -> Result<CreateRequest, ApiError> {
-    let parsed: Value = serde_json::from_slice(body).map_err(|e| {
+) -> Result<CreateRequest<'a>, ApiError> {
+    let fields = object_fields(body).map_err(|e| {
         invalid(Violation::whole_request(
             Rule::Type,
             format!("the body must be a JSON object: {e}"),
         ))
     })?;
-    let Value::Object(fields) = parsed else {
-        return Err(invalid(Violation::whole_request(
-            Rule::Type,
-            "the body must be a JSON object",
-        )));
-    };
-    let model = model_of(model_in_path, &fields)?;
     let mut violations = Vec::new();
-    let empty = Map::new();
-    let input = match fields.get("input") {
-        Some(Value::Object(map)) => map,
+    let mut small = SmallValues::default();
+    let own = small_fields(
+        &fields,
+        &["version", "model", "webhook", "webhook_events_filter"],
+        "",
+        &mut small,
+        &mut violations,
+    );
+    let model = model_of(model_in_path, &own)?;
+    let input_text = match fields.get("input").map(|t| t.get()) {
+        Some(text) if text.starts_with('{') => text,
         None => {
             violations.push(Violation::new("/input", Rule::Required, "is required"));
-            &empty
+            "{}"
         }
         Some(_) => {
             violations.push(Violation::new("/input", Rule::Type, "must be an object"));
-            &empty
+            "{}"
         }
     };
-    let mut input_echo = Value::Object(input.clone());
-    echo(&mut input_echo);
-    let n = read_n(input, &mut violations);
-    let webhook = read_webhook(&fields, &mut violations);
+    let input_fields = object_fields(input_text.as_bytes()).map_err(|e| {
+        invalid(Violation::new("/input", Rule::Type, e.to_string()))
+    })?;
+    let input = small_fields(&input_fields, &["n", "seed"], "/input", &mut small, &mut violations);
+    let input_echo = echo(&input_fields);
+    let n = read_n(&input, &mut violations);
+    let webhook = read_webhook(&own, &mut violations);
 
     let seeds = match model.field("seed") {
         None if n > 1 => {
@@ -109,20 +130,66 @@ pub fn read_create(
     if !violations.is_empty() {
         return Err(ApiError::Invalid(violations));
     }
-    let bodies = if seeds.is_empty() {
-        vec![image_body(input, None)]
-    } else {
-        seeds
-            .iter()
-            .map(|&seed| image_body(input, Some(seed)))
-            .collect()
-    };
     Ok(CreateRequest {
         model,
-        bodies,
+        input: input_text,
+        seeds,
         input_echo,
         webhook,
     })
+}
+
+/// The model's fields of a prediction's `input`, read as the native routes read a body (by the
+/// same windowed parser, a window at a time, images decoded once), with `n` (this API's field,
+/// not the model's) set aside and the seed of the image, when there is one, in place of the
+/// seed sent. Violations point under `/input`.
+///
+/// # Errors
+/// The input is no JSON object.
+pub fn model_input<S: ByteSource + ?Sized>(
+    model: &'static ModelSpec,
+    input: &S,
+    seed: Option<i64>,
+) -> Result<RawRequest, ApiError> {
+    let mut raw = parse_json_from(model, input, WINDOW)
+        .map_err(ApiError::from)
+        .map_err(under_input)?;
+    if model.field("n").is_none() {
+        raw.unknown.forget("n".to_owned());
+    }
+    if let (Some(seed), Some(field)) = (seed, model.field("seed")) {
+        raw.take("seed");
+        raw.insert(field, RawValue::Json(Value::from(seed)));
+    }
+    Ok(raw)
+}
+
+/// The fields `names` of `fields` as small values (the first of each name); a value too long
+/// to parse is a violation under `prefix`.
+fn small_fields(
+    fields: &ObjectFields<'_>,
+    names: &[&str],
+    prefix: &str,
+    small: &mut SmallValues,
+    violations: &mut Vec<Violation>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for name in names {
+        let Some(text) = fields.get(name) else {
+            continue;
+        };
+        match small.parse(text) {
+            Ok(value) => {
+                out.insert((*name).to_owned(), value);
+            }
+            Err(len) => violations.push(Violation::new(
+                format!("{prefix}/{name}"),
+                Rule::Maximum,
+                format!("is {len} bytes of JSON; far more than the field can need"),
+            )),
+        }
+    }
+    out
 }
 
 /// The model: the path's, else `version` or `model` in the body (`@cf/owner/name`,
@@ -153,45 +220,6 @@ fn model_of(
         }
     };
     models::by_id(&named).ok_or_else(|| ApiError::NoSuchModel(named.chars().take(100).collect()))
-}
-
-/// One image's request body: the input without `n` (this API's field, not the model's), with
-/// `seed` set to `seed` when there is one. Written as serde_json wrote the map with `n` removed and
-/// `seed` inserted (keys in sorted order, the map being a `BTreeMap`), without the map's `remove`
-/// and a copy of the input per image, which weighed in the Worker's bundle.
-fn image_body(input: &Map<String, Value>, seed: Option<i64>) -> String {
-    let mut out = String::with_capacity(256);
-    let mut first = true;
-    let mut key = |out: &mut String, name: &str| {
-        if !std::mem::take(&mut first) {
-            out.push(',');
-        }
-        push_str(out, name);
-        out.push(':');
-    };
-    let mut seed = seed;
-    out.push('{');
-    for (name, value) in input {
-        if let Some(s) = seed.filter(|_| name.as_str() >= "seed") {
-            key(&mut out, "seed");
-            let _ = write!(out, "{s}");
-            seed = None;
-            if name == "seed" {
-                continue;
-            }
-        }
-        if name == "n" {
-            continue;
-        }
-        key(&mut out, name);
-        crate::json_text::push(&mut out, value);
-    }
-    if let Some(s) = seed {
-        key(&mut out, "seed");
-        let _ = write!(out, "{s}");
-    }
-    out.push('}');
-    out
 }
 
 /// `n` of the input.
@@ -271,21 +299,22 @@ fn read_webhook(
     Some((url, events))
 }
 
-/// The input as echoed in the prediction: strings over [`ECHO_MAX_CHARS`] shortened, in place
-/// (a map collected anew would link a sort of its entries into the Worker).
-fn echo(value: &mut Value) {
-    match value {
-        Value::String(s) if s.chars().count() > ECHO_MAX_CHARS => {
-            *s = format!(
-                "{}... ({} characters)",
-                s.chars().take(64).collect::<String>(),
-                s.chars().count()
-            );
-        }
-        Value::Array(items) => items.iter_mut().for_each(echo),
-        Value::Object(map) => map.values_mut().for_each(echo),
-        _ => {}
+/// The input as echoed in the prediction, field by field: a value whose JSON text is short is
+/// echoed as it is; a longer one as its first characters and its size, so no input image nor
+/// padding reaches the job's stored row.
+fn echo(input: &ObjectFields<'_>) -> Value {
+    let mut out = Map::new();
+    for (name, text) in input.iter() {
+        let text = text.get();
+        let value = if text.len() <= ECHO_MAX_BYTES {
+            serde_json::from_str(text).unwrap_or(Value::Null)
+        } else {
+            let head: String = text.trim_start_matches('"').chars().take(64).collect();
+            Value::from(format!("{head}... ({} bytes of JSON)", text.len()))
+        };
+        out.entry(name.to_owned()).or_insert(value);
     }
+    Value::Object(out)
 }
 
 /// A model's violations of one image's body, pointed under `/input`.

@@ -56,6 +56,12 @@ impl<K: Hash + Eq> FieldNames<K> {
         }
     }
 
+    /// Forgets `name`: a field the surface around the model's fields reads itself (a
+    /// prediction's `n`).
+    pub fn forget(&mut self, name: K) {
+        self.first_seen.remove(&Name(name));
+    }
+
     /// Whether more than [`MAX_UNKNOWN_FIELDS`] distinct names were sent.
     #[must_use]
     pub fn overflowed(&self) -> bool {

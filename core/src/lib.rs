@@ -27,6 +27,7 @@ pub mod openai;
 pub mod openapi;
 pub mod parse;
 pub mod permalink;
+pub mod pipeline;
 pub mod replay;
 pub mod request_head;
 pub mod retry;

@@ -10,9 +10,10 @@ use std::cell::RefCell;
 use js_sys::Uint8Array;
 use sdxl_core::answer::{Tier, IMMUTABLE};
 use sdxl_core::lru::BoundedLru;
+use sdxl_core::pipeline::Writes;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use worker::{console_warn, Cache, Context, Env};
+use worker::{console_warn, Cache, Env};
 
 use crate::model_output::{verify, ModelImage};
 use crate::r2_binding::R2Bucket;
@@ -28,15 +29,6 @@ thread_local! {
     /// Results this isolate served lately. The values are handles to JS memory, shared by the
     /// requests that read them; images are immutable, so sharing is safe.
     static MEMORY: RefCell<BoundedLru<Stored>> = RefCell::new(BoundedLru::new(0));
-}
-
-/// Which tiers a write goes to (the memory tier is always the caller's: [`Tiers::remember`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Writes {
-    /// A fresh result: R2 when bound, else the Cache API ([`Tiers::put`] says why).
-    Fresh,
-    /// A result read from R2: the Cache API only, as R2 already has it.
-    CacheApiOnly,
 }
 
 /// The tiers of one request, with where its Cache API entries live.
@@ -62,8 +54,42 @@ impl Tiers {
         sdxl_core::answer::cache_api_url(&self.url_origin, key)
     }
 
+    /// The result for `key` in this isolate's memory tier, if it is there (no I/O, no `await`).
+    pub fn remembered(key: &str) -> Option<Stored> {
+        MEMORY.with(|m| m.borrow_mut().get(key))
+    }
+
+    async fn r2_get(&self, key: &str) -> Option<Stored> {
+        let bucket = self.r2.as_ref()?;
+        let object = bucket
+            .get(&r2_path(key))
+            .await
+            .map_err(|e| console_warn!("r2 read of {key} failed: {e:?}"))
+            .ok()
+            .flatten()?;
+        verified(&object.bytes, object.seed)
+    }
+
+    /// Deletes the memory and Cache API entries only (local admin, to show the R2 tier on its
+    /// own).
+    pub async fn forget_locally(&self, key: &str) -> worker::Result<bool> {
+        MEMORY.with(|m| m.borrow_mut().remove(key));
+        let outcome = Cache::default()
+            .delete(&self.cache_api_url(key), true)
+            .await?;
+        Ok(matches!(outcome, worker::CacheDeletionOutcome::Success))
+    }
+}
+
+impl sdxl_core::pipeline::Tiers for Tiers {
+    type Image = Stored;
+
+    fn in_memory(&self, key: &str) -> Option<Stored> {
+        Tiers::remembered(key)
+    }
+
     /// Keeps the result in this isolate's memory tier, at once (no I/O).
-    pub fn remember(&self, key: &str, stored: &Stored) {
+    fn remember(&self, key: &str, stored: &Stored) {
         MEMORY.with(|m| {
             let mut memory = m.borrow_mut();
             memory.set_budget(self.memory_budget);
@@ -71,14 +97,9 @@ impl Tiers {
         });
     }
 
-    /// The result for `key` in this isolate's memory tier, if it is there (no I/O, no `await`).
-    pub fn in_memory(key: &str) -> Option<Stored> {
-        MEMORY.with(|m| m.borrow_mut().get(key))
-    }
-
     /// Looks `key` up in memory, then in the Cache API, then in R2.
-    pub async fn get(&self, key: &str) -> Option<(Stored, Tier)> {
-        if let Some(stored) = Tiers::in_memory(key) {
+    async fn get(&self, key: &str) -> Option<(Stored, Tier)> {
+        if let Some(stored) = Tiers::remembered(key) {
             return Some((stored, Tier::Memory));
         }
         let from_cache_api = cache_api_get(&self.cache_api_url(key))
@@ -97,34 +118,14 @@ impl Tiers {
         found
     }
 
-    async fn r2_get(&self, key: &str) -> Option<Stored> {
-        let bucket = self.r2.as_ref()?;
-        let object = bucket
-            .get(&r2_path(key))
-            .await
-            .map_err(|e| console_warn!("r2 read of {key} failed: {e:?}"))
-            .ok()
-            .flatten()?;
-        verified(&object.bytes, object.seed)
-    }
-
-    /// After an R2 hit, copies the entry into this data centre's Cache API, after the response.
-    pub fn backfill(&self, ctx: &Context, tier: Tier, key: &str, stored: &Stored) {
-        if tier != Tier::R2 {
-            return;
-        }
-        let (tiers, stored, key) = (self.clone(), stored.clone(), key.to_owned());
-        ctx.wait_until(async move { tiers.put(&key, &stored, Writes::CacheApiOnly).await });
-    }
-
     /// Writes the result to the tiers `writes` names.
     ///
     /// A fresh result goes to R2 alone when a bucket is bound: R2 is the store of record, and
-    /// the Cache API a copy per data centre, made by [`Tiers::backfill`] on the first R2 hit
+    /// the Cache API a copy per data centre, made by the pipeline's backfill on the first R2 hit
     /// there. Most fresh results are never read from another isolate (a drawn seed's result only
     /// through its permalink), and writing both tiers doubled every miss's store work. Without a
     /// bucket, or when the R2 write fails, the Cache API is written instead.
-    pub async fn put(&self, key: &str, stored: &Stored, writes: Writes) {
+    async fn put(&self, key: &str, stored: &Stored, writes: Writes) {
         if writes == Writes::Fresh {
             if let Some(bucket) = &self.r2 {
                 let (bytes, content_type) =
@@ -140,16 +141,6 @@ impl Tiers {
         if let Err(e) = cache_api_put(&self.cache_api_url(key), key, stored).await {
             console_warn!("cache api write of {key} failed: {e:?}");
         }
-    }
-
-    /// Deletes the memory and Cache API entries only (local admin, to show the R2 tier on its
-    /// own).
-    pub async fn forget_locally(&self, key: &str) -> worker::Result<bool> {
-        MEMORY.with(|m| m.borrow_mut().remove(key));
-        let outcome = Cache::default()
-            .delete(&self.cache_api_url(key), true)
-            .await?;
-        Ok(matches!(outcome, worker::CacheDeletionOutcome::Success))
     }
 }
 

@@ -31,6 +31,7 @@ mod model_output;
 mod openai;
 #[cfg_attr(feature = "jobs", allow(dead_code))]
 mod permalink;
+mod pipeline;
 #[cfg_attr(feature = "jobs", allow(dead_code))]
 mod playground;
 mod r2_binding;
@@ -41,7 +42,6 @@ mod responses;
 mod routes;
 #[cfg(test)]
 mod scan_tests;
-mod single_flight;
 mod trace;
 
 use sdxl_core::answer::{cors_headers, failure_answer, Refusal};

@@ -2,18 +2,27 @@
 //! cache tiers only, as bytes or, for `Accept: application/json`, in the same envelope the
 //! generation routes answer.
 
-use sdxl_core::answer::{CacheStatus, Representation, VARY};
+use sdxl_core::answer::{CachePlan, Representation, VARY};
 use sdxl_core::dispatch::Delivery;
+use sdxl_core::headers::ClientCaching;
+use sdxl_core::pipeline::{Ask, Outcome};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
 
-use crate::cache_tiers::Tiers;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
+use crate::pipeline::look_up;
 use crate::responses::{deliver, not_modified};
 
+/// Whatever the client's caching headers say, a permalink is read from the tiers: it names an
+/// image made before, and nothing else can answer it.
+const READ: ClientCaching = ClientCaching {
+    read: true,
+    store: true,
+};
+
 pub async fn serve(
-    gateway: &Gateway<'_>,
+    gateway: &mut Gateway<'_>,
     head: &RequestHead,
     id: &str,
     delivery: Delivery,
@@ -37,23 +46,30 @@ pub async fn serve(
     if rep.is_held(head.if_none_match.as_deref()) {
         return Ok(not_modified(&rep)?);
     }
-    let tiers = Tiers::new(gateway.env, config.memory_tier_bytes(), &head.url_origin);
-    let Some((stored, tier)) = tiers.get(key).await else {
-        return Err(not_found().into());
+    let ask = Ask {
+        key,
+        plan: CachePlan::new(READ, head.unless_exists(), false),
+        lookup_only: true,
+        held: false,
     };
-    tiers.backfill(gateway.ctx, tier, key, &stored);
+    let outcome = look_up(gateway, ask, &head.url_origin).await?;
+    let (stored, status) = match outcome {
+        Outcome::NotModified => return Ok(not_modified(&rep)?),
+        Outcome::NotGenerated => return Err(not_found().into()),
+        Outcome::Image {
+            image,
+            status,
+            after,
+        } => {
+            if let Some(after) = after {
+                gateway.ctx.wait_until(after);
+            }
+            (image, status)
+        }
+    };
     let rep = Representation {
         seed: stored.seed.as_deref(),
         ..rep
     };
-    if head.unless_exists() {
-        return Ok(not_modified(&rep)?);
-    }
-    Ok(deliver(
-        &stored,
-        &rep,
-        delivery,
-        CacheStatus::Hit(tier),
-        &[],
-    )?)
+    Ok(deliver(&stored, &rep, delivery, status, &[])?)
 }

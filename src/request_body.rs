@@ -142,16 +142,6 @@ impl JsBody {
         }
     }
 
-    /// `bytes` copied into the JS heap, so that a body made in Wasm memory (a job's image) is
-    /// parsed by the same monomorphization of the parser as a request's: one for `[u8]` too
-    /// would be a second copy of it in the bundle.
-    #[cfg(feature = "jobs")]
-    pub(crate) fn from_bytes(bytes: &[u8]) -> JsBody {
-        let mut body = JsBody::new();
-        body.push(Uint8Array::from(bytes));
-        body
-    }
-
     fn push(&mut self, chunk: Uint8Array) {
         let n = chunk.length() as usize;
         if n == 0 {

@@ -1,28 +1,34 @@
-//! The queue consumer: each message is one image of a job, made by the native pipeline
-//! (`generate::from_body`: cache tiers first, then `AI.run`, verification, storage) and reported
-//! to the job's object. Each message is acknowledged or retried on its own and the handler never
+//! The queue consumer: each message is one image of a job, its input read by the model's table
+//! and made by the pipeline (`crate::pipeline`: cache tiers first, then `AI.run`, verification,
+//! storage, awaited) and reported to the job's object. Each message is acknowledged or retried on its own and the handler never
 //! fails: a failed handler would retry the whole batch and reset the Wasm instance.
 //!
 //! Messages on the dead-letter queue (`*-dlq`) mark their job failed.
 
 use futures_util::future::join_all;
-use sdxl_core::answer::Tier;
-use sdxl_core::dispatch::Delivery;
+use sdxl_core::answer::{CachePlan, CacheStatus, Tier};
+use sdxl_core::budget::Phase;
+use sdxl_core::headers::ClientCaching;
 use sdxl_core::jobs::backoff::{disposition, Disposition};
 use sdxl_core::jobs::job::JobEvent;
 use sdxl_core::jobs::message::{InputRef, JobMessage};
+use sdxl_core::jobs::request::model_input;
 use sdxl_core::models;
+use sdxl_core::pipeline::{Ask, Outcome, Tiers as _, Writes};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
 use worker::{
-    console_error, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage,
+    console_error, console_warn, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder,
+    RawMessage,
 };
 
 use super::store::{self, AppliedJob};
-use crate::cache_tiers::{Tiers, Writes};
+use crate::cache_tiers::Tiers;
 use crate::config::Config;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
+use crate::generate::prepare;
+use crate::pipeline::produce;
 use crate::r2_binding::R2Bucket;
 use crate::trace::Trace;
 
@@ -120,8 +126,8 @@ async fn one(env: &Env, ctx: &Context, config: &Config, raw: &RawMessage, dead_l
     }
 }
 
-/// Makes one image through the native pipeline, as a `POST /ai/run/<model>` of its body, and
-/// makes sure it is in the durable tiers before the job can say it is made.
+/// Makes one image through the pipeline, from the job's input read as the native routes read a
+/// body, and makes sure it is in the durable tiers before the job can say it is made.
 async fn make(
     env: &Env,
     ctx: &Context,
@@ -131,15 +137,12 @@ async fn make(
 ) -> Handled<()> {
     let job = &started.job;
     let spec = models::by_id(&job.model).ok_or_else(|| ApiError::NoSuchModel(job.model.clone()))?;
-    let body = match &message.input {
+    let input = match &message.input {
         InputRef::Inline { body } => body.clone(),
         InputRef::Stored { r2_key } => stored_body(env, r2_key).await?,
     };
-    let url = format!("{}/ai/run/{}", job.origin, job.model);
-    let mut head = RequestHead::new("POST", &url);
-    head.content_type = Some("application/json".to_owned());
-    head.content_length = Some(body.len() as u64);
-    let req = super::post(&url, Some(&body), None)?;
+    // The log line names the model's native route, as the image's request would.
+    let head = RequestHead::new("POST", &format!("{}/ai/run/{}", job.origin, job.model));
     let mut trace = Trace::start(&head, None);
     let mut gateway = Gateway {
         env,
@@ -147,27 +150,70 @@ async fn make(
         config,
         trace: &mut trace,
     };
-    let made = crate::generate::from_body(&mut gateway, &head, req, spec, Delivery::Image).await;
-    let response = match made {
-        Ok(response) => response,
-        Err(failure) => {
-            trace.finish(500);
-            return Err(failure);
-        }
+    let made = make_image(&mut gateway, spec, &input, message, &job.origin).await;
+    trace.finish(if made.is_ok() { 200 } else { 500 });
+    made
+}
+
+async fn make_image(
+    gateway: &mut Gateway<'_>,
+    spec: &'static sdxl_core::ModelSpec,
+    input: &str,
+    message: &JobMessage,
+    origin: &str,
+) -> Handled<()> {
+    let budget = crate::memory::budget(gateway.config);
+    // Read as a native JSON body is read (a window at a time, images decoded once).
+    let hold = budget
+        .hold(Phase::JsonWhole {
+            body: input.len() as u64,
+        })
+        .map_err(ApiError::from)?;
+    let raw = model_input(spec, input.as_bytes(), message.seed)?;
+    let (normalized, key) = prepare(gateway, spec, raw, false).await?;
+    if key != message.key {
+        // The job's permalinks name the key it was created with: the image goes there.
+        console_warn!(
+            "jobs: job {} image {} keys as {key} now, {} at create",
+            message.job,
+            message.variant,
+            message.key
+        );
+    }
+    let ask = Ask {
+        key: &message.key,
+        plan: CachePlan::new(STORE, false, false),
+        lookup_only: false,
+        held: false,
     };
-    trace.finish(response.status_code());
-    // A fresh image reaches the Cache API and R2 after the pipeline's answer; the job's URLs
-    // must work the moment it says `succeeded`, from any isolate, so the write is awaited here.
-    let durable = [Tier::CacheApi.name(), Tier::R2.name()];
-    let tier = response.headers().get("x-cache-tier")?.unwrap_or_default();
-    if !durable.contains(&tier.as_str()) {
-        if let Some(stored) = Tiers::in_memory(&message.key) {
-            let tiers = Tiers::new(env, config.memory_tier_bytes(), &job.origin);
-            tiers.put(&message.key, &stored, Writes::Fresh).await;
+    let (outcome, _hold) = produce(gateway, &normalized, ask, hold, origin).await?;
+    let Outcome::Image {
+        image,
+        status,
+        after,
+    } = outcome
+    else {
+        return Err(Failure::Internal("the pipeline made no image".into()));
+    };
+    // The job's URLs must work the moment it says `succeeded`, from any isolate: its image's
+    // stores are awaited here, and an image found only in this isolate (its memory, a joined
+    // run whose stores are still under way) is written to the durable tiers.
+    match after {
+        Some(after) => after.await,
+        None if !matches!(status, CacheStatus::Hit(Tier::CacheApi | Tier::R2)) => {
+            let tiers = Tiers::new(gateway.env, gateway.config.memory_tier_bytes(), origin);
+            tiers.put(&message.key, &image, Writes::Fresh).await;
         }
+        None => {}
     }
     Ok(())
 }
+
+/// A job's image is read from the tiers and stored, whatever caching a client could ask for.
+const STORE: ClientCaching = ClientCaching {
+    read: true,
+    store: true,
+};
 
 async fn stored_body(env: &Env, r2_key: &str) -> Handled<String> {
     let bucket = R2Bucket::from_env(env)

@@ -1,14 +1,14 @@
 //! `POST /v1/predictions` and `POST /v1/models/{owner}/{name}/predictions`: the request read
-//! and every image's body validated by the model's table (a bad request is a 4xx here, never a
-//! failed job), the job stored in its object, then one queue message per image.
+//! by its fields and its input validated by the model's table (a bad request is a 4xx here,
+//! never a failed job), one key per image (the input and its seeds), the job stored in its
+//! object, then one queue message per image.
 
 use sdxl_core::budget::Phase;
 use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::jobs::job::{Job, Status, Variant, Webhook};
 use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
-use sdxl_core::jobs::request::{read_create, under_input};
-use sdxl_core::parse::windowed::WINDOW;
-use sdxl_core::parse::{media_type_essence, parse_json_from, ByteSource};
+use sdxl_core::jobs::request::{model_input, read_create, under_input};
+use sdxl_core::parse::{media_type_essence, ByteSource};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::{normalize, ApiError, Policy};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -30,7 +30,7 @@ use super::{store, webhook, QUEUE_BINDING};
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::r2_binding::R2Bucket;
-use crate::request_body::{read_body, JsBody};
+use crate::request_body::read_body;
 
 pub async fn create(
     gateway: &mut Gateway<'_>,
@@ -54,6 +54,8 @@ pub async fn create(
         &|body| Phase::JsonWhole { body },
     )
     .await?;
+    // In Wasm memory once, read by its fields (none parsed whole), the input by the model's
+    // table a window at a time: the `JsonWhole` phase holds all of it.
     let mut bytes = vec![0u8; js_body.len()];
     js_body.copy_to(0, &mut bytes);
     drop(js_body);
@@ -66,14 +68,13 @@ pub async fn create(
         },
         other => other,
     })?;
-    drop(bytes);
     gateway.trace.log.model = Some(request.model.id);
 
     let permalinks = config
         .permalinks
         .as_ref()
         .map_err(|e| Failure::Misconfigured(e.to_string()))?;
-    let webhook = match request.webhook {
+    let webhook = match request.webhook.clone() {
         Some((url, events)) => {
             webhook::keys(env).map_err(Failure::Misconfigured)?;
             Some(Webhook {
@@ -85,19 +86,20 @@ pub async fn create(
         }
         None => None,
     };
-    // As the native routes read it (`generate`): img2img sized by its input image.
+    // As the native routes read it (`generate`): img2img sized by its input image. One
+    // normalized input, its seed set per image: never a copy of its images per variant.
     let policy = Policy {
         size_from_input: true,
         ..config.policy
     };
-    let mut variants = Vec::with_capacity(request.bodies.len());
-    for body in &request.bodies {
-        // `validate_json`, but over the body in the JS heap (`JsBody::from_bytes` says why).
-        let raw = parse_json_from(request.model, &JsBody::from_bytes(body.as_bytes()), WINDOW)
-            .map_err(ApiError::from)
-            .map_err(under_input)?;
-        let normalized = normalize(request.model, raw, policy, &mut draw)
-            .map_err(|v| under_input(ApiError::Invalid(v)))?;
+    let raw = model_input(request.model, request.input.as_bytes(), request.seed_of(0))?;
+    let mut normalized = normalize(request.model, raw, policy, &mut draw)
+        .map_err(|v| under_input(ApiError::Invalid(v)))?;
+    let mut variants = Vec::with_capacity(request.images());
+    for variant in 0..request.images() {
+        if let Some(seed) = request.seed_of(variant) {
+            normalized.set_seed(seed);
+        }
         let key = crate::digest::cache_key(&normalized).await?;
         variants.push(Variant {
             permalink: format!("/images/{}", permalinks.id_for(&key)),
@@ -106,42 +108,47 @@ pub async fn create(
             deliveries: 0,
         });
     }
+    drop(normalized);
 
     let id = store::new_id(env)?;
-    let mut messages = Vec::with_capacity(variants.len());
-    for (variant, (body, v)) in request.bodies.iter().zip(&variants).enumerate() {
-        let input = if must_store(body.len()) {
-            // Too large for a message: to R2 under its content hash first.
-            let Some(bucket) = R2Bucket::from_env(env) else {
-                return Err(ApiError::TooLarge {
-                    limit: sdxl_core::jobs::message::INLINE_MAX_BYTES as u64,
-                }
-                .into());
-            };
-            let hash = crate::digest::sha256_hex(body.as_bytes()).await?;
-            let r2_key = stored_input_key(&hash);
-            let bytes = js_sys::Uint8Array::from(body.as_bytes());
-            bucket
-                .put(&r2_key, &bytes, "application/json", None)
-                .await?;
-            InputRef::Stored { r2_key }
-        } else {
-            InputRef::Inline { body: body.clone() }
+    let message = |variant: usize, input: InputRef| JobMessage {
+        job: id.clone(),
+        variant,
+        key: variants[variant].key.clone(),
+        seed: request.seed_of(variant),
+        input,
+    };
+    let inline = InputRef::Inline {
+        body: request.input.to_owned(),
+    };
+    let longest = message(variants.len() - 1, inline.clone()).to_json().len();
+    let input = if must_store(longest, variants.len()) {
+        // Too large for the job's messages together: to R2 once, under its content hash.
+        let Some(bucket) = R2Bucket::from_env(env) else {
+            return Err(ApiError::TooLarge {
+                limit: sdxl_core::jobs::message::INLINE_MAX_BYTES as u64,
+            }
+            .into());
         };
-        let message = JobMessage {
-            job: id.clone(),
-            variant,
-            key: v.key.clone(),
-            input,
-        };
-        messages.push(message.to_json());
-    }
+        let hash = crate::digest::sha256_hex(request.input.as_bytes()).await?;
+        let r2_key = stored_input_key(&hash);
+        let bytes = js_sys::Uint8Array::from(request.input.as_bytes());
+        bucket
+            .put(&r2_key, &bytes, "application/json", None)
+            .await?;
+        InputRef::Stored { r2_key }
+    } else {
+        inline
+    };
+    let messages: Vec<String> = (0..variants.len())
+        .map(|variant| message(variant, input.clone()).to_json())
+        .collect();
 
     let job = Job {
         id,
         owner: owner.to_owned(),
         model: request.model.id.to_owned(),
-        input: request.input_echo,
+        input: request.input_echo.clone(),
         origin: head.url_origin.clone(),
         status: Status::Starting,
         variants,

@@ -1,20 +1,20 @@
 //! `POST /v1/images/generations` and `POST /v1/images/edits`: the request read and checked once
-//! (`sdxl_core::openai::request`), then each of its `n` images made by the native pipeline
-//! (`generate::generate`: key, single flight, cache tiers, model run, stores), a few at a time,
-//! and answered together in OpenAI's shape.
+//! (`sdxl_core::openai::request`), then each of its `n` images made by the pipeline
+//! (`crate::pipeline`: key, single flight, cache tiers, model run, stores), a few at a time, and
+//! answered together in OpenAI's shape.
 //!
-//! The images stay in the JS heap throughout: each comes back from the pipeline as a response
-//! body, its base64 is made by the runtime, and the answer is a `Blob` of JSON pieces and those
-//! strings, so no image is copied into Wasm memory on the way out.
+//! The images stay in the JS heap throughout: each comes back from the pipeline as a handle to
+//! its bytes, its base64 is made by the runtime, and the answer is a `Blob` of JSON pieces and
+//! those strings, so no image is copied into Wasm memory on the way out.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use futures_util::stream::{self, StreamExt};
-use js_sys::{Array, ArrayBuffer, JsString, Uint8Array};
+use js_sys::{Array, JsString, Uint8Array};
+use sdxl_core::answer::CachePlan;
 use sdxl_core::budget::{Hold, MemoryBudget, Phase};
 use sdxl_core::config::Config;
-use sdxl_core::dispatch::Delivery;
 use sdxl_core::headers::field_list;
 use sdxl_core::image::ImageFormat;
 use sdxl_core::inputs::seed_from_unit;
@@ -24,16 +24,17 @@ use sdxl_core::openai::request::{
 };
 use sdxl_core::openai::seeds::CONCURRENT_RUNS;
 use sdxl_core::parse::ByteSource;
+use sdxl_core::pipeline::{Ask, Outcome};
 use sdxl_core::request_head::{Method, RequestHead};
 use sdxl_core::ApiError;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
-use crate::generate::generate;
+use crate::generate::prepare;
+use crate::pipeline::produce;
 use crate::request_body::{form_parts, read_body};
 use crate::trace::{now, Trace};
 
@@ -45,14 +46,15 @@ extern "C" {
     fn native_base64(bytes: &Uint8Array) -> JsValue;
 }
 
-/// One image made: its bytes (JS heap) and what the pipeline's answer said of it.
+/// One image made: its bytes (JS heap) and where it came from.
 struct Made {
     bytes: Uint8Array,
     format: ImageFormat,
     seed: Option<i64>,
     /// Its permalink path, `/images/<id>` (absent when permalinks are off).
     permalink: Option<String>,
-    cache: String,
+    /// Its `x-cache` label.
+    cache: &'static str,
 }
 
 pub async fn answer(
@@ -187,7 +189,7 @@ async fn read_request(
     Ok((request, hold))
 }
 
-/// One image, `i`, made by the native pipeline, read back from its answer.
+/// One image, `i`, made by the pipeline: its typed outcome, not an answer read back.
 async fn make_one(
     gateway: &mut Gateway<'_>,
     view: &RequestHead,
@@ -199,35 +201,42 @@ async fn make_one(
     // this request is the one that runs the model.
     let hold = budget.hold(bytes_phase(0)).map_err(ApiError::from)?;
     let raw = request.raw_for(i);
-    let response = generate(gateway, view, request.model, (raw, hold), Delivery::Image).await?;
-    let status = response.status_code();
-    if status != 200 {
-        return Err(Failure::Internal(format!(
-            "image {i}: the pipeline answered {status}"
-        )));
-    }
-    let headers = response.headers();
-    let format = match headers.get("content-type")?.as_deref() {
-        Some("image/png") => ImageFormat::Png,
-        Some("image/jpeg") => ImageFormat::Jpeg,
-        Some("image/webp") => ImageFormat::Webp,
-        other => {
-            return Err(Failure::Internal(format!(
-                "image {i}: the pipeline answered the type {other:?}"
-            )))
-        }
+    let (normalized, key) = prepare(gateway, request.model, raw, false).await?;
+    let plan = CachePlan::new(view.caching(), false, normalized.seed_drawn);
+    let ask = Ask {
+        key: &key,
+        plan,
+        lookup_only: false,
+        held: false,
     };
-    let seed = headers.get("x-seed")?.and_then(|s| s.parse::<i64>().ok());
-    let permalink = headers.get("content-location")?;
-    let cache = headers.get("x-cache")?.unwrap_or_default();
-    let raw: web_sys::Response = response.into();
-    let buffer: ArrayBuffer = JsFuture::from(raw.array_buffer()?).await?.unchecked_into();
+    let (outcome, _hold) = produce(gateway, &normalized, ask, hold, &view.url_origin).await?;
+    let Outcome::Image {
+        image,
+        status,
+        after,
+    } = outcome
+    else {
+        return Err(Failure::Internal(format!(
+            "image {i}: the pipeline made no image"
+        )));
+    };
+    if let Some(after) = after {
+        gateway.ctx.wait_until(after);
+    }
+    // As the native answer's `content-location`: only for a stored image, with a secret.
+    let permalink = gateway
+        .config
+        .permalinks
+        .as_ref()
+        .ok()
+        .filter(|_| status.is_stored() && plan.may_carry_permalink(false))
+        .map(|p| format!("/images/{}", p.id_for(&key)));
     Ok(Made {
-        bytes: Uint8Array::new(&buffer),
-        format,
-        seed,
+        bytes: image.image.bytes,
+        format: image.image.format,
+        seed: normalized.seed(),
         permalink,
-        cache,
+        cache: status.label(),
     })
 }
 

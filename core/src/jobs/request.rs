@@ -86,10 +86,15 @@ pub fn read_create<'a>(
             "{}"
         }
     };
-    let input_fields = object_fields(input_text.as_bytes()).map_err(|e| {
-        invalid(Violation::new("/input", Rule::Type, e.to_string()))
-    })?;
-    let input = small_fields(&input_fields, &["n", "seed"], "/input", &mut small, &mut violations);
+    let input_fields = object_fields(input_text.as_bytes())
+        .map_err(|e| invalid(Violation::new("/input", Rule::Type, e.to_string())))?;
+    let input = small_fields(
+        &input_fields,
+        &["n", "seed"],
+        "/input",
+        &mut small,
+        &mut violations,
+    );
     let input_echo = echo(&input_fields);
     let n = read_n(&input, &mut violations);
     let webhook = read_webhook(&own, &mut violations);

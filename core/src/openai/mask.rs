@@ -40,7 +40,11 @@ pub enum MaskError {
         max: u64,
     },
     #[error("is {width}x{height}; neither side may exceed {max_side}")]
-    SideTooLong { width: u32, height: u32, max_side: u32 },
+    SideTooLong {
+        width: u32,
+        height: u32,
+        max_side: u32,
+    },
     #[error("is {width}x{height}, but the image is {image_width}x{image_height}: a mask must be the image's size")]
     SizeDiffers {
         width: u32,
@@ -480,7 +484,11 @@ pub(crate) fn claimed_png(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
     write_chunk(&mut png, b"IHDR", &ihdr);
-    write_chunk(&mut png, b"IDAT", &[0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    write_chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     write_chunk(&mut png, b"IEND", &[]);
     png
 }

@@ -77,9 +77,9 @@ pub type AfterAnswer = Pin<Box<dyn Future<Output = ()>>>;
 pub struct Ask<'a> {
     pub key: &'a str,
     pub plan: CachePlan,
-    /// `HEAD`: answered from the tiers, never by a run (it asks about the image, it does not
-    /// order one).
-    pub head_only: bool,
+    /// Answered from the tiers, never by a run: a `HEAD` (it asks about the image, it does not
+    /// order one) and a permalink (it names an image made before).
+    pub lookup_only: bool,
     /// The client's `If-None-Match` names this image's tag: it holds this exact answer.
     pub held: bool,
 }
@@ -127,7 +127,7 @@ where
     let Ask {
         key,
         plan,
-        head_only,
+        lookup_only,
         held,
     } = ask;
     if held {
@@ -138,7 +138,7 @@ where
         status,
         after: None,
     };
-    if head_only {
+    if lookup_only {
         let started = clock.now_ms();
         let found = if plan.look_up {
             tiers.get(key).await
@@ -148,7 +148,11 @@ where
         timings.cache_ms += clock.now_ms() - started;
         return Ok(match found {
             Some(_) if plan.unless_exists => Outcome::NotModified,
-            Some((image, tier)) => hit(image, CacheStatus::Hit(tier)),
+            Some((image, tier)) => Outcome::Image {
+                after: backfill(tiers, tier, key, &image),
+                image,
+                status: CacheStatus::Hit(tier),
+            },
             None => Outcome::NotGenerated,
         });
     }
@@ -192,16 +196,10 @@ where
             if plan.unless_exists {
                 return Ok(Outcome::NotModified);
             }
-            // After an R2 hit, the entry is copied into this data centre's Cache API.
-            let after = (tier == Tier::R2).then(|| {
-                let (tiers, image, key) = (tiers.clone(), image.clone(), key.to_owned());
-                Box::pin(async move { tiers.put(&key, &image, Writes::CacheApiOnly).await })
-                    as AfterAnswer
-            });
             return Ok(Outcome::Image {
+                after: backfill(tiers, tier, key, &image),
                 image,
                 status: CacheStatus::Hit(tier),
-                after,
             });
         }
     }
@@ -232,6 +230,15 @@ where
         image,
         status: CacheStatus::Miss,
         after: Some(after),
+    })
+}
+
+/// After an R2 hit, the entry is copied into this data centre's Cache API (the memory tier has
+/// it already: [`Tiers::get`]).
+fn backfill<T: Tiers>(tiers: &T, tier: Tier, key: &str, image: &T::Image) -> Option<AfterAnswer> {
+    (tier == Tier::R2).then(|| {
+        let (tiers, image, key) = (tiers.clone(), image.clone(), key.to_owned());
+        Box::pin(async move { tiers.put(&key, &image, Writes::CacheApiOnly).await }) as AfterAnswer
     })
 }
 

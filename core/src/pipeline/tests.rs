@@ -168,7 +168,7 @@ fn ask(key: &str, caching: ClientCaching) -> Ask<'_> {
     Ask {
         key,
         plan: CachePlan::new(caching, false, false),
-        head_only: false,
+        lookup_only: false,
         held: false,
     }
 }
@@ -217,14 +217,25 @@ fn a_miss_runs_and_stores_then_the_same_key_is_a_hit() {
         (Some("image-1".into()), Some(CacheStatus::Miss)),
         "a miss runs the model"
     );
-    assert_eq!(isolate.tiers.count(Tier::R2), (1, 1, 1), "stored in R2 once");
-    assert!(isolate.flights.is_empty(), "the slot closed after the store");
+    assert_eq!(
+        isolate.tiers.count(Tier::R2),
+        (1, 1, 1),
+        "stored in R2 once"
+    );
+    assert!(
+        isolate.flights.is_empty(),
+        "the slot closed after the store"
+    );
     let second = isolate.run(isolate.request(ask("k", STORE))).unwrap();
     assert_eq!(
         second,
         (Some("image-1".into()), Some(CacheStatus::Hit(Tier::Memory)))
     );
-    assert_eq!(isolate.model.runs.get(), 1, "the same request never pays twice");
+    assert_eq!(
+        isolate.model.runs.get(),
+        1,
+        "the same request never pays twice"
+    );
 }
 
 #[test]
@@ -260,7 +271,7 @@ fn thirty_two_concurrent_identical_requests_make_one_run() {
 fn head_answers_from_the_tiers_and_never_runs() {
     let isolate = Isolate::default();
     let head = Ask {
-        head_only: true,
+        lookup_only: true,
         ..ask("k", STORE)
     };
     let before = isolate.run(produce_outcome(&isolate, head));
@@ -321,10 +332,7 @@ fn no_store_runs_every_time_and_touches_no_tier() {
     );
     for n in 1..=2 {
         let got = isolate.run(isolate.request(bypass)).unwrap();
-        assert_eq!(
-            got,
-            (Some(format!("image-{n}")), Some(CacheStatus::Bypass))
-        );
+        assert_eq!(got, (Some(format!("image-{n}")), Some(CacheStatus::Bypass)));
     }
     for tier in [Tier::Memory, Tier::CacheApi, Tier::R2] {
         assert_eq!(isolate.tiers.count(tier), (0, 0, 0), "{tier:?}");
@@ -391,7 +399,10 @@ fn a_leader_that_goes_away_hands_over_to_a_follower() {
         assert!(leader.as_mut().poll(&mut cx).is_pending());
     }
     let mut follower = Box::pin(isolate.request(ask("k", STORE)));
-    assert!(follower.as_mut().poll(&mut cx).is_pending(), "waiting on the run");
+    assert!(
+        follower.as_mut().poll(&mut cx).is_pending(),
+        "waiting on the run"
+    );
     // The leader's client went away mid-run: the follower leads a run of its own.
     drop(leader);
     let got = isolate.run(follower).unwrap();
@@ -434,7 +445,9 @@ async fn produce_outcome(isolate: &Isolate, ask: Ask<'_>) -> Outcome<String> {
 fn join_all_of_distinct_keys_runs_each_once() {
     let isolate = Isolate::default();
     let keys = ["a", "b", "c"];
-    let results = isolate.run(join_all(keys.iter().map(|k| isolate.request(ask(k, STORE)))));
+    let results = isolate.run(join_all(
+        keys.iter().map(|k| isolate.request(ask(k, STORE))),
+    ));
     assert!(results
         .iter()
         .all(|r| r.as_ref().unwrap().1 == Some(CacheStatus::Miss)));

@@ -36,7 +36,10 @@ fn n_variations_get_consecutive_seeds() {
         );
         assert!(raw.has("prompt"));
         assert!(raw.unknown.is_empty(), "n is not the model's field");
-        assert!(raw.duplicates.is_empty(), "the seed is replaced, not repeated");
+        assert!(
+            raw.duplicates.is_empty(),
+            "the seed is replaced, not repeated"
+        );
     }
 }
 
@@ -196,7 +199,8 @@ fn padding_is_never_parsed_into_values() {
 #[test]
 fn a_large_value_where_the_create_reads_a_small_one_is_refused_by_name() {
     let zeros = format!("[{}0]", "0,".repeat(40_000));
-    let body = format!(r#"{{"version": "{SDXL}", "webhook": {zeros}, "input": {{"prompt": "a"}}}}"#);
+    let body =
+        format!(r#"{{"version": "{SDXL}", "webhook": {zeros}, "input": {{"prompt": "a"}}}}"#);
     let e = read_create(body.as_bytes(), None, &mut || 5).unwrap_err();
     assert_eq!(paths(&e), vec!["/webhook"]);
     let body = format!(r#"{{"version": "{SDXL}", "input": {{"prompt": "a", "n": {zeros}}}}}"#);

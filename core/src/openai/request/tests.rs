@@ -324,7 +324,10 @@ fn the_mask_conversion_is_sized_from_the_header() {
     let mask = png(300, 200, png::ColorType::Rgba, &[0, 0, 0, 0]);
     let body = Body::Form(vec![("mask".to_owned(), FormPart::File(mask))]);
     let policy = Policy::default();
-    assert_eq!(mask_conversion_bytes(&body, policy), converted_bound(300, 200));
+    assert_eq!(
+        mask_conversion_bytes(&body, policy),
+        converted_bound(300, 200)
+    );
     assert_eq!(
         mask_conversion_bytes(&json_body(json!({"mask": 1})), policy),
         0
@@ -362,8 +365,14 @@ fn a_mask_claiming_a_huge_size_is_refused_naming_mask_with_or_without_an_image()
         ("prompt", text("p")),
         ("mask", FormPart::File(long)),
     ]));
-    assert!(alone.contains(&("/mask".to_owned(), Rule::Image)), "{alone:?}");
-    assert!(alone.contains(&("/image".to_owned(), Rule::Required)), "{alone:?}");
+    assert!(
+        alone.contains(&("/mask".to_owned(), Rule::Image)),
+        "{alone:?}"
+    );
+    assert!(
+        alone.contains(&("/image".to_owned(), Rule::Required)),
+        "{alone:?}"
+    );
 }
 
 #[test]
@@ -375,7 +384,10 @@ fn a_generations_body_is_read_by_fields_and_a_large_field_is_refused_by_name() {
     };
     assert_eq!(Value::Object(map), sent);
 
-    let padded = format!(r#"{{"prompt": "p", "padding": [{}0]}}"#, "0,".repeat(100_000));
+    let padded = format!(
+        r#"{{"prompt": "p", "padding": [{}0]}}"#,
+        "0,".repeat(100_000)
+    );
     let Err(ApiError::Invalid(found)) = Body::from_json(padded.as_bytes()) else {
         panic!("refused");
     };

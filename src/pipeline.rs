@@ -1,0 +1,232 @@
+//! `sdxl_core::pipeline` over the runtime: the tiers (`cache_tiers`), the AI binding and
+//! workerd's timers. Every surface hands a normalized, keyed request to [`produce`] (or a key to
+//! [`look_up`]) and renders the typed outcome in its own shape.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use futures_util::pin_mut;
+use sdxl_core::budget::{output_bound, Hold, Phase};
+use sdxl_core::config::{Config, ImageEncoding};
+use sdxl_core::pipeline::{Ask, Clock, Model, Outcome, RunFailure, SingleFlight, Timings};
+use sdxl_core::{ApiError, InputValue, Normalized};
+use wasm_bindgen::JsValue;
+use worker::Delay;
+
+use crate::ai_binding::{run_options, AiBinding};
+use crate::ai_inputs;
+use crate::cache_tiers::{Stored, Tiers};
+use crate::failure::Failure;
+use crate::gateway::Gateway;
+use crate::model_output::{read_image, ModelImage};
+
+thread_local! {
+    /// The keys in flight in this isolate.
+    static FLIGHTS: SingleFlight<Stored> = SingleFlight::default();
+}
+
+/// workerd's clock and timers.
+struct WorkerClock;
+
+impl Clock for WorkerClock {
+    fn now_ms(&self) -> f64 {
+        crate::trace::now()
+    }
+
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> {
+        Delay::from(Duration::from_millis(ms))
+    }
+}
+
+/// One image of `normalized` from the AI binding. Only the request that runs the model calls
+/// it, so only that one grows its hold to the run's and encodes the inputs.
+struct AiModel<'a> {
+    ai: AiBinding,
+    options: JsValue,
+    config: &'a Config,
+    normalized: &'a Normalized,
+    hold: RefCell<Hold>,
+    attempts: Cell<u32>,
+}
+
+impl Model for AiModel<'_> {
+    type Image = Stored;
+    type Error = Failure;
+
+    async fn run(&self) -> Result<Stored, RunFailure<Failure>> {
+        // Over the budget: those waiting on this run would need the same memory.
+        let shared = |e: ApiError| RunFailure::Shared(Rc::new(e));
+        self.hold
+            .borrow_mut()
+            .resize(run_phase(self.normalized, self.config))
+            .map_err(|e| shared(e.into()))?;
+        // A runtime failure is this request's alone: a follower runs instead.
+        let inputs: JsValue = ai_inputs::to_js(&self.normalized.inputs, self.config.image_encoding)
+            .map_err(|e| RunFailure::Alone(e.into()))?
+            .into();
+        let model = self.normalized.model.id;
+        let image = run_model(self, model, &inputs).await.map_err(shared)?;
+        Ok(Stored {
+            image,
+            seed: self.normalized.seed().map(|s| s.to_string()),
+        })
+    }
+}
+
+/// A lookup's model: never asked ([`Ask::lookup_only`]).
+struct NoRun;
+
+impl Model for NoRun {
+    type Image = Stored;
+    type Error = Failure;
+
+    async fn run(&self) -> Result<Stored, RunFailure<Failure>> {
+        Err(RunFailure::Alone(Failure::Internal(
+            "a lookup asked for a model run".into(),
+        )))
+    }
+}
+
+/// `normalized`, keyed `ask.key`, through the pipeline; `hold` is the request's, grown to the
+/// run's if this request runs the model, and handed back to be kept until the answer is made.
+/// The trace gets the timings and where the image came from. The caller renders the outcome
+/// and does (or awaits) its stores.
+///
+/// # Errors
+/// The model run's failure (this request's, or the one it joined), or a missing AI binding.
+pub async fn produce(
+    gateway: &mut Gateway<'_>,
+    normalized: &Normalized,
+    ask: Ask<'_>,
+    hold: Hold,
+    url_origin: &str,
+) -> Result<(Outcome<Stored>, Hold), Failure> {
+    let Gateway {
+        env,
+        config,
+        ref mut trace,
+        ..
+    } = *gateway;
+    let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
+    let model = AiModel {
+        ai,
+        options: run_options(config.ai_gateway_id.as_deref(), ask.key),
+        config,
+        normalized,
+        hold: RefCell::new(hold),
+        attempts: Cell::new(0),
+    };
+    let tiers = Tiers::new(env, config.memory_tier_bytes(), url_origin);
+    let mut timings = Timings::default();
+    let flights = FLIGHTS.with(Clone::clone);
+    let outcome =
+        sdxl_core::pipeline::produce(ask, &flights, &tiers, &model, &WorkerClock, &mut timings)
+            .await;
+    trace.log.upstream_attempts = model.attempts.get();
+    note(trace, &timings, outcome.as_ref().ok());
+    let outcome = outcome.map_err(failure)?;
+    Ok((outcome, model.hold.into_inner()))
+}
+
+/// The image stored under `ask.key`, from the tiers alone (a permalink).
+///
+/// # Errors
+/// Never in practice: a lookup does not run the model.
+pub async fn look_up(
+    gateway: &mut Gateway<'_>,
+    ask: Ask<'_>,
+    url_origin: &str,
+) -> Result<Outcome<Stored>, Failure> {
+    let tiers = Tiers::new(gateway.env, gateway.config.memory_tier_bytes(), url_origin);
+    let mut timings = Timings::default();
+    let flights = FLIGHTS.with(Clone::clone);
+    let ask = Ask {
+        lookup_only: true,
+        ..ask
+    };
+    let outcome =
+        sdxl_core::pipeline::produce(ask, &flights, &tiers, &NoRun, &WorkerClock, &mut timings)
+            .await;
+    note(gateway.trace, &timings, outcome.as_ref().ok());
+    outcome.map_err(failure)
+}
+
+fn note(trace: &mut crate::trace::Trace, timings: &Timings, outcome: Option<&Outcome<Stored>>) {
+    trace.log.ms.cache += timings.cache_ms;
+    trace.log.ms.ai += timings.ai_ms;
+    if let Some(Outcome::Image { status, .. }) = outcome {
+        trace.log.cache = Some(status.label());
+        trace.memory_hit =
+            *status == sdxl_core::answer::CacheStatus::Hit(sdxl_core::answer::Tier::Memory);
+    }
+}
+
+fn failure(failed: RunFailure<Failure>) -> Failure {
+    match failed {
+        RunFailure::Shared(error) => Failure::Api(error),
+        RunFailure::Alone(failure) => failure,
+    }
+}
+
+/// One model run as a client can rely on it: capacity failures retried a bounded number of times
+/// with backoff, the whole bounded by `AI_TIMEOUT_MS`, and the answer verified as a whole image.
+async fn run_model(
+    model: &AiModel<'_>,
+    id: &str,
+    inputs: &JsValue,
+) -> Result<ModelImage, ApiError> {
+    let config = model.config;
+    let work = async {
+        let mut retry = 0;
+        loop {
+            model.attempts.set(model.attempts.get() + 1);
+            match model.ai.run(id, inputs, &model.options).await {
+                Ok(output) => return read_image(output).await,
+                Err(error) => {
+                    retry += 1;
+                    let jitter = js_sys::Math::random();
+                    match config.retry.delay_before(retry, &error, jitter) {
+                        Some(ms) => Delay::from(Duration::from_millis(u64::from(ms))).await,
+                        None => return Err(ApiError::Upstream(error)),
+                    }
+                }
+            }
+        }
+    };
+    let deadline = Delay::from(Duration::from_millis(u64::from(config.ai_timeout_ms)));
+    pin_mut!(work);
+    match select(work, deadline).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => Err(ApiError::Deadline {
+            ms: config.ai_timeout_ms,
+        }),
+    }
+}
+
+/// What a model run holds: the input images, their text for `AI.run`, and the answer, at most
+/// an uncompressed image of the requested size (1024x1024 for models without one).
+fn run_phase(normalized: &Normalized, config: &Config) -> Phase {
+    let image_bytes = normalized
+        .inputs
+        .iter()
+        .filter_map(|(_, v)| match v {
+            InputValue::Image(image) => Some(image.bytes.len() as u64),
+            _ => None,
+        })
+        .sum();
+    let side = |name| {
+        normalized
+            .inputs
+            .integer(name)
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(1024)
+    };
+    Phase::Run {
+        image_bytes,
+        as_arrays: config.image_encoding == ImageEncoding::Array,
+        output_bytes: output_bound(side("width"), side("height")),
+    }
+}

@@ -101,8 +101,9 @@ thread_local! {
     static DOCS: Docs = Docs::default();
 }
 
-/// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API, the memory report, and emptying
-/// the memory and Cache API tiers of one key.
+/// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API, the memory report (this Worker's,
+/// or with `?worker=jobs` the jobs Worker's), and emptying the memory and Cache API tiers of one
+/// key.
 async fn local_admin(
     gateway: &Gateway<'_>,
     head: &RequestHead,
@@ -118,6 +119,10 @@ async fn local_admin(
                 .fetch_request(req.clone()?)
                 .await?;
             Ok(with_mutable_headers(forwarded)?)
+        }
+        // The jobs Worker's own isolate, for the tests that hold it to its budget too.
+        Admin::Memory if head.query.as_deref() == Some("worker=jobs") => {
+            crate::jobs_worker::forward(gateway, req.clone()?).await
         }
         Admin::Memory => Ok(Response::from_json(&crate::memory::report(config))?),
         Admin::Trap if config.local_trap => {

@@ -18,6 +18,11 @@ pub struct ModelSpec {
     pub output: Output,
     /// Whether fields outside the table are left to the operator's policy or always refused.
     pub additional_fields: AdditionalFields,
+    /// The side of a text-to-image answer when `width` and `height` are not sent, where the
+    /// model's documentation gives one. Not forwarded (the model applies it itself): the cache
+    /// key counts it, so a request that leaves a side out and one that sends the default share
+    /// a key (`crate::cache_key`).
+    pub default_side: Option<i64>,
 }
 
 /// What `env.AI.run` resolves to for a model.

@@ -10,7 +10,7 @@ mod webhook;
 
 use std::time::Duration;
 
-use sdxl_core::dispatch::{plan, Plan};
+use sdxl_core::dispatch::{plan, Admin, Plan};
 use sdxl_core::jobs::job::{Job, JobEvent};
 use sdxl_core::jobs::prefer::wait_seconds;
 use sdxl_core::jobs::{is_job_id, JobsRoute};
@@ -33,10 +33,14 @@ pub const QUEUE_BINDING: &str = "JOB_QUEUE";
 const POLL: Duration = Duration::from_millis(200);
 
 /// The jobs Worker's routes: the gateway hands it prediction routes alone (src/jobs_worker.rs),
-/// so anything else is a 404. Refusals under `/v1` are in OpenAI's envelope, as the gateway's.
+/// and in local runs its memory report, so anything else is a 404. Refusals under `/v1` are in
+/// OpenAI's envelope, as the gateway's.
 pub async fn route(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) -> Handled {
-    match plan(head, false) {
+    match plan(head, gateway.config.local_admin) {
         Ok(Plan::Jobs(route)) => handle(gateway, head, req, route).await,
+        Ok(Plan::Admin(Admin::Memory)) => {
+            Ok(Response::from_json(&crate::memory::report(gateway.config))?)
+        }
         Ok(_) => Err(ApiError::NotFound {
             method: head.method.as_str().to_owned(),
             path: head.path.clone(),

@@ -214,9 +214,11 @@ test("a permalink computed from the inputs alone is a 404; the one the answer ga
   const prompt = uniquePrompt("guessable");
   // The cache key from the inputs alone, by the encoding the README documents.
   const text = [
-    "sdxl-gateway cache key v1",
+    "sdxl-gateway cache key v2",
     `model:${MODEL}`,
     `prompt:str:${JSON.stringify(prompt)}`,
+    "height:int:1024",
+    "width:int:1024",
     "num_steps:int:20",
     "strength:num:1",
     "guidance:num:7.5",

@@ -1,12 +1,13 @@
 //! The cache key: SHA-256 over a versioned, canonical encoding of the model id and every
 //! normalized input.
 //!
-//! Encoding, version 1 (UTF-8, one item per line, each line ending in `\n`):
+//! Encoding, version 2 (UTF-8, one item per line, each line ending in `\n`):
 //!
 //! ```text
-//! sdxl-gateway cache key v1
+//! sdxl-gateway cache key v2
 //! model:<model id>
-//! <name>:<tag>:<value>        one line per forwarded input, in the model table's order
+//! <name>:<tag>:<value>        one line per forwarded input (and implied side), in the model
+//!                             table's order
 //! ```
 //!
 //! | tag   | value |
@@ -17,7 +18,8 @@
 //! | `img` | the lowercase hex SHA-256 of the decoded image bytes |
 //!
 //! Defaults are explicit and the seed is always present (given or drawn), so the same picture is
-//! always the same key, and `image`, `image_b64` and a data URL of one picture share it (all three
+//! always the same key; a side a text-to-image request leaves out is keyed as the model's
+//! documented default (`ModelSpec::default_side`: 1024 for SDXL), as if it had been sent, and `image`, `image_b64` and a data URL of one picture share it (all three
 //! normalize to the decoded `image`). Fields the model does not have are not forwarded and so not
 //! in the key. Golden vectors in the tests pin the encoding; changing it means a new version line.
 
@@ -28,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::inputs::{InputValue, Normalized};
 
 /// The first line of the encoding; bump it whenever the encoding changes.
-pub const VERSION_LINE: &str = "sdxl-gateway cache key v1";
+pub const VERSION_LINE: &str = "sdxl-gateway cache key v2";
 
 /// The canonical text the key is the hash of (exposed for documentation and tests).
 #[must_use]
@@ -43,7 +45,14 @@ pub fn canonical_text_with(
     image_digest: &mut dyn FnMut(&str, &[u8]) -> String,
 ) -> String {
     let mut text = format!("{VERSION_LINE}\nmodel:{}\n", request.model.id);
+    let mut implied = implied_sides(request).peekable();
     for (name, value) in request.inputs.iter() {
+        // An implied side goes where the table puts it, as if it had been sent.
+        let at = table_position(request, name);
+        while let Some((side, v)) = implied.next_if(|(side, _)| table_position(request, side) < at)
+        {
+            let _ = writeln!(text, "{side}:int:{v}");
+        }
         // Writing to a String cannot fail.
         let _ = match value {
             InputValue::Text(s) => writeln!(text, "{name}:str:{}", json_string(s)),
@@ -54,7 +63,38 @@ pub fn canonical_text_with(
             }
         };
     }
+    for (side, v) in implied {
+        let _ = writeln!(text, "{side}:int:{v}");
+    }
     text
+}
+
+/// The sides a text-to-image request left out that the model's documented default fills
+/// (`ModelSpec::default_side`), in table order. None when an input image is sent: its sides
+/// then decide, or the model does.
+fn implied_sides(request: &Normalized) -> impl Iterator<Item = (&'static str, i64)> + '_ {
+    let has_image = request
+        .inputs
+        .iter()
+        .any(|(_, v)| matches!(v, InputValue::Image(_)));
+    let default = request.model.default_side.filter(|_| !has_image);
+    request
+        .model
+        .fields
+        .iter()
+        .filter(|f| matches!(f.name, "width" | "height"))
+        .filter(move |f| default.is_some() && request.inputs.get(f.name).is_none())
+        .filter_map(move |f| Some((f.name, default?)))
+}
+
+/// Where `name` stands in the model's table (forwarded names are the table's).
+fn table_position(request: &Normalized, name: &str) -> usize {
+    request
+        .model
+        .fields
+        .iter()
+        .position(|f| f.name == name)
+        .unwrap_or(usize::MAX)
 }
 
 /// The cache key: 64 lowercase hex digits.

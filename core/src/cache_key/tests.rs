@@ -20,9 +20,10 @@ fn canonical_text_is_as_documented() {
     let n = normalized(&json!({"prompt": "a \"cat\"\n", "width": 1023, "seed": 7}));
     assert_eq!(
         canonical_text(&n),
-        "sdxl-gateway cache key v1\n\
+        "sdxl-gateway cache key v2\n\
          model:@cf/bytedance/stable-diffusion-xl-lightning\n\
          prompt:str:\"a \\\"cat\\\"\\n\"\n\
+         height:int:1024\n\
          width:int:1024\n\
          num_steps:int:20\n\
          strength:num:1\n\
@@ -37,18 +38,18 @@ fn canonical_text_is_as_documented() {
 fn golden_vectors() {
     assert_eq!(
         key(json!({"prompt": "cyberpunk cat", "seed": 42})),
-        "bbbcc1cd6ecbc22b1417822af24505a0059433129b1b37f21d325be84107260c"
+        "16a1b117bf0732d6c7967a689d4847f0ebdcaa76e32238bb099692f33c65918c"
     );
     assert_eq!(
         key(
             json!({"prompt": "cyberpunk cat", "negative_prompt": "blurry", "width": 768,
                    "height": 512, "num_steps": 4, "strength": 0.5, "guidance": 0, "seed": 1})
         ),
-        "da8891c4d65421d71c42c5585a09e87760124cfc7fe1d4d675aa2c56d6ec5ee9"
+        "84482c733824f7f3f6c60bbda01d674be7bf2b22bece6372131e9998910259ee"
     );
     assert_eq!(
         key(json!({"prompt": "img2img", "image": PNG, "strength": 0.25, "seed": 9})),
-        "8c195b2d14b720e19a50207060a35af775f1ad003bc9e0badfd2265de328a8f0"
+        "412f03cd957fffeaf2b0b90593336775443b8c6a030d3e3899957a43b00bddf1"
     );
 }
 
@@ -61,6 +62,32 @@ fn defaults_made_explicit_share_a_key() {
     assert_eq!(
         key(json!({"prompt": "a", "seed": 1, "num_steps": 20.0, "strength": -0.0})),
         key(json!({"prompt": "a", "seed": 1, "strength": 0}))
+    );
+}
+
+/// Every default the gateway knows is filled before keying: the model's own size too, though it
+/// is not forwarded. Not with an input image (its size decides), nor for a model with no
+/// documented size.
+#[test]
+fn the_models_default_size_shares_a_key_with_the_size_sent() {
+    let bare = key(json!({"prompt": "p", "seed": 11}));
+    assert_eq!(
+        bare,
+        key(json!({"prompt": "p", "seed": 11, "width": 1024, "height": 1024}))
+    );
+    assert_eq!(
+        key(json!({"prompt": "p", "seed": 11, "width": 1024})),
+        key(json!({"prompt": "p", "seed": 11, "height": 1024}))
+    );
+    assert_ne!(bare, key(json!({"prompt": "p", "seed": 11, "width": 512})));
+    assert_ne!(
+        key(json!({"prompt": "p", "seed": 11, "image": PNG})),
+        key(json!({"prompt": "p", "seed": 11, "image": PNG, "width": 1024, "height": 1024}))
+    );
+    let text = canonical_text(&normalized(&json!({"prompt": "p", "seed": 11})));
+    assert!(
+        text.contains("prompt:str:\"p\"\nheight:int:1024\nwidth:int:1024\nnum_steps:int:20\n"),
+        "{text}"
     );
 }
 

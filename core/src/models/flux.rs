@@ -34,4 +34,6 @@ pub static FLUX_1_SCHNELL: ModelSpec = ModelSpec {
     rules: &[],
     output: Output::JsonImageBase64,
     additional_fields: AdditionalFields::Refused,
+    // It takes no size: nothing to key.
+    default_side: None,
 };

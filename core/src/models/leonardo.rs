@@ -86,6 +86,7 @@ pub static PHOENIX_1_0: ModelSpec = ModelSpec {
         documented: "image/jpeg",
     },
     additional_fields: AdditionalFields::Policy,
+    default_side: None,
 };
 
 pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
@@ -123,4 +124,5 @@ pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
     rules: &[CrossRule::Exclusive("num_steps", "steps")],
     output: Output::JsonImageBase64,
     additional_fields: AdditionalFields::Policy,
+    default_side: None,
 };

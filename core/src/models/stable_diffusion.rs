@@ -122,6 +122,8 @@ pub static SDXL_LIGHTNING: ModelSpec = ModelSpec {
     rules: &IMAGE_RULES,
     output: PNG_STREAM,
     additional_fields: AdditionalFields::Policy,
+    // Its page: "high-quality 1024px images"; the live model answers 1024x1024.
+    default_side: Some(1024),
 };
 
 pub static SDXL_BASE: ModelSpec = ModelSpec {
@@ -131,6 +133,8 @@ pub static SDXL_BASE: ModelSpec = ModelSpec {
     rules: &IMAGE_RULES,
     output: PNG_STREAM,
     additional_fields: AdditionalFields::Policy,
+    // SDXL's native resolution, which the model answers when no size is sent.
+    default_side: Some(1024),
 };
 
 pub static DREAMSHAPER_8_LCM: ModelSpec = ModelSpec {
@@ -140,6 +144,7 @@ pub static DREAMSHAPER_8_LCM: ModelSpec = ModelSpec {
     rules: &IMAGE_RULES,
     output: PNG_STREAM,
     additional_fields: AdditionalFields::Policy,
+    default_side: None,
 };
 
 pub static SD_V1_5_IMG2IMG: ModelSpec = ModelSpec {
@@ -156,6 +161,7 @@ pub static SD_V1_5_IMG2IMG: ModelSpec = ModelSpec {
     ],
     output: PNG_STREAM,
     additional_fields: AdditionalFields::Policy,
+    default_side: None,
 };
 
 /// Without a mask the real model answers 3030 "missing required input mask_image"
@@ -175,4 +181,5 @@ pub static SD_V1_5_INPAINTING: ModelSpec = ModelSpec {
     ],
     output: PNG_STREAM,
     additional_fields: AdditionalFields::Policy,
+    default_side: None,
 };

@@ -129,6 +129,27 @@ pub fn normalize(
             ));
         }
     }
+    // The one field that picks what runs is never ignored: a caller who meant another model would
+    // get this one's image.
+    let names_a_model = !refused
+        && policy.unknown_fields != UnknownFields::Reject
+        && !unknown_fields.overflowed()
+        && spec.field("model").is_none()
+        && unknown_fields
+            .in_order()
+            .iter()
+            .any(|n| n.as_str() == "model");
+    if names_a_model {
+        violations.push(Violation::new(
+            "/model",
+            Rule::UnknownField,
+            format!(
+                "cannot pick the model here: this route runs {}; to run another, send the \
+                 request to /ai/run/<model id> (the ids: GET /models)",
+                spec.id
+            ),
+        ));
+    }
     for name in raw.duplicates.in_order() {
         violations.push(Violation::new(
             format!("/{name}"),

@@ -532,3 +532,35 @@ fn operator_limits_on_text_and_pixels() {
     assert!(run(&json!({"prompt": "a".repeat(2048)}), Policy::default()).is_ok());
     assert!(run(&json!({"prompt": "a".repeat(2049)}), Policy::default()).is_err());
 }
+
+/// `model` is the one field that picks what runs: never ignored, so a caller who meant another
+/// model does not get this one's image.
+#[test]
+fn a_body_that_names_a_model_is_refused_not_ignored() {
+    let spec = &crate::models::SDXL_LIGHTNING;
+    let found = crate::validate_json(
+        spec,
+        br#"{"prompt": "p", "model": "@cf/black-forest-labs/flux-1-schnell"}"#,
+        Policy::default(),
+        &mut || 1,
+    )
+    .unwrap_err();
+    let ApiError::Invalid(violations) = found else {
+        panic!("a violation list");
+    };
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].path, "/model");
+    assert!(
+        violations[0].message.contains("/ai/run/"),
+        "{}",
+        violations[0].message
+    );
+    // Another unknown field is still ignored.
+    let fine = crate::validate_json(
+        spec,
+        br#"{"prompt": "p", "style": 1}"#,
+        Policy::default(),
+        &mut || 1,
+    );
+    assert_eq!(fine.unwrap().ignored_fields, ["style"]);
+}

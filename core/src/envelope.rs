@@ -15,6 +15,10 @@ pub const CODE_BAD_INPUT: u32 = 5006;
 pub const CODE_BAD_REQUEST: u32 = 3003;
 /// Code for an over-limit body (Workers AI: "Request too large").
 pub const CODE_TOO_LARGE: u32 = 3006;
+/// The media types the native routes take, as a refusal names them.
+pub const NATIVE_MEDIA_TYPES: &str =
+    "application/json, multipart/form-data or application/x-www-form-urlencoded";
+
 /// Code for an unknown model (Workers AI: "No such model ${model} or task").
 pub const CODE_NO_SUCH_MODEL: u32 = 5007;
 /// Code for an unknown path (Cloudflare API: "No route for that URI").
@@ -58,14 +62,15 @@ pub enum ApiError {
     Invalid(Vec<Violation>),
     #[error(transparent)]
     Body(#[from] BodyError),
-    #[error(
-        "content-type {0:?} is not accepted here; send application/json, multipart/form-data or \
-         application/x-www-form-urlencoded"
-    )]
-    UnsupportedMediaType(String),
+    #[error("content-type {sent:?} is not accepted here; send {accepted}")]
+    UnsupportedMediaType {
+        sent: String,
+        /// What the route takes, in words: routes of different surfaces take different types.
+        accepted: &'static str,
+    },
     #[error("the request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
-    #[error("No such model {0} or task")]
+    #[error("No such model {0} or task (the models served: GET /models)")]
     NoSuchModel(String),
     #[error("no route for {method} {path}")]
     NotFound { method: String, path: String },
@@ -100,7 +105,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Invalid(_) | ApiError::Body(_) | ApiError::NoSuchModel(_) => 400,
-            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::TooLarge { .. } => 413,
             ApiError::NotFound { .. } | ApiError::NoSuchImage(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
@@ -151,7 +156,7 @@ impl ApiError {
             ApiError::Invalid(violations) => violation_items(violations),
             ApiError::Body(_) => whole(CODE_BAD_REQUEST),
             ApiError::NoSuchModel(_) => whole(CODE_NO_SUCH_MODEL),
-            ApiError::UnsupportedMediaType(_) => whole(CODE_MEDIA_TYPE),
+            ApiError::UnsupportedMediaType { .. } => whole(CODE_MEDIA_TYPE),
             ApiError::TooLarge { .. } => whole(CODE_TOO_LARGE),
             ApiError::NotFound { .. } | ApiError::NoSuchImage(_) => whole(CODE_NO_ROUTE),
             ApiError::MethodNotAllowed { .. } => whole(CODE_METHOD),
@@ -374,7 +379,11 @@ mod tests {
         assert_eq!(ApiError::Incomplete("cut".into()).status(), 502);
         assert_eq!(ApiError::TooLarge { limit: 1 }.status(), 413);
         assert_eq!(
-            ApiError::UnsupportedMediaType("text/plain".into()).status(),
+            ApiError::UnsupportedMediaType {
+                sent: "text/plain".into(),
+                accepted: NATIVE_MEDIA_TYPES,
+            }
+            .status(),
             415
         );
         assert_eq!(

@@ -43,7 +43,11 @@ pub async fn create(
     let content_type = head.content_type.clone().unwrap_or_default();
     let essence = media_type_essence(&content_type);
     if !(essence.is_empty() || essence == "application/json") {
-        return Err(ApiError::UnsupportedMediaType(content_type).into());
+        return Err(ApiError::UnsupportedMediaType {
+            sent: content_type,
+            accepted: "application/json",
+        }
+        .into());
     }
     let budget = crate::memory::budget(config);
     let (js_body, _hold) = read_body(

@@ -150,7 +150,15 @@ async fn read_request(
     };
     if !fits {
         // The unread body is let go of in lib.rs, as for every refusal.
-        return Err(ApiError::UnsupportedMediaType(content_type).into());
+        let accepted = match endpoint {
+            Endpoint::Generations => "application/json",
+            Endpoint::Edits => "multipart/form-data (the image and mask as files)",
+        };
+        return Err(ApiError::UnsupportedMediaType {
+            sent: content_type,
+            accepted,
+        }
+        .into());
     }
     let budget = crate::memory::budget(config);
     let phase = |body: u64| match endpoint {

@@ -164,7 +164,7 @@ test("an unknown path is a 404; an unknown model is Workers AI's 400 with 5007",
     assert.equal(res.status, 400, path);
     const body = await res.json();
     assertEnvelope(body, { rest: path.startsWith("/client/") });
-    assert.deepEqual([body.errors[0].code, body.errors[0].message], [5007, "No such model @cf/not/a-model or task"]);
+    assert.deepEqual([body.errors[0].code, body.errors[0].message], [5007, "No such model @cf/not/a-model or task (the models served: GET /models)"]);
   }
 });
 

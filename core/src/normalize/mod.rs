@@ -447,6 +447,15 @@ fn image_info(path: &str, bytes: &[u8], policy: &Policy) -> Result<ImageInfo, Vi
 
 fn byte_array_violation(path: &str, problem: ByteArrayProblem) -> Violation {
     match problem {
+        // A string where bytes go is a base64 text or a data URL meant for `image_b64`.
+        ByteArrayProblem::NotAnArray(kind @ "a string") if path == "/image" => Violation::new(
+            path,
+            Rule::Type,
+            format!(
+                "must be an array of integers 0-255, not {kind}; send a base64 string or a data \
+                 URL as image_b64"
+            ),
+        ),
         ByteArrayProblem::NotAnArray(kind) => Violation::new(
             path,
             Rule::Type,

@@ -564,3 +564,23 @@ fn a_body_that_names_a_model_is_refused_not_ignored() {
     );
     assert_eq!(fine.unwrap().ignored_fields, ["style"]);
 }
+
+#[test]
+fn a_string_sent_as_image_points_to_image_b64() {
+    let found = crate::validate_json(
+        &crate::models::SDXL_LIGHTNING,
+        br#"{"prompt": "p", "image": "data:image/png;base64,iVBORw0KGgo="}"#,
+        Policy::default(),
+        &mut || 1,
+    )
+    .unwrap_err();
+    let ApiError::Invalid(violations) = found else {
+        panic!("a violation list");
+    };
+    assert_eq!(violations[0].path, "/image");
+    assert!(
+        violations[0].message.contains("image_b64"),
+        "{}",
+        violations[0].message
+    );
+}

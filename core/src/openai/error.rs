@@ -31,7 +31,10 @@ impl OpenAiError {
         let id: String = id.chars().take(100).collect();
         OpenAiError {
             status: 404,
-            message: format!("The model '{id}' does not exist or you do not have access to it."),
+            message: format!(
+                "The model '{id}' does not exist or you do not have access to it. The models \
+                 served: GET /v1/models."
+            ),
             kind: INVALID_REQUEST,
             param: Some("model".into()),
             code: Some("model_not_found".into()),

@@ -25,7 +25,10 @@ impl BodyEncoding {
             "application/x-www-form-urlencoded" => Ok(BodyEncoding::FormOrJson),
             "multipart/form-data" => Ok(BodyEncoding::Multipart),
             other if other.ends_with("+json") => Ok(BodyEncoding::Json),
-            _ => Err(ApiError::UnsupportedMediaType(content_type.to_owned())),
+            _ => Err(ApiError::UnsupportedMediaType {
+                sent: content_type.to_owned(),
+                accepted: crate::envelope::NATIVE_MEDIA_TYPES,
+            }),
         }
     }
 

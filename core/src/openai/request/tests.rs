@@ -60,7 +60,11 @@ fn defaults_one_image_of_the_default_model() {
     assert_eq!(request.n, 1);
     assert_eq!(request.seeds, [1000]);
     assert!(request.seed_drawn);
-    assert_eq!(request.size, None);
+    assert_eq!(
+        request.size,
+        Some((1024, 1024)),
+        "the model's default, never null"
+    );
     assert_eq!(request.response_format, ResponseFormat::B64Json);
     assert_eq!(request.output_format, None);
 }

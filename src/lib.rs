@@ -47,7 +47,7 @@ mod trace;
 use sdxl_core::answer::{cors_headers, failure_answer, Refusal};
 use sdxl_core::replay::{replayable, ReplayNote, REPLAY_HEADER};
 use sdxl_core::request_head::Method;
-use sdxl_core::route::Route;
+use sdxl_core::route::Surface;
 #[cfg(feature = "jobs")]
 use worker::MessageBatch;
 use worker::{event, Context, Env, Request, Response, Result};
@@ -90,9 +90,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 Failure::Misconfigured(reason) => Refusal::Misconfigured(reason),
                 Failure::Internal(_) => Refusal::Internal,
             };
-            // The REST drop-in's refusals say `"result": {}`, as Workers AI's do.
-            let rest = matches!(Route::parse(&head.path), Route::Rest { .. });
-            responses::failure(failure_answer(refusal, trace.id(), rest))?
+            responses::failure(failure_answer(refusal, trace.id(), Surface::of(&head.path)))?
         }
     };
     let status = response.status_code();

@@ -8,6 +8,7 @@ use crate::access::{CorsPolicy, CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS
 use crate::dispatch::Delivery;
 use crate::envelope::{Envelope, CODE_BAD_UPSTREAM};
 use crate::headers::{etag_matches, field_list, vary_with, ClientCaching};
+use crate::route::Surface;
 use crate::{ApiError, Normalized};
 
 /// Header name and value pairs, in the order they are set.
@@ -291,11 +292,14 @@ pub struct FailureAnswer {
     pub body: String,
 }
 
-/// The answer to a failure, carrying the request id. Never cacheable: failures are not results.
-/// `rest` answers as the Workers AI REST API does, whose errors carry `"result": {}` (its
-/// published description has `result` as a non-nullable object); other routes say `null`.
+/// The answer to a failure, carrying the request id, in the shape of the `surface` it came
+/// through. Never cacheable: failures are not results. The REST drop-in answers as the Workers AI
+/// REST API does, whose errors carry `"result": {}` (its published description has `result` as
+/// a non-nullable object); other routes say `null`. Predictions add Replicate's `title`,
+/// `detail` and `status`, which its clients read (they see nothing of the v4 fields).
+/// (OpenAI's routes answer in OpenAI's error object: `crate::openai::error`.)
 #[must_use]
-pub fn failure_answer(refusal: Refusal<'_>, request_id: &str, rest: bool) -> FailureAnswer {
+pub fn failure_answer(refusal: Refusal<'_>, request_id: &str, surface: Surface) -> FailureAnswer {
     let (status, mut envelope) = match refusal {
         Refusal::Api(error) => (error.status(), error.envelope(Some(request_id))),
         Refusal::Misconfigured(reason) => (
@@ -315,7 +319,7 @@ pub fn failure_answer(refusal: Refusal<'_>, request_id: &str, rest: bool) -> Fai
             ),
         ),
     };
-    if rest {
+    if surface == Surface::Rest {
         envelope.result = Some(json!({}));
     }
     let mut headers = vec![
@@ -333,11 +337,41 @@ pub fn failure_answer(refusal: Refusal<'_>, request_id: &str, rest: bool) -> Fai
             headers.push(("retry-after", seconds.to_string()));
         }
     }
+    let body = if surface == Surface::Jobs {
+        replicate_problem(status, &envelope)
+    } else {
+        envelope.to_json()
+    };
     FailureAnswer {
         status,
         headers,
-        body: envelope.to_json(),
+        body,
     }
+}
+
+/// The v4 envelope with Replicate's problem fields beside it: `title` (the status's reason),
+/// `detail` (every error's message) and `status`.
+fn replicate_problem(status: u16, envelope: &Envelope) -> String {
+    let title = match status {
+        400 | 422 => "Invalid input",
+        401 => "Unauthenticated",
+        403 => "Forbidden",
+        404 => "Not found",
+        405 => "Method not allowed",
+        413 => "Request too large",
+        415 => "Unsupported media type",
+        429 => "Too many requests",
+        503 => "Service unavailable",
+        _ => "Internal error",
+    };
+    let detail: Vec<&str> = envelope.errors.iter().map(|e| e.message.as_str()).collect();
+    let mut body = serde_json::to_value(envelope).unwrap_or_else(|_| json!({}));
+    if let serde_json::Value::Object(map) = &mut body {
+        map.insert("title".into(), json!(title));
+        map.insert("detail".into(), json!(detail.join("; ")));
+        map.insert("status".into(), json!(status));
+    }
+    body.to_string()
 }
 
 /// The headers of the answer to a CORS preflight. A disallowed origin gets no CORS headers,

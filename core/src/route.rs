@@ -35,6 +35,36 @@ pub enum Route<'a> {
     NotFound,
 }
 
+/// Which surface a request came through: it decides the shape of every refusal, decided once
+/// from the path and carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The gateway's own routes: the v4 envelope.
+    Native,
+    /// The Workers AI REST drop-in: the v4 envelope with `"result": {}`, as that API answers.
+    Rest,
+    /// OpenAI's Images API under `/v1`: OpenAI's error object.
+    OpenAi,
+    /// Replicate-shaped predictions under `/v1`: Replicate's `title`/`detail`/`status`, beside
+    /// the v4 envelope's fields.
+    Jobs,
+}
+
+impl Surface {
+    /// The surface of `path`.
+    #[must_use]
+    pub fn of(path: &str) -> Surface {
+        match Route::parse(path) {
+            Route::Rest { .. } => Surface::Rest,
+            Route::OpenAi { rest } if crate::jobs::JobsRoute::parse(rest).is_some() => {
+                Surface::Jobs
+            }
+            Route::OpenAi { .. } => Surface::OpenAi,
+            _ => Surface::Native,
+        }
+    }
+}
+
 const RUN: &str = "/ai/run/";
 const REST: &str = "/client/v4/accounts/";
 

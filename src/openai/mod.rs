@@ -10,7 +10,7 @@ use sdxl_core::openai::error::OpenAiError;
 use sdxl_core::openai::request::Endpoint;
 use sdxl_core::openai::OpenAiRoute;
 use sdxl_core::request_head::RequestHead;
-use sdxl_core::route::Route;
+use sdxl_core::route::Surface;
 use sdxl_core::ApiError;
 use worker::{Headers, Request, Response};
 
@@ -33,14 +33,15 @@ pub async fn handle(
     }
 }
 
-/// A request `sdxl_core::dispatch::plan` refused: under `/v1`, even a 404 or 405 is answered in
-/// OpenAI's envelope; elsewhere in the gateway's.
+/// A request `sdxl_core::dispatch::plan` refused: on OpenAI's routes, even a 404 or 405 is
+/// answered in OpenAI's envelope; elsewhere (predictions included) in the surface's own, by
+/// `sdxl_core::answer::failure_answer`.
 pub fn refuse_unplanned(
     gateway: &mut Gateway<'_>,
     head: &RequestHead,
     refusal: ApiError,
 ) -> Handled {
-    if matches!(Route::parse(&head.path), Route::OpenAi { .. }) {
+    if Surface::of(&head.path) == Surface::OpenAi {
         refuse(gateway, refusal.into())
     } else {
         Err(refusal.into())

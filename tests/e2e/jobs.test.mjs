@@ -86,6 +86,10 @@ test("a bad input is a 400 at once, naming the field under input; nothing is que
   assert.equal(r.status, 400, r.text);
   assert.deepEqual(r.json.errors.map((e) => e.path), ["/input/num_steps"]);
   assert.match(r.json.errors[0].message, /^'\/input\/num_steps' must be <= 20/);
+  // Replicate's clients read only its problem fields (its Python client: title, detail, status).
+  assert.equal(r.json.status, 400);
+  assert.equal(r.json.title, "Invalid input");
+  assert.match(r.json.detail, /\/input\/num_steps/);
   // The jobs Worker answered; the gateway passed its request id on (docs/jobs.md): one id.
   assert.equal(r.json.request_id, r.headers.get("x-request-id"));
   const noModel = await create({ version: "acme/nothing", input: { prompt } });

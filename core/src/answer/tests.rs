@@ -1,6 +1,7 @@
 use super::*;
 use crate::access::AuthError;
 use crate::budget::OverBudget;
+use crate::route::Surface;
 
 fn header<'h>(headers: &'h HeaderList, name: &str) -> Option<&'h str> {
     headers
@@ -202,7 +203,7 @@ fn failures_map_to_status_headers_and_an_envelope() {
         path: "/".into(),
         allow: "GET, HEAD, POST".into(),
     };
-    let answer = failure_answer(Refusal::Api(&not_allowed), "r1", false);
+    let answer = failure_answer(Refusal::Api(&not_allowed), "r1", Surface::Native);
     assert_eq!(answer.status, 405);
     assert_eq!(header(&answer.headers, "allow"), Some("GET, HEAD, POST"));
     assert_eq!(header(&answer.headers, "cache-control"), Some("no-store"));
@@ -210,11 +211,11 @@ fn failures_map_to_status_headers_and_an_envelope() {
     assert_eq!(parse(&answer)["request_id"], "r1");
 
     // The REST drop-in says `"result": {}`, as Workers AI does.
-    let answer = failure_answer(Refusal::Api(&not_allowed), "r1", true);
+    let answer = failure_answer(Refusal::Api(&not_allowed), "r1", Surface::Rest);
     assert_eq!(parse(&answer)["result"], json!({}));
 
     let unauthorized = ApiError::Unauthorized(AuthError::Missing);
-    let answer = failure_answer(Refusal::Api(&unauthorized), "r2", false);
+    let answer = failure_answer(Refusal::Api(&unauthorized), "r2", Surface::Native);
     assert_eq!(answer.status, 401);
     assert_eq!(header(&answer.headers, "www-authenticate"), Some("Bearer"));
 
@@ -223,11 +224,15 @@ fn failures_map_to_status_headers_and_an_envelope() {
         free: 1,
         limit: 3,
     });
-    let answer = failure_answer(Refusal::Api(&busy), "r3", false);
+    let answer = failure_answer(Refusal::Api(&busy), "r3", Surface::Native);
     assert_eq!(answer.status, 503);
     assert_eq!(header(&answer.headers, "retry-after"), Some("1"));
 
-    let answer = failure_answer(Refusal::Misconfigured("AI is not bound"), "r4", true);
+    let answer = failure_answer(
+        Refusal::Misconfigured("AI is not bound"),
+        "r4",
+        Surface::Rest,
+    );
     assert_eq!(answer.status, 500);
     let body = parse(&answer);
     assert_eq!(
@@ -237,7 +242,7 @@ fn failures_map_to_status_headers_and_an_envelope() {
     assert_eq!(body["success"], false);
     assert_eq!(body["result"], json!({}));
 
-    let answer = failure_answer(Refusal::Internal, "r5", false);
+    let answer = failure_answer(Refusal::Internal, "r5", Surface::Native);
     assert_eq!(answer.status, 500);
     assert_eq!(
         parse(&answer)["errors"][0]["message"],
@@ -284,4 +289,39 @@ fn requested_sizes_and_ignored_fields_are_echoed() {
         cache_api_url("https://h.example", "k"),
         "https://h.example/images/k"
     );
+}
+
+#[test]
+fn a_prediction_refusal_carries_replicates_problem_fields() {
+    let invalid = ApiError::Invalid(vec![crate::violation::Violation::new(
+        "/input/n",
+        crate::violation::Rule::Maximum,
+        "must be a whole number from 1 to 8",
+    )]);
+    let answer = failure_answer(Refusal::Api(&invalid), "r6", Surface::Jobs);
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(answer.status, 400);
+    assert_eq!(body["status"], 400);
+    assert_eq!(body["title"], "Invalid input");
+    assert!(
+        body["detail"].as_str().unwrap().contains("from 1 to 8"),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["path"], "/input/n", "the v4 fields stay");
+    let native = failure_answer(Refusal::Api(&invalid), "r6", Surface::Native);
+    assert!(!native.body.contains("\"title\""));
+}
+
+#[test]
+fn each_path_has_one_surface() {
+    for (path, surface) in [
+        ("/", Surface::Native),
+        ("/ai/run/@cf/x/y", Surface::Native),
+        ("/client/v4/accounts/a/ai/run/@cf/x/y", Surface::Rest),
+        ("/v1/images/generations", Surface::OpenAi),
+        ("/v1/predictions", Surface::Jobs),
+        ("/v1/predictions/abc", Surface::Jobs),
+    ] {
+        assert_eq!(Surface::of(path), surface, "{path}");
+    }
 }

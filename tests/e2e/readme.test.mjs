@@ -197,8 +197,11 @@ for (const file of DOCS) {
       for (const [h, v] of expect.headers) assert.equal(got.headers.get(h), v, `${where}: header ${h}`);
       if (expect.json !== null) {
         let body;
+        // `curl -i` prints each response's head before the body: the body is what follows them.
+        let text = got.stdout;
+        while (/^HTTP\/[\d.]+ \d{3}/.test(text)) text = text.slice(text.search(/\r?\n\r?\n/)).trimStart();
         try {
-          body = JSON.parse(got.stdout);
+          body = JSON.parse(text);
         } catch {
           assert.fail(`${where}: the body is not JSON: ${got.stdout.slice(0, 200)}`);
         }

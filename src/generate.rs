@@ -8,7 +8,7 @@ use sdxl_core::dispatch::Delivery;
 use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::pipeline::{Ask, Outcome};
 use sdxl_core::request_head::{Method, RequestHead};
-use sdxl_core::route::Route;
+use sdxl_core::route::Surface;
 use sdxl_core::{normalize, parse_query, ApiError, ModelSpec, Normalized, RawRequest};
 use worker::Request;
 
@@ -97,7 +97,7 @@ pub(crate) async fn generate(
     (raw, hold): (RawRequest, Hold),
     delivery: Delivery,
 ) -> Handled {
-    let rest = matches!(Route::parse(&head.path), Route::Rest { .. });
+    let rest = head.surface == Surface::Rest;
     let (normalized, key) = prepare(gateway, spec, raw, rest).await?;
     let config = gateway.config;
     let seed = normalized.seed().map(|s| s.to_string());

@@ -47,7 +47,6 @@ mod trace;
 use sdxl_core::answer::{cors_headers, failure_answer, Refusal};
 use sdxl_core::replay::{replayable, ReplayNote, REPLAY_HEADER};
 use sdxl_core::request_head::Method;
-use sdxl_core::route::Surface;
 #[cfg(feature = "jobs")]
 use worker::MessageBatch;
 use worker::{event, Context, Env, Request, Response, Result};
@@ -90,7 +89,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 Failure::Misconfigured(reason) => Refusal::Misconfigured(reason),
                 Failure::Internal(_) => Refusal::Internal,
             };
-            responses::failure(failure_answer(refusal, trace.id(), Surface::of(&head.path)))?
+            responses::failure(failure_answer(refusal, trace.id(), head.surface))?
         }
     };
     let status = response.status_code();

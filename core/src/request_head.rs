@@ -5,6 +5,7 @@
 use crate::access::AuthError;
 use crate::config::Config;
 use crate::headers::{any_current, ClientCaching};
+use crate::route::Surface;
 
 /// The request methods the gateway tells apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub struct RequestHead {
     pub method: Method,
     /// The URL's path, still percent-encoded.
     pub path: String,
+    /// The surface the path belongs to, decided once here: the shape of every refusal.
+    pub surface: Surface,
     /// The URL's `scheme://host[:port]`: where the Cache API keys of this deployment live.
     pub url_origin: String,
     /// The URL's query string, without `?`, when it has one.
@@ -78,13 +81,11 @@ impl RequestHead {
         let (origin, query) = crate::route::origin_and_query(url);
         let rest = &url[origin.len().min(url.len())..];
         let path = rest.split(['?', '#']).next().unwrap_or_default();
+        let path = if path.is_empty() { "/" } else { path };
         RequestHead {
             method: Method::parse(method),
-            path: if path.is_empty() {
-                "/".to_owned()
-            } else {
-                path.to_owned()
-            },
+            path: path.to_owned(),
+            surface: Surface::of(path),
             url_origin: origin.to_owned(),
             query: query.map(str::to_owned),
             origin: None,

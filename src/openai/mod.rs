@@ -41,7 +41,7 @@ pub fn refuse_unplanned(
     head: &RequestHead,
     refusal: ApiError,
 ) -> Handled {
-    if Surface::of(&head.path) == Surface::OpenAi {
+    if head.surface == Surface::OpenAi {
         refuse(gateway, refusal.into())
     } else {
         Err(refusal.into())

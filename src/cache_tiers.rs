@@ -1,6 +1,6 @@
 //! The cache tiers results are kept in, and the policy between them: this isolate's memory (the
 //! hottest results, no I/O at all), the Cache API (`caches.default`, per data centre, fast) and,
-//! when an R2 bucket is bound as `IMAGES` (`r2_binding`), R2 (durable, global). Entries are
+//! when an R2 bucket is bound as `IMAGES` (`bindings::r2`), R2 (durable, global). Entries are
 //! whole, verified images keyed by `sdxl_core::cache_key`.
 //!
 //! A tier that fails is a miss, never a failed request: the model can always be asked again.
@@ -15,8 +15,8 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use worker::{console_warn, Cache, Env};
 
+use crate::bindings::r2::R2Bucket;
 use crate::model_output::{verify, ModelImage};
-use crate::r2_binding::R2Bucket;
 
 /// A stored result: the image and the seed it was made with.
 #[derive(Clone)]

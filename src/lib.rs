@@ -6,7 +6,6 @@
 #![cfg(target_arch = "wasm32")]
 
 mod access;
-mod ai_binding;
 mod ai_inputs;
 mod base64_js;
 mod bindings;
@@ -34,7 +33,6 @@ mod permalink;
 mod pipeline;
 #[cfg_attr(feature = "jobs", allow(dead_code))]
 mod playground;
-mod r2_binding;
 mod request_body;
 mod request_head;
 mod responses;

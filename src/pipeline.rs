@@ -16,8 +16,8 @@ use sdxl_core::{ApiError, InputValue, Normalized};
 use wasm_bindgen::JsValue;
 use worker::Delay;
 
-use crate::ai_binding::{run_options, AiBinding};
 use crate::ai_inputs;
+use crate::bindings::ai::{run_options, AiBinding};
 use crate::cache_tiers::{Stored, Tiers};
 use crate::failure::Failure;
 use crate::gateway::Gateway;

@@ -3,46 +3,26 @@
 //! `[assets]`), so the page is not in the Wasm, nor in the script bundle's size. With
 //! `run_worker_first` every request reaches this Worker first and is routed as ever; the page is
 //! only reached through the `ASSETS` binding, here.
-//!
-//! The binding is called raw, as `AI` and `IMAGES` are: written with `worker::Env::assets`,
-//! `worker::Fetcher::fetch` and `Response::bytes`, this module made the bundle 6.7 KiB gzip
-//! larger (`wrangler deploy --dry-run`: 279.17 against 272.43 KiB).
 
-use js_sys::{Promise, Uint8Array};
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::Uint8Array;
 use wasm_bindgen_futures::JsFuture;
 use worker::{Env, Response};
 
-use crate::bindings::typed_binding;
+use crate::bindings::assets::{self, AssetError, ASSETS_BINDING};
 use crate::failure::{Failure, Handled};
-
-/// The Workers Static Assets binding holding the page.
-const ASSETS_BINDING: &str = "ASSETS";
-
-#[wasm_bindgen]
-extern "C" {
-    /// The assets binding's JS object (a `Fetcher`).
-    type Assets;
-
-    #[wasm_bindgen(method, catch)]
-    fn fetch(this: &Assets, url: &str) -> Result<Promise, JsValue>;
-}
 
 /// The page, for a request to `origin`.
 pub async fn page(env: &Env, origin: &str) -> Handled {
-    let assets: Assets = typed_binding(env, ASSETS_BINDING, "Fetcher")
-        .map_err(|e| {
-            Failure::Misconfigured(format!(
-                "the {ASSETS_BINDING} binding (the playground page, [assets] in wrangler.toml): {e}"
-            ))
-        })?
-        .unchecked_into();
     // `/` is the assets directory's index.html (`/index.html` is a redirect to `/`). Always a
     // GET: a HEAD is answered from GET's answer (lib.rs).
-    let asset: web_sys::Response = JsFuture::from(assets.fetch(&format!("{origin}/"))?)
-        .await?
-        .unchecked_into();
+    let asset = assets::fetch(env, &format!("{origin}/"))
+        .await
+        .map_err(|e| match e {
+            AssetError::Unbound(e) => Failure::Misconfigured(format!(
+                "the {ASSETS_BINDING} binding (the playground page, [assets] in wrangler.toml): {e}"
+            )),
+            AssetError::Thrown(e) => Failure::from(e),
+        })?;
     if asset.status() != 200 {
         return Err(Failure::Misconfigured(format!(
             "the {ASSETS_BINDING} binding answered {} for the playground page",

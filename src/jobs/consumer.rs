@@ -23,13 +23,13 @@ use worker::{
 };
 
 use super::store::{self, AppliedJob};
+use crate::bindings::r2::R2Bucket;
 use crate::cache_tiers::Tiers;
 use crate::config::Config;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::generate::prepare;
 use crate::pipeline::produce;
-use crate::r2_binding::R2Bucket;
 use crate::trace::Trace;
 
 /// Seconds before a message is delivered again when the job's object could not be reached.

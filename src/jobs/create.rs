@@ -11,25 +11,14 @@ use sdxl_core::jobs::request::{model_input, read_create, under_input};
 use sdxl_core::parse::{media_type_essence, ByteSource};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::{normalize, ApiError, Policy};
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use worker::Request;
-
-#[wasm_bindgen]
-extern "C" {
-    /// The queue binding's JS object.
-    type Queue;
-
-    #[wasm_bindgen(method, catch, js_name = sendBatch)]
-    fn send_batch(this: &Queue, messages: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
-}
 
 use super::object::now_ms;
 use super::{store, webhook, QUEUE_BINDING};
+use crate::bindings::queue::{self, SendError};
+use crate::bindings::r2::R2Bucket;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
-use crate::r2_binding::R2Bucket;
 use crate::request_body::read_body;
 
 pub async fn create(
@@ -164,17 +153,13 @@ pub async fn create(
         webhook,
     };
     store::create(env, &job).await?;
-    // The queue called raw, as `worker::Queue::send_batch` calls it (`{body}` per message): its
-    // generic glue serialized each body with serde_wasm_bindgen.
-    let queue: Queue = crate::bindings::typed_binding(env, QUEUE_BINDING, "WorkerQueue")
-        .map_err(|e| Failure::Misconfigured(format!("the {QUEUE_BINDING} binding: {e}")))?
-        .unchecked_into();
-    let batch = js_sys::Array::new();
-    for text in messages {
-        let message = js_sys::Object::new();
-        js_sys::Reflect::set(&message, &JsValue::from_str("body"), &JsValue::from(text))?;
-        batch.push(&message);
-    }
-    JsFuture::from(queue.send_batch(&batch)?).await?;
+    queue::send_batch(env, QUEUE_BINDING, messages)
+        .await
+        .map_err(|e| match e {
+            SendError::Unbound(e) => {
+                Failure::Misconfigured(format!("the {QUEUE_BINDING} binding: {e}"))
+            }
+            SendError::Thrown(e) => Failure::from(e),
+        })?;
     Ok(job)
 }

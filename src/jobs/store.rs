@@ -3,22 +3,10 @@
 pub use sdxl_core::jobs::job::AppliedJob;
 use sdxl_core::jobs::job::{Job, JobEvent};
 use sdxl_core::jobs::json::JsonError;
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use worker::{Env, ObjectNamespace, Stub};
 
-#[wasm_bindgen]
-extern "C" {
-    /// An object's stub, called raw: `Stub::fetch_with_request` wraps the answer in a
-    /// `worker::Response`, whose body this module would only unwrap again.
-    type RawStub;
-
-    #[wasm_bindgen(method, catch, js_name = fetch)]
-    fn fetch(this: &RawStub, request: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
-}
-
 use super::JOBS_BINDING;
+use crate::bindings::durable_object;
 use crate::failure::{Failure, Handled};
 
 fn unreadable(e: JsonError) -> Failure {
@@ -26,9 +14,7 @@ fn unreadable(e: JsonError) -> Failure {
 }
 
 fn namespace(env: &Env) -> Handled<ObjectNamespace> {
-    // As `env.durable_object(JOBS_BINDING)` (`typed_binding` says why not).
-    crate::bindings::typed_binding(env, JOBS_BINDING, "DurableObjectNamespace")
-        .map(ObjectNamespace::unchecked_from_js)
+    durable_object::namespace(env, JOBS_BINDING)
         .map_err(|e| Failure::Misconfigured(format!("the {JOBS_BINDING} binding: {e}")))
 }
 
@@ -43,13 +29,7 @@ pub fn new_id(env: &Env) -> Handled<String> {
 
 async fn call(env: &Env, id: &str, op: &str, body: Option<String>) -> Handled<web_sys::Response> {
     let req = crate::jobs::post(&format!("https://job/{op}"), body.as_deref(), None)?;
-    let stub: RawStub = stub(env, id)?.into_rpc();
-    // Failures in `worker::Error`'s words, as `fetch_with_request` reported them.
-    let promise = stub.fetch(req.inner()).map_err(worker::Error::from)?;
-    let response = JsFuture::from(promise).await.map_err(worker::Error::from)?;
-    Ok(response
-        .dyn_into::<web_sys::Response>()
-        .map_err(worker::Error::from)?)
+    Ok(durable_object::fetch(stub(env, id)?, req.inner()).await?)
 }
 
 /// Stores a new job in its object.

@@ -9,20 +9,9 @@ use futures_util::pin_mut;
 use sdxl_core::jobs::webhook::{
     message_id, next_after, parse_secrets, signature, Delivery, Next, WebhookEvent,
 };
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Env, Result};
 
 use super::object::{now_ms, JobObject};
-
-#[wasm_bindgen]
-extern "C" {
-    /// The runtime's global `fetch`, called as `worker::Fetch` calls it (with no abort signal),
-    /// raw: `Fetch` converts its answer to a `worker::Response`, glue the bundle need not carry.
-    #[wasm_bindgen(catch, js_name = fetch)]
-    fn global_fetch(request: &web_sys::Request) -> std::result::Result<js_sys::Promise, JsValue>;
-}
 
 /// The setting that holds the signing secrets.
 pub const SECRETS: &str = "WEBHOOK_SECRETS";
@@ -109,8 +98,7 @@ async fn send(
             &signature(keys, &id, timestamp_s, body),
         )?;
         let request = super::post(url, Some(body), Some(&headers))?;
-        let response = JsFuture::from(global_fetch(request.inner())?).await?;
-        let response: web_sys::Response = response.dyn_into()?;
+        let response = crate::bindings::fetch::fetch(request.inner()).await?;
         Ok::<u16, worker::Error>(response.status())
     };
     let deadline = Delay::from(ATTEMPT_TIMEOUT);

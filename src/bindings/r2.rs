@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
-use crate::bindings::binding;
+use super::binding;
 
 /// The R2 binding name the gateway looks for.
 pub const R2_BINDING: &str = "IMAGES";

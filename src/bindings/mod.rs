@@ -1,5 +1,18 @@
-//! Reading a binding off the Worker's `env` by name: one lookup for every raw binding (`AI`,
-//! `IMAGES`), which the raw binding modules cast to their own types.
+//! The Worker's bindings, one module each, every one called raw (its JS object and the few
+//! methods the Worker uses, declared here and nowhere else): the typed wrappers of the `worker`
+//! crate each brought glue into the bundle that nothing else used. This module reads a binding
+//! off `env` by name; each submodule casts it to its own type.
+
+pub mod ai;
+pub mod assets;
+#[cfg(feature = "jobs")]
+pub mod durable_object;
+#[cfg(feature = "jobs")]
+pub mod fetch;
+#[cfg(feature = "jobs")]
+pub mod queue;
+pub mod r2;
+pub mod rate_limiter;
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;

@@ -1,0 +1,41 @@
+//! The jobs' Durable Object namespace (`JOBS`): a namespace by name, and a stub called raw:
+//! `Stub::fetch_with_request` wraps the answer in a `worker::Response`, whose body the caller
+//! would only unwrap again.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Env, ObjectNamespace, Stub};
+
+use super::typed_binding;
+
+#[wasm_bindgen]
+extern "C" {
+    /// An object's stub, called raw.
+    type RawStub;
+
+    #[wasm_bindgen(method, catch, js_name = fetch)]
+    fn fetch(this: &RawStub, request: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// The namespace bound as `name` (as `env.durable_object(name)`: `typed_binding` says why not).
+///
+/// # Errors
+/// The binding is missing or of another type.
+pub fn namespace(env: &Env, name: &str) -> Result<ObjectNamespace, String> {
+    typed_binding(env, name, "DurableObjectNamespace").map(ObjectNamespace::unchecked_from_js)
+}
+
+/// `request` sent to the object of `stub`; failures in `worker::Error`'s words, as
+/// `fetch_with_request` reported them.
+///
+/// # Errors
+/// What the runtime threw, or an answer that is no `Response`.
+pub async fn fetch(stub: Stub, request: &web_sys::Request) -> worker::Result<web_sys::Response> {
+    let stub: RawStub = stub.into_rpc();
+    let promise = stub.fetch(request).map_err(worker::Error::from)?;
+    let response = JsFuture::from(promise).await.map_err(worker::Error::from)?;
+    response
+        .dyn_into::<web_sys::Response>()
+        .map_err(worker::Error::from)
+}

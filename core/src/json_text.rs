@@ -62,11 +62,39 @@ pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The length of what [`push_str`] writes for `s`, without writing it: a job's input is sized
+/// for its queue message without a copy of it.
+#[must_use]
+pub fn escaped_len(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|byte| match byte {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn escaped_len_is_what_push_str_writes() {
+        for s in [
+            "",
+            "plain",
+            "q\"uote\\ \n\r\t\u{8}\u{c}\u{1}\u{1f} é 🐈",
+            "\u{7f}\u{0}",
+        ] {
+            let mut out = String::new();
+            push_str(&mut out, s);
+            assert_eq!(escaped_len(s), out.len(), "{s:?}");
+        }
+    }
 
     #[test]
     fn the_text_is_displays() {

@@ -111,10 +111,11 @@ pub async fn create(
         seed: request.seed_of(variant),
         input,
     };
-    let inline = InputRef::Inline {
-        body: request.input.to_owned(),
+    // Sized without a copy: the input can be megabytes, and only a small one travels inline.
+    let placeholder = InputRef::Stored {
+        r2_key: String::new(),
     };
-    let longest = message(variants.len() - 1, inline.clone()).to_json().len();
+    let longest = message(variants.len() - 1, placeholder).len_with_inline(request.input);
     let input = if must_store(longest, variants.len()) {
         // Too large for the job's messages together: to R2 once, under its content hash.
         let Some(bucket) = R2Bucket::from_env(env) else {
@@ -131,7 +132,9 @@ pub async fn create(
             .await?;
         InputRef::Stored { r2_key }
     } else {
-        inline
+        InputRef::Inline {
+            body: request.input.to_owned(),
+        }
     };
     let messages: Vec<String> = (0..variants.len())
         .map(|variant| message(variant, input.clone()).to_json())

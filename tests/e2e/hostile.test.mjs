@@ -88,8 +88,9 @@ test("OpenAI edits: a 69-byte mask claiming 16,777,216 x 1 RGBA16 is a 400 namin
       4 * MIB,
     );
     assert.equal(answer.status, 400, JSON.stringify(answer.body));
-    assert.equal(answer.body.error.param, "mask", JSON.stringify(answer.body));
-    assert.match(answer.body.error.message, /4096/);
+    // With an image the mask is the one problem; without, the missing image comes first.
+    if (withImage) assert.equal(answer.body.error.param, "mask", JSON.stringify(answer.body));
+    assert.match(answer.body.error.message, /'\/mask' is 16777216x1; neither side may exceed 4096/);
   }
 });
 

@@ -72,6 +72,19 @@ impl JobMessage {
         out
     }
 
+    /// The length of [`JobMessage::to_json`] for this message with `input` inline in place of
+    /// its own input, without writing it (the input can be megabytes).
+    #[must_use]
+    pub fn len_with_inline(&self, input: &str) -> usize {
+        let empty = JobMessage {
+            input: InputRef::Inline {
+                body: String::new(),
+            },
+            ..self.clone()
+        };
+        empty.to_json().len() - 2 + crate::json_text::escaped_len(input)
+    }
+
     /// Reads a message as [`JobMessage::to_json`] writes it.
     ///
     /// # Errors
@@ -142,6 +155,18 @@ mod tests {
         };
         let text = serde_json::to_string(&m).unwrap();
         assert!(text.len() < 128 * 1024, "{}", text.len());
+        let InputRef::Inline { body } = &m.input else {
+            unreachable!()
+        };
+        assert_eq!(m.len_with_inline(body), text.len());
+        let escaped = "\"\n\u{1}".repeat(10);
+        let with = JobMessage {
+            input: InputRef::Inline {
+                body: escaped.clone(),
+            },
+            ..m.clone()
+        };
+        assert_eq!(m.len_with_inline(&escaped), with.to_json().len());
         assert_eq!(serde_json::from_str::<JobMessage>(&text).unwrap(), m);
         let stored = serde_json::to_value(InputRef::Stored {
             r2_key: "job-inputs/1".into(),

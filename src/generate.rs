@@ -63,6 +63,18 @@ pub(crate) async fn prepare(
     raw: RawRequest,
     rest: bool,
 ) -> Result<(Normalized, String), Failure> {
+    let normalized = validate(gateway, spec, raw, rest)?;
+    let key = key_of(gateway, &normalized).await?;
+    Ok((normalized, key))
+}
+
+/// Validates and normalizes `raw` for `spec` (see [`prepare`]).
+pub(crate) fn validate(
+    gateway: &mut Gateway<'_>,
+    spec: &'static ModelSpec,
+    raw: RawRequest,
+    rest: bool,
+) -> Result<Normalized, Failure> {
     let Gateway {
         config,
         ref mut trace,
@@ -78,14 +90,29 @@ pub(crate) async fn prepare(
         seed_from_unit(js_sys::Math::random())
     })
     .map_err(ApiError::Invalid)?;
-    let key = crate::digest::cache_key(&normalized).await?;
+    trace.log.ms.validate += now() - started;
+    Ok(normalized)
+}
+
+/// The cache key of `normalized`, noted on the trace with what the log line says of it.
+pub(crate) async fn key_of(
+    gateway: &mut Gateway<'_>,
+    normalized: &Normalized,
+) -> Result<String, Failure> {
+    let Gateway {
+        config,
+        ref mut trace,
+        ..
+    } = *gateway;
+    let started = now();
+    let key = crate::digest::cache_key(normalized).await?;
     trace.log.ms.validate += now() - started;
     trace.log.key = Some(key.clone());
     trace.log.seed = normalized.seed();
     if let Some(prompt) = normalized.inputs.text("prompt") {
         trace.log.set_prompt(prompt, config.log_prompts);
     }
-    Ok((normalized, key))
+    Ok(key)
 }
 
 /// The native routes and the REST drop-in: the request through the pipeline, answered as

@@ -785,7 +785,7 @@ fn check_normalized(
         prop_assert_eq!(forwarded.is_some(), sent.is_some(), "{} forwarded", name);
         if let (Some(forwarded), Some(sent)) = (forwarded, sent) {
             prop_assert!(
-                forwarded.bytes == sent,
+                *forwarded.bytes == *sent,
                 "{} bytes differ from those sent",
                 name
             );
@@ -987,7 +987,7 @@ fn one_picture_in_every_encoding_is_one_request() {
             )
             .map_err(|e| TestCaseError::fail(format!("{} refused: {e:?}", fixture.name)))?;
             let image = n.inputs.image("image").expect("image forwarded");
-            prop_assert!(image.bytes == fixture.bytes);
+            prop_assert!(*image.bytes == *fixture.bytes);
             prop_assert_eq!((image.info.width, image.info.height), fixture.dims);
             keys.push(sdxl_core::cache_key::cache_key(&n));
         }

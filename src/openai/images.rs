@@ -26,14 +26,14 @@ use sdxl_core::openai::seeds::CONCURRENT_RUNS;
 use sdxl_core::parse::ByteSource;
 use sdxl_core::pipeline::{Ask, Outcome};
 use sdxl_core::request_head::{Method, RequestHead};
-use sdxl_core::ApiError;
+use sdxl_core::{ApiError, Normalized};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
-use crate::generate::prepare;
+use crate::generate::{key_of, validate};
 use crate::pipeline::produce;
 use crate::request_body::{form_parts, read_body};
 use crate::trace::{now, Trace};
@@ -64,16 +64,13 @@ pub async fn answer(
     endpoint: Endpoint,
 ) -> Handled {
     let Gateway {
-        env,
-        ctx,
-        config,
-        ref mut trace,
+        env, ctx, config, ..
     } = *gateway;
     let started = now();
     // Held until the answer is made: the request's images stay in memory that long.
-    let (request, _held) = read_request(req, head, config, endpoint).await?;
-    trace.log.ms.validate += now() - started;
-    trace.log.model = Some(request.model.id);
+    let (mut request, _held) = read_request(req, head, config, endpoint).await?;
+    gateway.trace.log.ms.validate += now() - started;
+    gateway.trace.log.model = Some(request.model.id);
     if request.response_format == ResponseFormat::Url {
         // No permalink secret, no URL: a misconfiguration to fix, never an id anyone could make.
         if let Err(reason) = &config.permalinks {
@@ -88,9 +85,14 @@ pub async fn answer(
     view.if_none_match = None;
 
     let budget = crate::memory::budget(config);
+    // One normalized request for all `n` images: they differ by seed alone, and share their
+    // input image's bytes (never a copy per image).
+    let base = validate(gateway, request.model, request.take_raw(), false)?;
+    let trace = &mut *gateway.trace;
     let request_id = trace.id().to_owned();
     let failed = Cell::new(false);
     let (request_ref, view_ref, budget_ref, failed_ref) = (&request, &view, &budget, &failed);
+    let base_ref = &base;
     let request_id = request_id.as_str();
     let results: Vec<(Option<Result<Made, Failure>>, Trace)> = stream::iter(0..request.images())
         .map(|i| async move {
@@ -107,7 +109,7 @@ pub async fn answer(
                 config,
                 trace: &mut sub,
             };
-            let made = make_one(&mut gateway, view_ref, request_ref, i, budget_ref).await;
+            let made = make_one(&mut gateway, view_ref, request_ref, base_ref, i, budget_ref).await;
             if made.is_err() {
                 failed_ref.set(true);
             }
@@ -202,14 +204,18 @@ async fn make_one(
     gateway: &mut Gateway<'_>,
     view: &RequestHead,
     request: &ImagesRequest,
+    base: &Normalized,
     i: usize,
     budget: &Rc<MemoryBudget>,
 ) -> Result<Made, Failure> {
     // As a query-string request starts: the pipeline grows it to the run's needs, and only if
     // this request is the one that runs the model.
     let hold = budget.hold(bytes_phase(0)).map_err(ApiError::from)?;
-    let raw = request.raw_for(i);
-    let (normalized, key) = prepare(gateway, request.model, raw, false).await?;
+    let mut normalized = base.clone();
+    if let Some(&seed) = request.seeds.get(i) {
+        normalized.set_seed(seed);
+    }
+    let key = key_of(gateway, &normalized).await?;
     let plan = CachePlan::new(view.caching(), false, normalized.seed_drawn);
     let ask = Ask {
         key: &key,

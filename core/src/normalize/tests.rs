@@ -214,7 +214,7 @@ fn image_rows() {
     ] {
         let n = accept(json!({"prompt": "a", "image": bytes_json(bytes)}));
         let img = n.inputs.image("image").unwrap();
-        assert_eq!(img.bytes, bytes);
+        assert_eq!(&*img.bytes, bytes);
         assert_eq!(
             (img.info.format, img.info.width, img.info.height),
             (format, 64, 48)
@@ -287,7 +287,7 @@ fn mask_rows() {
     let n = accept(json!({
         "prompt": "a", "image": bytes_json(PNG_256), "mask": bytes_json(MASK_256)
     }));
-    assert_eq!(n.inputs.image("mask").unwrap().bytes, MASK_256);
+    assert_eq!(&*n.inputs.image("mask").unwrap().bytes, MASK_256);
     assert_eq!(
         paths(json!({"prompt": "a", "mask": bytes_json(MASK_256)})),
         one("/mask", Rule::Requires)

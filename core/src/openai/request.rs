@@ -160,10 +160,21 @@ pub struct ImagesRequest {
 
 impl ImagesRequest {
     /// The model's fields for image `i` (`0..n`): the request's, with the seed `seeds[i]`.
+    #[cfg(test)]
     #[must_use]
-    pub fn raw_for(&self, i: usize) -> RawRequest {
+    pub(crate) fn raw_for(&self, i: usize) -> RawRequest {
         let mut raw = self.raw.clone();
         if let (Some(seed), Some(field)) = (self.seeds.get(i), self.model.field("seed")) {
+            raw.insert(field, RawValue::Json(Value::from(*seed)));
+        }
+        raw
+    }
+
+    /// The model's fields of the first image, taken out (its images moved, not copied): the
+    /// others are the same request with their own seed (`seeds`), normalized once.
+    pub fn take_raw(&mut self) -> RawRequest {
+        let mut raw = std::mem::take(&mut self.raw);
+        if let (Some(seed), Some(field)) = (self.seeds.first(), self.model.field("seed")) {
             raw.insert(field, RawValue::Json(Value::from(*seed)));
         }
         raw

@@ -238,7 +238,7 @@ fn an_edit_takes_the_image_size_and_a_default_strength() {
     assert_eq!(request.seeds, [5, 6]);
     let inputs = normalized(&request, 1).inputs;
     assert_eq!(inputs.number("strength"), Some(EDIT_STRENGTH));
-    assert_eq!(inputs.image("image").unwrap().bytes, image);
+    assert_eq!(&*inputs.image("image").unwrap().bytes, &image[..]);
     // `image[]` (the SDKs' array naming) with one file is the same request.
     let bracketed = edit(vec![
         ("prompt", text("night")),

@@ -10,8 +10,9 @@ use crate::model::ModelSpec;
 /// A decoded input image and what its header says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputImage {
-    /// Shared, not copied, by the variants of one request (`n` images differ only by seed).
-    pub bytes: Rc<[u8]>,
+    /// Shared, not copied, by the variants of one request (`n` images differ only by seed); an
+    /// `Rc<Vec>`, so the decoded bytes are moved in, not copied as into an `Rc<[u8]>`.
+    pub bytes: Rc<Vec<u8>>,
     pub info: ImageInfo,
     /// The client's own text of these bytes, when the body's source kept one that is exactly
     /// their standard, padded base64 (what the model is sent), so they are not encoded again.

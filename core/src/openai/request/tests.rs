@@ -295,7 +295,7 @@ fn an_edit_mask_is_converted_to_white_for_repaint() {
     let inputs = normalized(&request, 0).inputs;
     // With a mask, the table's strength (1) applies.
     assert_eq!(inputs.number("strength"), Some(1.0));
-    let converted = &inputs.image("mask").unwrap().bytes;
+    let converted: &[u8] = &inputs.image("mask").unwrap().bytes;
     let mut reader = png::Decoder::new(std::io::Cursor::new(converted))
         .read_info()
         .unwrap();

@@ -5,7 +5,7 @@
 
 use sdxl_core::budget::Phase;
 use sdxl_core::inputs::seed_from_unit;
-use sdxl_core::jobs::job::{Job, Status, Variant, Webhook};
+use sdxl_core::jobs::job::{Job, JobEvent, Status, Variant, Webhook};
 use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
 use sdxl_core::jobs::request::{model_input, read_create, under_input};
 use sdxl_core::parse::{media_type_essence, ByteSource};
@@ -156,13 +156,24 @@ pub async fn create(
         webhook,
     };
     store::create(env, &job).await?;
-    queue::send_batch(env, QUEUE_BINDING, messages)
-        .await
-        .map_err(|e| match e {
+    let sent = queue::send_batch(env, QUEUE_BINDING, messages).await;
+    if let Err(e) = sent {
+        // Stored but never queued: the job ends now, failed (its webhook says so), rather than
+        // stay `starting` for ever; the caller learns it from this answer.
+        let failure = match e {
             SendError::Unbound(e) => {
                 Failure::Misconfigured(format!("the {QUEUE_BINDING} binding: {e}"))
             }
             SendError::Thrown(e) => Failure::from(e),
-        })?;
+        };
+        let reason = "the job could not be queued".to_owned();
+        if store::apply(env, &job.id, &JobEvent::Failed { reason })
+            .await
+            .is_err()
+        {
+            worker::console_error!("jobs: job {} could not be queued nor failed", job.id);
+        }
+        return Err(failure);
+    }
     Ok(job)
 }

@@ -191,3 +191,12 @@ export function readNote(value) {
   if (at < 0) return null;
   return { rateKey: note.rate_key, cap: note.cache_bytes, logText: text.slice(at + 7, -1) };
 }
+
+/**
+ * Whether an answered request emptied a cache tier, so the replays made from it must go: only
+ * the local admin route that does so (`DELETE /__admin/cache-api/<key>`, answered 200, with
+ * `LOCAL_ADMIN` on). A path or query that merely contains `/__admin/` empties nothing.
+ */
+export function emptiesTiers(method, path, status, localAdmin) {
+  return localAdmin && status === 200 && method === "DELETE" && path.startsWith("/__admin/cache-api/");
+}

@@ -37,6 +37,7 @@ import {
   REPLAY_HEADER,
   ReplayCache,
   candidate,
+  emptiesTiers,
   fingerprint,
   lineMiddle,
   readNote,
@@ -151,7 +152,8 @@ async function wasmFetch(request, env, ctx) {
 export default {
   async fetch(request, env, ctx) {
     const started = Date.now();
-    if (env.LOCAL_ADMIN === "true" && request.url.includes("/__admin/replays")) {
+    const path = new URL(request.url).pathname;
+    if (env.LOCAL_ADMIN === "true" && path === "/__admin/replays") {
       // Local runs only (as the Wasm's admin routes): what the replay cache holds and has served
       // (`?caller=ip:<address>`: to that caller).
       const caller = new URL(request.url).searchParams.get("caller");
@@ -173,8 +175,9 @@ export default {
     }
     const response = await wasmFetch(forWasm, env, ctx);
     wasmStillTheSame();
-    // A local admin route may have emptied a tier (in production these paths answer 404).
-    if (response.status === 200 && request.url.includes("/__admin/")) {
+    // The local admin route that empties a tier empties this cache too; no other request does
+    // (a query or a path that merely contains it must not drop everyone's replays).
+    if (emptiesTiers(request.method, path, response.status, env.LOCAL_ADMIN === "true")) {
       replays.clear();
     }
     return remember(response, key, request.headers);

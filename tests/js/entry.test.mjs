@@ -9,6 +9,7 @@ import {
   MAX_BODY,
   ReplayCache,
   candidate,
+  emptiesTiers,
   fingerprint,
   lineMiddle,
   readNote,
@@ -143,4 +144,13 @@ test("requests asking not to use the cache are not fingerprinted (never replayab
   assert.ok(!candidate(req({ pragma: "no-cache" })));
   assert.ok(candidate(req({ "cache-control": "max-age=60" })));
   assert.ok(candidate(req({ pragma: "x" })));
+});
+
+test("only the local admin route that empties a tier empties the replays", () => {
+  assert.equal(emptiesTiers("DELETE", "/__admin/cache-api/abc", 200, true), true);
+  assert.equal(emptiesTiers("DELETE", "/__admin/cache-api/abc", 200, false), false, "production");
+  assert.equal(emptiesTiers("DELETE", "/__admin/cache-api/abc", 404, true), false);
+  assert.equal(emptiesTiers("GET", "/__admin/memory", 200, true), false);
+  assert.equal(emptiesTiers("GET", "/images/x/__admin/cache-api/y", 200, true), false);
+  assert.equal(emptiesTiers("POST", "/", 200, true), false);
 });

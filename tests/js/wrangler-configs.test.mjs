@@ -49,12 +49,14 @@ test("the jobs Worker counts against the gateway's rate limiter, in production a
   }
 });
 
-test("the gateway's service binding names the jobs Worker, in production and locally", () => {
+test("the gateway's service binding names the jobs Worker, in production and locally; the local one has a name of its own", () => {
   const name = jobs.get("").get("name");
-  assert.equal(jobs.get("env.local").get("name"), name);
-  const binding = `{ binding = "JOBS_WORKER", service = ${name} }`;
-  assert.ok(gateway.get("").get("services").includes(binding));
-  assert.ok(read("wrangler.toml").split("\n[env.local]\n")[1].includes(binding));
+  const local = jobs.get("env.local").get("name");
+  assert.notEqual(local, name, "deploying -e local must not replace the production Worker");
+  assert.ok(gateway.get("").get("services").includes(`{ binding = "JOBS_WORKER", service = ${name} }`));
+  assert.ok(
+    read("wrangler.toml").split("\n[env.local]\n")[1].includes(`{ binding = "JOBS_WORKER", service = ${local} }`),
+  );
 });
 
 test("the jobs' Durable Object and queues are the jobs Worker's alone, which has no public address", () => {

@@ -1,6 +1,6 @@
-//! Which handler answers a request, and in which form: the route table (`route::Route`) with a
-//! method table beside it (each route declares its methods, as a router declares method and
-//! path together), the delivery a client negotiates, and the local admin routes.
+//! Which handler answers a request, and in which form: the plan each route of the route table
+//! (`route::Route`, with its methods and surface) makes, the delivery a client negotiates, and
+//! the local admin routes.
 
 use crate::envelope::ApiError;
 use crate::headers::{wanted, Wanted};
@@ -99,36 +99,6 @@ pub enum Admin<'a> {
     Trap,
 }
 
-/// Methods a route that only reads takes. `HEAD` is answered wherever `GET` is, with the same
-/// headers and no body.
-const READ: &[Method] = &[Method::Get, Method::Head];
-/// Methods a generation route takes: `GET`/`HEAD` with a query, `POST` with a body.
-const GENERATE: &[Method] = &[Method::Get, Method::Head, Method::Post];
-/// The REST drop-in takes what the Workers AI REST API takes; so do OpenAI's image routes.
-const REST: &[Method] = &[Method::Post];
-
-/// The method table: which methods each route takes (`None`: the route does not exist).
-#[must_use]
-pub fn methods(route: &Route<'_>) -> Option<&'static [Method]> {
-    match route {
-        Route::Root | Route::Run { .. } => Some(GENERATE),
-        Route::Rest { .. } => Some(REST),
-        Route::Image { .. } | Route::Models | Route::OpenApi => Some(READ),
-        Route::OpenAi { rest } if JobsRoute::parse(rest).is_some() => {
-            match JobsRoute::parse(rest) {
-                Some(JobsRoute::Get { .. }) => Some(READ),
-                _ => Some(REST),
-            }
-        }
-        Route::OpenAi { rest } => match OpenAiRoute::parse(rest) {
-            OpenAiRoute::Generations | OpenAiRoute::Edits => Some(REST),
-            OpenAiRoute::Models | OpenAiRoute::Model(_) => Some(READ),
-            OpenAiRoute::NotFound => None,
-        },
-        Route::NotFound => None,
-    }
-}
-
 /// The `Allow` header of a route's methods.
 #[must_use]
 pub fn allow(methods: &[Method]) -> String {
@@ -153,7 +123,7 @@ pub fn plan(head: &RequestHead, local_admin: bool) -> Result<Plan<'_>, ApiError>
         }
     }
     let route = Route::parse(&head.path);
-    let Some(methods) = methods(&route) else {
+    let Some(methods) = route.methods() else {
         return Err(ApiError::NotFound {
             method: head.method.as_str().to_owned(),
             path: head.path.clone(),
@@ -179,10 +149,8 @@ pub fn plan(head: &RequestHead, local_admin: bool) -> Result<Plan<'_>, ApiError>
         },
         Route::Models => Plan::Models,
         Route::OpenApi => Plan::OpenApi,
-        Route::OpenAi { rest } => match JobsRoute::parse(rest) {
-            Some(jobs) => Plan::Jobs(jobs),
-            None => Plan::OpenAi(OpenAiRoute::parse(rest)),
-        },
+        Route::Jobs(jobs) => Plan::Jobs(jobs),
+        Route::OpenAi(openai) => Plan::OpenAi(openai),
         Route::Root
             if fields == Fields::Query
                 && head.query.is_none()
@@ -218,8 +186,8 @@ pub fn plan(head: &RequestHead, local_admin: bool) -> Result<Plan<'_>, ApiError>
     })
 }
 
-/// `methods` has no entry for `NotFound`, so it never gets here; answered as a 404 all the same
-/// rather than a panic.
+/// `Route::methods` has no entry for `NotFound`, so it never gets here; answered as a 404 all
+/// the same rather than a panic.
 fn unreachable_route(head: &RequestHead) -> Plan<'_> {
     Plan::Generate {
         model: Err(ApiError::NotFound {

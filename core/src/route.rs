@@ -1,9 +1,16 @@
-//! Which resource a request path names. Pure, so every route shape is tested natively.
+//! The route table: which resource a request path names, which methods it takes and which
+//! surface it belongs to, each declared once, beside the others (as a router declares method
+//! and path together). The path is parsed once per request, here. Pure, so every route shape is
+//! tested natively.
 //!
 //! Model ids contain slashes. The official `cloudflare` SDK sends them percent-encoded
 //! (`@cf%2Fbytedance%2F...`), curl users type them raw: both are accepted.
 
 use std::borrow::Cow;
+
+use crate::jobs::JobsRoute;
+use crate::openai::OpenAiRoute;
+use crate::request_head::Method;
 
 /// A path the gateway serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,13 +34,21 @@ pub enum Route<'a> {
     Models,
     /// `/openapi.json`.
     OpenApi,
-    /// `/v1/...`: the OpenAI Images API; `rest` is the path after `/v1`
-    /// (`sdxl_core::openai::OpenAiRoute` reads it).
-    OpenAi {
-        rest: &'a str,
-    },
+    /// `/v1/...` but the predictions: the OpenAI Images API (its own 404 under `/v1`, in its
+    /// envelope).
+    OpenAi(OpenAiRoute),
+    /// `/v1/predictions...`, `/v1/models/{owner}/{name}/predictions`: Replicate-shaped jobs.
+    Jobs(JobsRoute),
     NotFound,
 }
+
+/// Methods a route that only reads takes. `HEAD` is answered wherever `GET` is, with the same
+/// headers and no body.
+pub const READ: &[Method] = &[Method::Get, Method::Head];
+/// Methods a generation route takes: `GET`/`HEAD` with a query, `POST` with a body.
+pub const GENERATE: &[Method] = &[Method::Get, Method::Head, Method::Post];
+/// What the Workers AI REST API takes; so do OpenAI's image routes and job creation.
+pub const POST: &[Method] = &[Method::Post];
 
 /// Which surface a request came through: it decides the shape of every refusal, decided once
 /// from the path and carried.
@@ -54,14 +69,7 @@ impl Surface {
     /// The surface of `path`.
     #[must_use]
     pub fn of(path: &str) -> Surface {
-        match Route::parse(path) {
-            Route::Rest { .. } => Surface::Rest,
-            Route::OpenAi { rest } if crate::jobs::JobsRoute::parse(rest).is_some() => {
-                Surface::Jobs
-            }
-            Route::OpenAi { .. } => Surface::OpenAi,
-            _ => Surface::Native,
-        }
+        Route::parse(path).surface()
     }
 }
 
@@ -78,7 +86,10 @@ impl<'a> Route<'a> {
             _ => {}
         }
         if let Some(rest) = path.strip_prefix("/v1").filter(|r| r.starts_with('/')) {
-            return Route::OpenAi { rest };
+            return match JobsRoute::parse(rest) {
+                Some(jobs) => Route::Jobs(jobs),
+                None => Route::OpenAi(OpenAiRoute::parse(rest)),
+            };
         }
         if let Some(id) = path.strip_prefix("/images/") {
             return Route::Image { id };
@@ -98,6 +109,38 @@ impl<'a> Route<'a> {
             }
         }
         Route::NotFound
+    }
+
+    /// The methods the route takes (`None`: no route, a 404).
+    #[must_use]
+    pub fn methods(&self) -> Option<&'static [Method]> {
+        match self {
+            Route::Root | Route::Run { .. } => Some(GENERATE),
+            Route::Rest { .. } => Some(POST),
+            Route::Image { .. } | Route::Models | Route::OpenApi => Some(READ),
+            Route::Jobs(JobsRoute::Get { .. }) => Some(READ),
+            Route::Jobs(_) => Some(POST),
+            Route::OpenAi(OpenAiRoute::Generations | OpenAiRoute::Edits) => Some(POST),
+            Route::OpenAi(OpenAiRoute::Models | OpenAiRoute::Model(_)) => Some(READ),
+            Route::OpenAi(OpenAiRoute::NotFound) | Route::NotFound => None,
+        }
+    }
+
+    /// The surface the route belongs to. A path under `/v1` that names no route is OpenAI's
+    /// (its SDKs' base URL ends in `/v1`), so even its 404 is in OpenAI's envelope.
+    #[must_use]
+    pub fn surface(&self) -> Surface {
+        match self {
+            Route::Rest { .. } => Surface::Rest,
+            Route::Jobs(_) => Surface::Jobs,
+            Route::OpenAi(_) => Surface::OpenAi,
+            Route::Root
+            | Route::Run { .. }
+            | Route::Image { .. }
+            | Route::Models
+            | Route::OpenApi
+            | Route::NotFound => Surface::Native,
+        }
     }
 }
 
@@ -180,9 +223,15 @@ mod tests {
         assert_eq!(Route::parse("/images/abc"), Route::Image { id: "abc" });
         assert_eq!(
             Route::parse("/v1/images/generations"),
-            Route::OpenAi {
-                rest: "/images/generations"
-            }
+            Route::OpenAi(crate::openai::OpenAiRoute::Generations)
+        );
+        assert_eq!(
+            Route::parse("/v1/predictions"),
+            Route::Jobs(crate::jobs::JobsRoute::Create)
+        );
+        assert_eq!(
+            Route::parse("/v1/nothing"),
+            Route::OpenAi(crate::openai::OpenAiRoute::NotFound)
         );
         assert_eq!(Route::parse("/v1x"), Route::NotFound);
         for miss in [

@@ -1,19 +1,29 @@
 //! Keeping abuse down: the per-caller rate limit, over the Workers Rate Limiting binding
 //! (`bindings::rate_limiter`). (Who the caller is, and CORS, are decided in `sdxl_core`.)
 
+use sdxl_core::access::Limited;
 use sdxl_core::ApiError;
 
-use crate::bindings::rate_limiter;
-use crate::failure::Handled;
+use crate::bindings::rate_limiter::{self, RATE_LIMITER_BINDING};
+use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 
 /// Counts one request for `caller`; over the limit is a 429 with `Retry-After`.
+///
+/// Without a limiter nothing is limited, which suits a local or anonymous setup; where tokens
+/// are required it would silently leave every token unlimited, so there it is a
+/// misconfiguration, said at the first request.
 pub async fn rate_limit(gateway: &Gateway<'_>, caller: String) -> Handled<()> {
-    match rate_limiter::count(gateway.env, caller).await? {
-        Some(false) => Err(ApiError::RateLimited {
+    let counted = rate_limiter::count(gateway.env, caller).await?;
+    match Limited::of(counted, gateway.config.allow_anonymous) {
+        Limited::Pass => Ok(()),
+        Limited::Over => Err(ApiError::RateLimited {
             retry_after_s: gateway.config.rate_limit_period_s,
         }
         .into()),
-        Some(true) | None => Ok(()),
+        Limited::Unbound => Err(Failure::Misconfigured(format!(
+            "no {RATE_LIMITER_BINDING} binding (a Rate Limiting binding, [[ratelimits]] in the \
+             Worker's config): tokens are required, and they would go unlimited"
+        ))),
     }
 }

@@ -79,6 +79,31 @@ fn hex_prefix(digest: &[u8; 32]) -> String {
     hex(&digest[..8])
 }
 
+/// What a rate-limit check decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// Within the limit (or nothing to limit).
+    Pass,
+    /// Over the limit: 429 with `Retry-After`.
+    Over,
+    /// No limiter is bound where tokens are required: every token would go unlimited, so it
+    /// is the operator's to fix, said at once (a 500 naming the binding).
+    Unbound,
+}
+
+impl Limited {
+    /// The decision for the limiter's answer (`None`: no limiter bound).
+    #[must_use]
+    pub fn of(counted: Option<bool>, allow_anonymous: bool) -> Limited {
+        match counted {
+            Some(true) => Limited::Pass,
+            Some(false) => Limited::Over,
+            None if allow_anonymous => Limited::Pass,
+            None => Limited::Unbound,
+        }
+    }
+}
+
 /// Which browser origins may call the gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum CorsPolicy {
@@ -146,6 +171,18 @@ impl CorsPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_limiter_is_refused_only_where_tokens_are_required() {
+        assert_eq!(Limited::of(Some(true), false), Limited::Pass);
+        assert_eq!(Limited::of(Some(false), true), Limited::Over);
+        assert_eq!(Limited::of(None, true), Limited::Pass, "local, anonymous");
+        assert_eq!(
+            Limited::of(None, false),
+            Limited::Unbound,
+            "tokens required"
+        );
+    }
 
     #[test]
     fn bearer_tokens() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sdxl_core::dispatch::{plan, Admin, Plan};
 use sdxl_core::jobs::job::{Job, JobEvent};
-use sdxl_core::jobs::prefer::wait_seconds;
+use sdxl_core::jobs::prefer::{poll_interval_ms, wait_seconds};
 use sdxl_core::jobs::{is_job_id, JobsRoute};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
@@ -29,8 +29,6 @@ use crate::trace::now;
 pub const JOBS_BINDING: &str = "JOBS";
 /// The queue images are made from.
 pub const QUEUE_BINDING: &str = "JOB_QUEUE";
-/// How often a waiting request reads its job again.
-const POLL: Duration = Duration::from_millis(200);
 
 /// The jobs Worker's routes: the gateway hands it prediction routes alone (src/jobs_worker.rs),
 /// and in local runs its memory report, so anything else is a 404. Refusals under `/v1` are in
@@ -111,8 +109,10 @@ async fn owned(gateway: &Gateway<'_>, head: &RequestHead, id: &str, owner: &str)
 async fn waited(gateway: &Gateway<'_>, job: &Job, seconds: u32) -> Handled<Job> {
     let deadline = now() + f64::from(seconds) * 1000.0;
     let mut job = job.clone();
+    let mut reads = 0;
     while !job.status.is_terminal() && now() < deadline {
-        Delay::from(POLL).await;
+        Delay::from(Duration::from_millis(poll_interval_ms(reads))).await;
+        reads += 1;
         if let Some(fresh) = store::get(gateway.env, &job.id).await? {
             job = fresh;
         }

@@ -28,9 +28,31 @@ pub fn wait_seconds(prefer: Option<&str>) -> Option<u32> {
         .filter(|&s| s > 0)
 }
 
+/// How long a waiting request sleeps before its `reads`-th read of the job (0 is the first):
+/// 200 ms, doubling up to 2 s. A wait of 60 s then reads the job's object about 35 times, not
+/// 300: a job ends in seconds or not soon, and every read is a request to its object.
+#[must_use]
+pub fn poll_interval_ms(reads: u32) -> u64 {
+    200u64.saturating_mul(1 << reads.min(4)).min(2000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_reads_back_off_to_two_seconds() {
+        let first: Vec<u64> = (0..7).map(poll_interval_ms).collect();
+        assert_eq!(first, [200, 400, 800, 1600, 2000, 2000, 2000]);
+        assert_eq!(poll_interval_ms(u32::MAX), 2000);
+        // A full wait reads the job far fewer times than every 200 ms would.
+        let (mut waited, mut reads) = (0u64, 0u32);
+        while waited < u64::from(MAX_WAIT_S) * 1000 {
+            waited += poll_interval_ms(reads);
+            reads += 1;
+        }
+        assert!(reads < 40, "{reads} reads");
+    }
 
     #[test]
     fn wait_with_and_without_a_number() {

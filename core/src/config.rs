@@ -70,6 +70,9 @@ pub struct Config {
     pub local_trap: bool,
     /// `ALLOW_ANONYMOUS = "true"`: no credentials are checked at all.
     pub allow_anonymous: bool,
+    /// `ALLOW_INSECURE_WEBHOOKS` (local runs only): webhooks to `http`, IP addresses, localhost
+    /// and any port, as a test's receiver needs; otherwise `https` to a DNS name on port 443.
+    pub allow_insecure_webhooks: bool,
     /// `API_TOKENS` (a secret): accepted bearer tokens.
     pub tokens: Tokens,
     /// `CORS_ALLOWED_ORIGINS`: `*` or a comma-separated list; none by default.
@@ -166,6 +169,7 @@ impl Config {
             local_admin: flag("LOCAL_ADMIN"),
             local_trap: flag("LOCAL_TRAP"),
             allow_anonymous: flag("ALLOW_ANONYMOUS"),
+            allow_insecure_webhooks: flag("ALLOW_INSECURE_WEBHOOKS"),
             tokens: Tokens::parse(&lookup("API_TOKENS").unwrap_or_default()),
             cors: CorsPolicy::parse(&lookup("CORS_ALLOWED_ORIGINS").unwrap_or_default()),
             retry: RetryPolicy {

@@ -53,7 +53,8 @@ pub async fn create(
     js_body.copy_to(0, &mut bytes);
     drop(js_body);
     let mut draw = || seed_from_unit(js_sys::Math::random());
-    let request = read_create(&bytes, model_in_path, &mut draw).map_err(|e| match e {
+    let insecure = config.allow_insecure_webhooks;
+    let request = read_create(&bytes, model_in_path, insecure, &mut draw).map_err(|e| match e {
         // The model is named by the path: a path that names no model is no resource (404).
         ApiError::NoSuchModel(_) if model_in_path.is_some() => ApiError::NotFound {
             method: head.method.as_str().to_owned(),

@@ -121,7 +121,9 @@ async fn waited(gateway: &Gateway<'_>, job: &Job, seconds: u32) -> Handled<Job> 
 }
 
 /// A `POST` of `body` to `url`, made with `web_sys` directly: `worker::RequestInit` would bring
-/// its serializers of `cf` options (image resizing and more) into the bundle.
+/// its serializers of `cf` options (image resizing and more) into the bundle. It never follows a
+/// redirect: a webhook receiver that answers 3xx has not received it (and a redirect could lead
+/// a signed delivery anywhere).
 fn post(
     url: &str,
     body: Option<&str>,
@@ -129,6 +131,7 @@ fn post(
 ) -> worker::Result<Request> {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
+    js_sys::Reflect::set(&init, &"redirect".into(), &"manual".into())?;
     if let Some(body) = body {
         init.set_body(&wasm_bindgen::JsValue::from_str(body));
     }

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::webhook::WebhookEvent;
+use super::webhook::{check_url, WebhookEvent, WebhookUrlError};
 use crate::models;
 use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
 use crate::parse::object_fields::{object_fields, ObjectFields, SmallValues};
@@ -57,6 +57,7 @@ const ECHO_MAX_BYTES: usize = 4096;
 pub fn read_create<'a>(
     body: &'a [u8],
     model_in_path: Option<&str>,
+    allow_insecure_webhooks: bool,
     draw_seed: &mut dyn FnMut() -> i64,
 ) -> Result<CreateRequest<'a>, ApiError> {
     let fields = object_fields(body).map_err(|e| {
@@ -97,7 +98,7 @@ pub fn read_create<'a>(
     );
     let input_echo = echo(&input_fields);
     let n = read_n(&input, &mut violations);
-    let webhook = read_webhook(&own, &mut violations);
+    let webhook = read_webhook(&own, allow_insecure_webhooks, &mut violations);
 
     let seeds = match model.field("seed") {
         None if n > 1 => {
@@ -258,20 +259,23 @@ fn read_n(input: &Map<String, Value>, violations: &mut Vec<Violation>) -> u32 {
 
 fn read_webhook(
     fields: &Map<String, Value>,
+    allow_insecure: bool,
     violations: &mut Vec<Violation>,
 ) -> Option<(String, Vec<WebhookEvent>)> {
     let url = match fields.get("webhook") {
         None | Some(Value::Null) => return None,
-        Some(Value::String(url))
-            if (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048 =>
-        {
-            url.clone()
-        }
+        Some(Value::String(url)) => match check_url(url, allow_insecure) {
+            Ok(()) => url.clone(),
+            Err(why) => {
+                violations.push(Violation::new("/webhook", Rule::Type, why.to_string()));
+                return None;
+            }
+        },
         Some(_) => {
             violations.push(Violation::new(
                 "/webhook",
                 Rule::Type,
-                "must be an http(s) URL of at most 2048 characters",
+                WebhookUrlError::NotHttps.to_string(),
             ));
             return None;
         }

@@ -218,3 +218,116 @@ mod tests {
         }
     }
 }
+
+/// Why a webhook URL is refused at create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookUrlError {
+    #[error("must be an https:// URL of at most 2048 characters")]
+    NotHttps,
+    #[error("must not carry a user name or password (they would travel in every delivery)")]
+    UserInfo,
+    #[error("must name a host by its DNS name, not an IP address or localhost")]
+    NotAName,
+    #[error("must use the default port (443)")]
+    Port,
+}
+
+/// Checks a webhook URL: `https` to a DNS name on the default port, with no user info. With
+/// `allow_insecure` (local runs only, `ALLOW_INSECURE_WEBHOOKS`), `http`, IP literals, localhost
+/// and any port are accepted too, so a test's receiver on `http://127.0.0.1:<port>` works.
+///
+/// # Errors
+/// The first rule the URL breaks.
+pub fn check_url(url: &str, allow_insecure: bool) -> Result<(), WebhookUrlError> {
+    if url.len() > 2048 {
+        return Err(WebhookUrlError::NotHttps);
+    }
+    let rest = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => rest,
+        (None, Some(rest)) if allow_insecure => rest,
+        _ => return Err(WebhookUrlError::NotHttps),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(WebhookUrlError::UserInfo);
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+            if host.contains(':') && !host.starts_with('[') {
+                (authority, None) // an unbracketed IPv6 literal: refused as no name below
+            } else {
+                (host, Some(port))
+            }
+        }
+        _ => (authority, None),
+    };
+    if host.is_empty() {
+        return Err(WebhookUrlError::NotHttps);
+    }
+    if allow_insecure {
+        return Ok(());
+    }
+    let host = host.to_ascii_lowercase();
+    let ip_literal = host.starts_with('[')
+        || host.contains(':')
+        || host.parse::<std::net::Ipv4Addr>().is_ok()
+        || host
+            .split('.')
+            .all(|label| label.chars().all(|c| c.is_ascii_digit()));
+    let local = host == "localhost" || host.ends_with(".localhost");
+    if ip_literal || local {
+        return Err(WebhookUrlError::NotAName);
+    }
+    match port {
+        None | Some("443") => Ok(()),
+        Some(_) => Err(WebhookUrlError::Port),
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::{check_url, WebhookUrlError};
+
+    #[test]
+    fn production_takes_https_to_a_name_on_the_default_port() {
+        assert_eq!(check_url("https://hooks.example.com/h?x=1", false), Ok(()));
+        assert_eq!(check_url("https://hooks.example.com:443/h", false), Ok(()));
+        for (url, why) in [
+            ("http://hooks.example.com/h", WebhookUrlError::NotHttps),
+            ("ftp://hooks.example.com/h", WebhookUrlError::NotHttps),
+            ("https:///h", WebhookUrlError::NotHttps),
+            ("https://93.184.216.34/h", WebhookUrlError::NotAName),
+            ("https://[::1]/h", WebhookUrlError::NotAName),
+            ("https://[2001:db8::1]:443/h", WebhookUrlError::NotAName),
+            ("https://2130706433/h", WebhookUrlError::NotAName),
+            ("https://localhost/h", WebhookUrlError::NotAName),
+            ("https://api.localhost/h", WebhookUrlError::NotAName),
+            (
+                "https://user:pass@hooks.example.com/h",
+                WebhookUrlError::UserInfo,
+            ),
+            ("https://hooks.example.com:8443/h", WebhookUrlError::Port),
+        ] {
+            assert_eq!(check_url(url, false), Err(why), "{url}");
+        }
+        assert_eq!(
+            check_url(&format!("https://h.example/{}", "a".repeat(2048)), false),
+            Err(WebhookUrlError::NotHttps)
+        );
+    }
+
+    #[test]
+    fn local_runs_may_allow_http_addresses_and_ports() {
+        assert_eq!(check_url("http://127.0.0.1:9/h", true), Ok(()));
+        assert_eq!(check_url("https://localhost:8443/h", true), Ok(()));
+        assert_eq!(
+            check_url("http://u:p@127.0.0.1:9/h", true),
+            Err(WebhookUrlError::UserInfo),
+            "never user info"
+        );
+        assert_eq!(
+            check_url("ftp://127.0.0.1/h", true),
+            Err(WebhookUrlError::NotHttps)
+        );
+    }
+}

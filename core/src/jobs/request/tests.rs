@@ -7,7 +7,7 @@ const SDXL: &str = "@cf/bytedance/stable-diffusion-xl-lightning";
 /// `read_create` of `body`'s text, which lives as long as the test (leaked: tests are short).
 fn read(body: &Value, path: Option<&str>) -> Result<CreateRequest<'static>, ApiError> {
     let text: &'static str = Box::leak(body.to_string().into_boxed_str());
-    read_create(text.as_bytes(), path, &mut || 1000)
+    read_create(text.as_bytes(), path, true, &mut || 1000)
 }
 
 fn paths(error: &ApiError) -> Vec<String> {
@@ -100,11 +100,11 @@ fn the_predictions_own_fields_are_checked_together() {
         vec!["/input"]
     );
     assert!(matches!(
-        read_create(b"[1,2]", None, &mut || 0),
+        read_create(b"[1,2]", None, true, &mut || 0),
         Err(ApiError::Invalid(_))
     ));
     assert!(matches!(
-        read_create(b"{not json", None, &mut || 0),
+        read_create(b"{not json", None, true, &mut || 0),
         Err(ApiError::Invalid(_))
     ));
 }
@@ -183,7 +183,7 @@ fn padding_is_never_parsed_into_values() {
     let body = format!(
         r#"{{"version": "{SDXL}", "padding": {zeros}, "input": {{"prompt": "a", "n": 8, "pad": {zeros}}}}}"#
     );
-    let r = read_create(body.as_bytes(), None, &mut || 5).unwrap();
+    let r = read_create(body.as_bytes(), None, true, &mut || 5).unwrap();
     assert_eq!(r.images(), 8);
     assert!(r.input.contains("\"pad\""));
     assert_eq!(
@@ -201,9 +201,21 @@ fn a_large_value_where_the_create_reads_a_small_one_is_refused_by_name() {
     let zeros = format!("[{}0]", "0,".repeat(40_000));
     let body =
         format!(r#"{{"version": "{SDXL}", "webhook": {zeros}, "input": {{"prompt": "a"}}}}"#);
-    let e = read_create(body.as_bytes(), None, &mut || 5).unwrap_err();
+    let e = read_create(body.as_bytes(), None, true, &mut || 5).unwrap_err();
     assert_eq!(paths(&e), vec!["/webhook"]);
     let body = format!(r#"{{"version": "{SDXL}", "input": {{"prompt": "a", "n": {zeros}}}}}"#);
-    let e = read_create(body.as_bytes(), None, &mut || 5).unwrap_err();
+    let e = read_create(body.as_bytes(), None, true, &mut || 5).unwrap_err();
     assert_eq!(paths(&e), vec!["/input/n"]);
+}
+
+#[test]
+fn webhook_urls_are_checked_at_create_by_the_deployments_rule() {
+    let body =
+        |url: &str| json!({"version": SDXL, "input": {"prompt": "a"}, "webhook": url}).to_string();
+    let local = body("http://127.0.0.1:9/h");
+    assert!(read_create(local.as_bytes(), None, true, &mut || 1).is_ok());
+    let e = read_create(local.as_bytes(), None, false, &mut || 1).unwrap_err();
+    assert_eq!(paths(&e), vec!["/webhook"]);
+    let fine = body("https://hooks.example.com/h");
+    assert!(read_create(fine.as_bytes(), None, false, &mut || 1).is_ok());
 }

@@ -310,7 +310,8 @@ fn read_webhook(
 
 /// The input as echoed in the prediction, field by field: a value whose JSON text is short is
 /// echoed as it is; a longer one as its first characters and its size, so no input image nor
-/// padding reaches the job's stored row.
+/// padding reaches the job's stored row. A long string without escapes (base64, a data URL) is
+/// sized in characters, counted on its text without a copy; anything else in bytes of JSON.
 fn echo(input: &ObjectFields<'_>) -> Value {
     let mut out = Map::new();
     for (name, text) in input.iter() {
@@ -318,8 +319,20 @@ fn echo(input: &ObjectFields<'_>) -> Value {
         let value = if text.len() <= ECHO_MAX_BYTES {
             serde_json::from_str(text).unwrap_or(Value::Null)
         } else {
-            let head: String = text.trim_start_matches('"').chars().take(64).collect();
-            Value::from(format!("{head}... ({} bytes of JSON)", text.len()))
+            let plain = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .filter(|t| !t.contains('\\'));
+            match plain {
+                Some(string) => {
+                    let head: String = string.chars().take(64).collect();
+                    Value::from(format!("{head}... ({} characters)", string.chars().count()))
+                }
+                None => {
+                    let head: String = text.chars().take(64).collect();
+                    Value::from(format!("{head}... ({} bytes of JSON)", text.len()))
+                }
+            }
         };
         out.entry(name.to_owned()).or_insert(value);
     }

@@ -152,7 +152,7 @@ fn long_strings_are_not_echoed_whole() {
     .unwrap();
     let echoed = r.input_echo["image_b64"].as_str().unwrap();
     assert!(
-        echoed.len() < 200 && echoed.ends_with("(10002 bytes of JSON)"),
+        echoed.len() < 200 && echoed.ends_with("(10000 characters)"),
         "{echoed}"
     );
     assert_eq!(r.input_echo["prompt"], "a");

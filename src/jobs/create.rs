@@ -26,7 +26,7 @@ pub async fn create(
     head: &RequestHead,
     req: &Request,
     model_in_path: Option<&str>,
-    owner: &str,
+    (owner, caller): (&str, &str),
 ) -> Handled<Job> {
     let Gateway { env, config, .. } = *gateway;
     let content_type = head.content_type.clone().unwrap_or_default();
@@ -63,6 +63,11 @@ pub async fn create(
         other => other,
     })?;
     gateway.trace.log.model = Some(request.model.id);
+    // Each image counts against the caller's rate limit, as `n` requests would: the request
+    // itself counted one already (`handle`); the rest before anything is stored or queued.
+    for _ in 1..request.images() {
+        crate::access::rate_limit(gateway, caller.to_owned()).await?;
+    }
 
     let permalinks = config
         .permalinks

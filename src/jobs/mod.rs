@@ -62,16 +62,16 @@ pub async fn handle(
     let owner = if config.allow_anonymous {
         "anonymous".to_owned()
     } else {
-        caller
+        caller.clone()
     };
     let wait = wait_seconds(req.headers().get("prefer").ok().flatten().as_deref());
     let (job, status) = match route {
         JobsRoute::Create => (
-            create::create(gateway, head, &req, None, &owner).await?,
+            create::create(gateway, head, &req, None, (&owner, &caller)).await?,
             201,
         ),
         JobsRoute::CreateFor { model } => (
-            create::create(gateway, head, &req, Some(&model), &owner).await?,
+            create::create(gateway, head, &req, Some(&model), (&owner, &caller)).await?,
             201,
         ),
         JobsRoute::Get { id } => (owned(gateway, head, &id, &owner).await?, 200),

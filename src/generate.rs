@@ -14,7 +14,7 @@ use worker::Request;
 
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
-use crate::pipeline::produce;
+use crate::pipeline::{after_answer, produce};
 use crate::request_body;
 use crate::responses::{deliver, not_generated, not_modified};
 use crate::trace::now;
@@ -158,9 +158,7 @@ pub(crate) async fn generate(
             status,
             after,
         } => {
-            if let Some(after) = after {
-                gateway.ctx.wait_until(after);
-            }
+            after_answer(gateway.ctx, after);
             deliver(&image, &rep, delivery, status, &requested)?
         }
     })

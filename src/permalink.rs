@@ -11,7 +11,7 @@ use sdxl_core::ApiError;
 
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
-use crate::pipeline::look_up;
+use crate::pipeline::{after_answer, look_up};
 use crate::responses::{deliver, not_modified};
 
 /// Whatever the client's caching headers say, a permalink is read from the tiers: it names an
@@ -61,9 +61,7 @@ pub async fn serve(
             status,
             after,
         } => {
-            if let Some(after) = after {
-                gateway.ctx.wait_until(after);
-            }
+            after_answer(gateway.ctx, after);
             (image, status)
         }
     };

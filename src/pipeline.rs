@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
+use sdxl_core::answer::CacheStatus;
 use sdxl_core::budget::{output_bound, Hold, Phase};
 use sdxl_core::config::{Config, ImageEncoding};
-use sdxl_core::pipeline::{Ask, Clock, Model, Outcome, RunFailure, SingleFlight, Timings};
+use sdxl_core::pipeline::{
+    AfterAnswer, Ask, Clock, Model, Outcome, RunFailure, SingleFlight, Timings,
+};
 use sdxl_core::{ApiError, InputValue, Normalized};
 use wasm_bindgen::JsValue;
-use worker::Delay;
+use worker::{Context, Delay};
 
 use crate::ai_inputs;
 use crate::bindings::ai::{run_options, AiBinding};
@@ -152,6 +155,33 @@ pub async fn look_up(
             .await;
     note(gateway.trace, &timings, outcome.as_ref().ok());
     outcome.map_err(failure)
+}
+
+/// The stores still to do after an answer, handed to `waitUntil`.
+pub fn after_answer(ctx: &Context, after: Option<AfterAnswer>) {
+    if let Some(after) = after {
+        ctx.wait_until(after);
+    }
+}
+
+/// The image of the outcome of a request that asked for one to be made (no conditional, not
+/// a lookup): anything else is the gateway's own mistake.
+///
+/// # Errors
+/// An outcome without an image.
+pub fn made(
+    outcome: Outcome<Stored>,
+) -> Result<(Stored, CacheStatus, Option<AfterAnswer>), Failure> {
+    match outcome {
+        Outcome::Image {
+            image,
+            status,
+            after,
+        } => Ok((image, status, after)),
+        Outcome::NotModified | Outcome::NotGenerated => Err(Failure::Internal(
+            "the pipeline made no image for a request that asked for one".into(),
+        )),
+    }
 }
 
 fn note(trace: &mut crate::trace::Trace, timings: &Timings, outcome: Option<&Outcome<Stored>>) {

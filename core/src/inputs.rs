@@ -19,6 +19,18 @@ pub struct InputImage {
     pub text: Option<SourceText>,
 }
 
+impl InputImage {
+    /// Decoded `bytes`, moved in, with what their header says and the client's own text.
+    #[must_use]
+    pub fn new(bytes: Vec<u8>, info: ImageInfo, text: Option<SourceText>) -> InputImage {
+        InputImage {
+            bytes: Rc::new(bytes),
+            info,
+            text,
+        }
+    }
+}
+
 /// A text held where the body lives (opaque here: in the Worker, a JS string), given by a
 /// [`crate::parse::ByteSource`] only when it is exactly the standard, padded base64 of the bytes
 /// decoded from it. It says nothing the bytes do not: images are equal whatever text came with

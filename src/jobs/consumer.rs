@@ -14,7 +14,7 @@ use sdxl_core::jobs::job::JobEvent;
 use sdxl_core::jobs::message::{InputRef, JobMessage};
 use sdxl_core::jobs::request::model_input;
 use sdxl_core::models;
-use sdxl_core::pipeline::{Ask, Outcome, Tiers as _, Writes};
+use sdxl_core::pipeline::{Ask, Tiers as _, Writes};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
 use worker::{
@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::generate::prepare;
-use crate::pipeline::produce;
+use crate::pipeline::{made, produce};
 use crate::trace::Trace;
 
 /// Seconds before a message is delivered again when the job's object could not be reached.
@@ -189,14 +189,7 @@ async fn make_image(
         held: false,
     };
     let (outcome, _hold) = produce(gateway, &normalized, ask, hold, origin).await?;
-    let Outcome::Image {
-        image,
-        status,
-        after,
-    } = outcome
-    else {
-        return Err(Failure::Internal("the pipeline made no image".into()));
-    };
+    let (image, status, after) = made(outcome)?;
     // The job's URLs must work the moment it says `succeeded`, from any isolate: its image's
     // stores are awaited here, and an image found only in this isolate (its memory, a joined
     // run whose stores are still under way) is written to the durable tiers.

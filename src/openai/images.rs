@@ -24,7 +24,7 @@ use sdxl_core::openai::request::{
 };
 use sdxl_core::openai::seeds::CONCURRENT_RUNS;
 use sdxl_core::parse::ByteSource;
-use sdxl_core::pipeline::{Ask, Outcome};
+use sdxl_core::pipeline::Ask;
 use sdxl_core::request_head::{Method, RequestHead};
 use sdxl_core::{ApiError, Normalized};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -34,7 +34,7 @@ use worker::{Request, Response};
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::generate::{key_of, validate};
-use crate::pipeline::produce;
+use crate::pipeline::{after_answer, made, produce};
 use crate::request_body::{form_parts, read_body};
 use crate::trace::{now, Trace};
 
@@ -224,19 +224,8 @@ async fn make_one(
         held: false,
     };
     let (outcome, _hold) = produce(gateway, &normalized, ask, hold, &view.url_origin).await?;
-    let Outcome::Image {
-        image,
-        status,
-        after,
-    } = outcome
-    else {
-        return Err(Failure::Internal(format!(
-            "image {i}: the pipeline made no image"
-        )));
-    };
-    if let Some(after) = after {
-        gateway.ctx.wait_until(after);
-    }
+    let (image, status, after) = made(outcome)?;
+    after_answer(gateway.ctx, after);
     // As the native answer's `content-location`: only for a stored image, with a secret.
     let permalink = gateway
         .config

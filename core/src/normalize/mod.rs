@@ -338,11 +338,7 @@ fn check_field(
             let text = None;
             Ok((
                 field.name,
-                InputValue::Image(InputImage {
-                    bytes: bytes.into(),
-                    info,
-                    text,
-                }),
+                InputValue::Image(InputImage::new(bytes, info, text)),
             ))
         }
         (FieldKind::ImageBytes, RawValue::BadBytes(problem)) => {
@@ -364,25 +360,11 @@ fn check_field(
                 .map_err(|e| Violation::new(path.clone(), Rule::Base64, e.to_string()))?;
             let info = image_info(&path, &bytes, policy)?;
             let text = None;
-            Ok((
-                into,
-                InputValue::Image(InputImage {
-                    bytes: bytes.into(),
-                    info,
-                    text,
-                }),
-            ))
+            Ok((into, InputValue::Image(InputImage::new(bytes, info, text))))
         }
         (FieldKind::ImageBase64 { into }, RawValue::DecodedBase64(bytes, text)) => {
             let info = image_info(&path, &bytes, policy)?;
-            Ok((
-                into,
-                InputValue::Image(InputImage {
-                    bytes: bytes.into(),
-                    info,
-                    text,
-                }),
-            ))
+            Ok((into, InputValue::Image(InputImage::new(bytes, info, text))))
         }
         (FieldKind::Text { .. } | FieldKind::ImageBase64 { .. }, other) => {
             Err(type_error("a string", json_kind(&other)))

@@ -11,7 +11,7 @@
 //
 // 2. Sends a request again, at most three times more (after 20, 100 and 500 ms), when the proxy's
 //    fetch to the gateway's runtime fails before any answer, if the request has no body or a
-//    small one (read whole first, so it can be sent again). Under load on a busy machine, some
+//    small one (kept aside as it streams through, so it can be sent again). Under load on a busy machine, some
 //    requests were lost on the proxy's pooled keep-alive connections to that runtime before the
 //    runtime handed them to any Worker: the client got a 500 "Network connection lost." (503
 //    "Your worker restarted mid-request" off the root path) and the gateway never saw them. The
@@ -30,7 +30,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const file = join(root, "node_modules", "wrangler", "wrangler-dist", "ProxyWorker.js");
 
-/** The largest body read whole to be sendable again: far above the load's and tests' small JSON. */
+/** The largest body kept aside to be sendable again: far above the load's and tests' JSON. */
 const RESENDABLE_BODY_BYTES = 1024 * 1024;
 
 const forward = `
@@ -39,14 +39,23 @@ async function sdxlForward(url, request, headers) {
   const declared = request.headers.get("content-length");
   const small = declared !== null && /^[0-9]+$/.test(declared) && Number(declared) <= ${RESENDABLE_BODY_BYTES};
   if (request.body !== null && !small) return fetch(url, new Request(request, { headers }));
-  const body = request.body === null ? null : await request.arrayBuffer();
+  // Each attempt streams its own branch of the body as it arrives (a client that declares a body
+  // and waits still gets the gateway's answer); the spare branch keeps it for the next attempt.
+  let spare = request.body;
   // Each wait lets the runtime see the closes that arrived meanwhile, so the pool drops those
   // connections instead of handing out the next one the server is closing.
   for (const wait of [20, 100, 500, null]) {
+    let body = null;
+    if (spare !== null) [body, spare] = spare.tee();
     try {
-      return await fetch(url, new Request(request, { headers, body }));
+      const response = await fetch(url, new Request(request, { headers, body }));
+      spare?.cancel().catch(() => {});
+      return response;
     } catch (error) {
-      if (wait === null) throw error;
+      if (wait === null) {
+        spare?.cancel().catch(() => {});
+        throw error;
+      }
       console.warn(\`[patched ProxyWorker] \${request.method} \${url.pathname} failed before any answer (\${error}); sending it again\`);
       await scheduler.wait(wait);
     }

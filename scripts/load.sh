@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The full load run: serves the gateway as `npm start` does, on its own state and port, and sends
-# 10,000 mixed requests at concurrency 64 (tests/load/load.mjs). Extra arguments go to the script.
+# 10,000 mixed requests at concurrency 64 (tests/load/load.mjs). Extra arguments go to the script,
+# which also checks wrangler's output for the gateway's log line of every answer (GATEWAY_LOG).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 port="${PORT:-8797}"
@@ -14,4 +15,4 @@ for _ in $(seq 600); do
   curl -sf "http://127.0.0.1:$port/__standin/stats" > /dev/null && break
   sleep 1
 done
-BASE_URL="http://127.0.0.1:$port" node tests/load/load.mjs "$@"
+BASE_URL="http://127.0.0.1:$port" GATEWAY_LOG="$state/wrangler.log" node tests/load/load.mjs "$@"

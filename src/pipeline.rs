@@ -45,13 +45,14 @@ impl Clock for WorkerClock {
 }
 
 /// One image of `normalized` from the AI binding. Only the request that runs the model calls
-/// it, so only that one grows its hold to the run's and encodes the inputs.
+/// it, so only that one grows its hold to the run's and encodes the inputs. A lookup has no
+/// model to ask (no binding, no request): one type for both, so the pipeline is compiled once
+/// into the bundle, not once per caller.
 struct AiModel<'a> {
-    ai: AiBinding,
+    run: Option<(AiBinding, &'a Normalized)>,
     options: JsValue,
     config: &'a Config,
-    normalized: &'a Normalized,
-    hold: RefCell<Hold>,
+    hold: RefCell<Option<Hold>>,
     attempts: Cell<u32>,
 }
 
@@ -60,36 +61,28 @@ impl Model for AiModel<'_> {
     type Error = Failure;
 
     async fn run(&self) -> Result<Stored, RunFailure<Failure>> {
+        let Some((ai, normalized)) = &self.run else {
+            return Err(RunFailure::Alone(Failure::Internal(
+                "a lookup asked for a model run".into(),
+            )));
+        };
         // Over the budget: those waiting on this run would need the same memory.
         let shared = |e: ApiError| RunFailure::Shared(Rc::new(e));
-        self.hold
-            .borrow_mut()
-            .resize(run_phase(self.normalized, self.config))
-            .map_err(|e| shared(e.into()))?;
+        if let Some(hold) = self.hold.borrow_mut().as_mut() {
+            hold.resize(run_phase(normalized, self.config))
+                .map_err(|e| shared(e.into()))?;
+        }
         // A runtime failure is this request's alone: a follower runs instead.
-        let inputs: JsValue = ai_inputs::to_js(&self.normalized.inputs, self.config.image_encoding)
+        let inputs: JsValue = ai_inputs::to_js(&normalized.inputs, self.config.image_encoding)
             .map_err(|e| RunFailure::Alone(e.into()))?
             .into();
-        let model = self.normalized.model.id;
-        let image = run_model(self, model, &inputs).await.map_err(shared)?;
+        let image = run_model(self, ai, normalized.model.id, &inputs)
+            .await
+            .map_err(shared)?;
         Ok(Stored {
             image,
-            seed: self.normalized.seed().map(|s| s.to_string()),
+            seed: normalized.seed().map(|s| s.to_string()),
         })
-    }
-}
-
-/// A lookup's model: never asked ([`Ask::lookup_only`]).
-struct NoRun;
-
-impl Model for NoRun {
-    type Image = Stored;
-    type Error = Failure;
-
-    async fn run(&self) -> Result<Stored, RunFailure<Failure>> {
-        Err(RunFailure::Alone(Failure::Internal(
-            "a lookup asked for a model run".into(),
-        )))
     }
 }
 
@@ -115,11 +108,10 @@ pub async fn produce(
     } = *gateway;
     let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
     let model = AiModel {
-        ai,
+        run: Some((ai, normalized)),
         options: run_options(config.ai_gateway_id.as_deref(), ask.key),
         config,
-        normalized,
-        hold: RefCell::new(hold),
+        hold: RefCell::new(Some(hold)),
         attempts: Cell::new(0),
     };
     let tiers = Tiers::new(env, config.memory_tier_bytes(), url_origin);
@@ -131,7 +123,11 @@ pub async fn produce(
     trace.log.upstream_attempts = model.attempts.get();
     note(trace, &timings, outcome.as_ref().ok());
     let outcome = outcome.map_err(failure)?;
-    Ok((outcome, model.hold.into_inner()))
+    let hold = model.hold.into_inner();
+    Ok((
+        outcome,
+        hold.ok_or_else(|| Failure::Internal("the hold went".into()))?,
+    ))
 }
 
 /// The image stored under `ask.key`, from the tiers alone (a permalink).
@@ -150,8 +146,15 @@ pub async fn look_up(
         lookup_only: true,
         ..ask
     };
+    let no_run = AiModel {
+        run: None,
+        options: JsValue::UNDEFINED,
+        config: gateway.config,
+        hold: RefCell::new(None),
+        attempts: Cell::new(0),
+    };
     let outcome =
-        sdxl_core::pipeline::produce(ask, &flights, &tiers, &NoRun, &WorkerClock, &mut timings)
+        sdxl_core::pipeline::produce(ask, &flights, &tiers, &no_run, &WorkerClock, &mut timings)
             .await;
     note(gateway.trace, &timings, outcome.as_ref().ok());
     outcome.map_err(failure)
@@ -205,6 +208,7 @@ fn failure(failed: RunFailure<Failure>) -> Failure {
 /// with backoff, the whole bounded by `AI_TIMEOUT_MS`, and the answer verified as a whole image.
 async fn run_model(
     model: &AiModel<'_>,
+    ai: &AiBinding,
     id: &str,
     inputs: &JsValue,
 ) -> Result<ModelImage, ApiError> {
@@ -213,7 +217,7 @@ async fn run_model(
         let mut retry = 0;
         loop {
             model.attempts.set(model.attempts.get() + 1);
-            match model.ai.run(id, inputs, &model.options).await {
+            match ai.run(id, inputs, &model.options).await {
                 Ok(output) => return read_image(output).await,
                 Err(error) => {
                     retry += 1;

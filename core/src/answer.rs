@@ -349,8 +349,9 @@ pub fn failure_answer(refusal: Refusal<'_>, request_id: &str, surface: Surface) 
     }
 }
 
-/// The v4 envelope with Replicate's problem fields beside it: `title` (the status's reason),
-/// `detail` (every error's message) and `status`.
+/// The v4 envelope with Replicate's problem fields before it: `title` (the status's reason),
+/// `detail` (every error's message) and `status`. Written into the envelope's text (a
+/// `serde_json::Value` of it would bring the value serializer into the bundle).
 fn replicate_problem(status: u16, envelope: &Envelope) -> String {
     let title = match status {
         400 | 422 => "Invalid input",
@@ -365,13 +366,14 @@ fn replicate_problem(status: u16, envelope: &Envelope) -> String {
         _ => "Internal error",
     };
     let detail: Vec<&str> = envelope.errors.iter().map(|e| e.message.as_str()).collect();
-    let mut body = serde_json::to_value(envelope).unwrap_or_else(|_| json!({}));
-    if let serde_json::Value::Object(map) = &mut body {
-        map.insert("title".into(), json!(title));
-        map.insert("detail".into(), json!(detail.join("; ")));
-        map.insert("status".into(), json!(status));
-    }
-    body.to_string()
+    let mut out = String::from("{\"title\":");
+    crate::json_text::push_str(&mut out, title);
+    out.push_str(",\"detail\":");
+    crate::json_text::push_str(&mut out, &detail.join("; "));
+    out.push_str(&format!(",\"status\":{status},"));
+    let fields = envelope.to_json();
+    out.push_str(fields.strip_prefix('{').unwrap_or(&fields));
+    out
 }
 
 /// The headers of the answer to a CORS preflight. A disallowed origin gets no CORS headers,

@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
-use super::typed_binding;
+use super::binding;
 
 /// The binding's name; without it nothing is rate limited.
 pub const RATE_LIMITER_BINDING: &str = "RATE_LIMITER";
@@ -22,15 +22,24 @@ extern "C" {
 }
 
 /// Counts one request for `key`: `Some(true)` within the limit, `Some(false)` over it, `None`
-/// when no limiter is bound (as `env.rate_limiter(name)` took it: a binding of another type
-/// limits nothing).
+/// when nothing is bound under the name.
+///
+/// The binding is known by its `limit` method, not its constructor's name: in local runs the
+/// jobs Worker's limiter (the gateway's namespace, reached from a second Worker) is a stub of
+/// another class, and checked by name it was taken for no limiter at all, silently.
 ///
 /// # Errors
-/// What the binding threw, or an outcome without `success`.
+/// A binding under the name that has no `limit` method, what the binding threw, or an outcome
+/// without `success`.
 pub async fn count(env: &Env, key: String) -> Result<Option<bool>, JsValue> {
-    let Ok(limiter) = typed_binding(env, RATE_LIMITER_BINDING, "Ratelimit") else {
+    let Some(limiter) = binding(env, RATE_LIMITER_BINDING) else {
         return Ok(None);
     };
+    if !Reflect::get(&limiter, &JsValue::from_str("limit"))?.is_function() {
+        return Err(JsValue::from_str(&format!(
+            "the {RATE_LIMITER_BINDING} binding is not a Rate Limiting binding (no limit method)"
+        )));
+    }
     let limiter: RateLimiter = limiter.unchecked_into();
     let options = Object::new();
     Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from(key))?;

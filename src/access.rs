@@ -15,10 +15,14 @@ use crate::gateway::Gateway;
 /// misconfiguration, said at the first request.
 pub async fn rate_limit(gateway: &Gateway<'_>, caller: String) -> Handled<()> {
     let counted = rate_limiter::count(gateway.env, caller).await?;
-    match Limited::of(counted, gateway.config.allow_anonymous) {
+    let config = gateway.config;
+    match Limited::of(
+        counted,
+        config.allow_anonymous || config.allow_missing_rate_limiter,
+    ) {
         Limited::Pass => Ok(()),
         Limited::Over => Err(ApiError::RateLimited {
-            retry_after_s: gateway.config.rate_limit_period_s,
+            retry_after_s: config.rate_limit_period_s,
         }
         .into()),
         Limited::Unbound => Err(Failure::Misconfigured(format!(

@@ -73,6 +73,11 @@ pub struct Config {
     /// `ALLOW_INSECURE_WEBHOOKS` (local runs only): webhooks to `http`, IP addresses, localhost
     /// and any port, as a test's receiver needs; otherwise `https` to a DNS name on port 443.
     pub allow_insecure_webhooks: bool,
+    /// `ALLOW_MISSING_RATE_LIMITER` (local runs only): no `RATE_LIMITER` binding is accepted even
+    /// where tokens are required. wrangler 4.86 strips rate limit bindings from every Worker of a
+    /// `wrangler dev` session but the first (cloudflare/workers-sdk#14572), so the local jobs
+    /// Worker has none; in production a missing limiter there is a misconfiguration.
+    pub allow_missing_rate_limiter: bool,
     /// `API_TOKENS` (a secret): accepted bearer tokens.
     pub tokens: Tokens,
     /// `CORS_ALLOWED_ORIGINS`: `*` or a comma-separated list; none by default.
@@ -170,6 +175,7 @@ impl Config {
             local_trap: flag("LOCAL_TRAP"),
             allow_anonymous: flag("ALLOW_ANONYMOUS"),
             allow_insecure_webhooks: flag("ALLOW_INSECURE_WEBHOOKS"),
+            allow_missing_rate_limiter: flag("ALLOW_MISSING_RATE_LIMITER"),
             tokens: Tokens::parse(&lookup("API_TOKENS").unwrap_or_default()),
             cors: CorsPolicy::parse(&lookup("CORS_ALLOWED_ORIGINS").unwrap_or_default()),
             retry: RetryPolicy {

@@ -60,7 +60,7 @@ fn normalized_body(n: &Normalized) -> Vec<u8> {
             InputValue::Text(s) => Value::from(s.as_str()),
             InputValue::Integer(i) => Value::from(*i),
             InputValue::Number(x) => Value::from(*x),
-            InputValue::Image(img) => Value::from(img.bytes.clone()),
+            InputValue::Image(img) => Value::from(img.bytes.to_vec()),
         };
         object.insert(name.to_owned(), value);
     }

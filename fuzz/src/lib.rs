@@ -1,6 +1,13 @@
 //! Invariants shared by the fuzz targets: what must hold of every accepted request and every
 //! refusal, whatever the input. The bounds are the README's contract table, restated here rather
 //! than read from the model table, so a wrong table entry is caught too.
+//!
+//! The harnesses of the targets that build their input ([`mask`]) or chain several readers
+//! ([`prediction`]) live here too, so the replay test (`tests/replay.rs`) runs them without
+//! libFuzzer.
+
+pub mod mask;
+pub mod prediction;
 
 use sdxl_core::cache_key::{cache_key, canonical_text, is_cache_key, VERSION_LINE};
 use sdxl_core::image::{inspect, sniff};

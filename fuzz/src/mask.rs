@@ -170,6 +170,37 @@ fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
+/// Whether `png` is greyscale or RGB below 16 bits with a tRNS key a sample cannot take. The
+/// spec calls that key invalid; the `png` crate keeps only its low byte, `sdxl-core` compares it
+/// whole (so it never matches, as in libpng): not a difference worth failing on.
+fn key_out_of_range(png: &[u8]) -> bool {
+    if !matches!(png[25], 0 | 2) || png[24] == 16 {
+        return false;
+    }
+    let mut rest = &png[8..];
+    while rest.len() >= 12 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        if &rest[4..8] == b"tRNS" {
+            let data = &rest[8..(8 + len).min(rest.len())];
+            return data.iter().step_by(2).any(|&high| high != 0);
+        }
+        rest = &rest[(12 + len).min(rest.len())..];
+    }
+    false
+}
+
+/// The chunk types of `png` with their data lengths, for failure messages.
+fn chunk_kinds(png: &[u8]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut rest = &png[8..];
+    while rest.len() >= 12 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        out.push((String::from_utf8_lossy(&rest[4..8]).into_owned(), len));
+        rest = &rest[(12 + len).min(rest.len())..];
+    }
+    out
+}
+
 /// `(width, height)` of the IHDR chunk `png` starts with, if it does.
 pub fn ihdr_size(png: &[u8]) -> Option<(u32, u32)> {
     if png.len() < 33 || &png[8..16] != b"\0\0\0\x0dIHDR" {
@@ -245,7 +276,12 @@ pub fn run(data: &[u8]) {
             if e.is_size() {
                 assert!(limits.image.is_some(), "refused for the image's size: {e}");
             }
-            if let MaskError::SideTooLong { width, height, max_side } = e {
+            if let MaskError::SideTooLong {
+                width,
+                height,
+                max_side,
+            } = e
+            {
                 assert!(width > max_side || height > max_side);
             }
         }
@@ -261,7 +297,11 @@ fn check_converted(png: &[u8], limits: &MaskLimits, out: &[u8]) {
         limits.max_side
     );
     let pixels = u64::from(w) * u64::from(h);
-    assert!(pixels <= limits.max_pixels, "{w}x{h} over {}", limits.max_pixels);
+    assert!(
+        pixels <= limits.max_pixels,
+        "{w}x{h} over {}",
+        limits.max_pixels
+    );
     if let Some(image) = limits.image {
         assert_eq!(image, (w, h), "converted a mask of another size");
     }
@@ -300,7 +340,10 @@ fn check_converted(png: &[u8], limits: &MaskLimits, out: &[u8]) {
             (png::ColorType::Grayscale, png::BitDepth::Eight)
         );
         buf.truncate(info.buffer_size());
-        assert!(buf.iter().all(|&g| g == 0 || g == 255), "grey neither 0 nor 255");
+        assert!(
+            buf.iter().all(|&g| g == 0 || g == 255),
+            "grey neither 0 nor 255"
+        );
         Some(buf)
     } else {
         None
@@ -316,8 +359,23 @@ fn check_converted(png: &[u8], limits: &MaskLimits, out: &[u8]) {
     assert!(again == out, "converting the output again changed it");
 
     // The pixels agree with the `png` crate wherever it reads the input.
-    if let (Some(grey), Some(want)) = (grey, oracle(png)) {
+    if let (Some(grey), Some(want)) = (grey, oracle(png).filter(|_| !key_out_of_range(png))) {
         let got: Vec<bool> = grey.iter().map(|&g| g == 255).collect();
-        assert!(got == want, "transparent pixels differ from the png crate's");
+        if got != want {
+            let at = (0..got.len().max(want.len())).find(|&i| got.get(i) != want.get(i));
+            panic!(
+                "transparent pixels differ from the png crate's: {w}x{h}, depth {}, colour type \
+                 {}, chunks {:?}; first at pixel {at:?} (ours {:?}, png {:?})",
+                png[24],
+                png[25],
+                chunk_kinds(png),
+                at.and_then(|i| got.get(i)),
+                at.and_then(|i| want.get(i)),
+            );
+        }
+        assert!(
+            got == want,
+            "transparent pixels differ from the png crate's"
+        );
     }
 }

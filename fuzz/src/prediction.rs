@@ -20,6 +20,14 @@ const ECHO_MAX_BYTES: usize = 4096;
 /// field is, since `MAX_FIELDS` bounds how many there are.
 const ECHO_FIELD_SLACK: usize = 1024;
 
+/// `FUZZ_SKIP_KNOWN=1` skips the checks that fail on findings reported and not fixed yet
+/// (FUZZING.md, Findings; inputs in `regressions/prediction_create/`), so a long run looks for
+/// other failures instead of stopping at the first of these. Weaker bounds stay in their place.
+fn skip_known() -> bool {
+    static SKIP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SKIP.get_or_init(|| std::env::var_os("FUZZ_SKIP_KNOWN").is_some_and(|v| v == "1"))
+}
+
 /// Whether `part` lies inside `whole` (the same memory, not equal text).
 fn within(part: &[u8], whole: &[u8]) -> bool {
     let (p, w) = (part.as_ptr() as usize, whole.as_ptr() as usize);
@@ -98,10 +106,41 @@ fn model_path(body: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// A webhook accepted without `allow_insecure`, as a Worker's fetch would read it (WHATWG URL
+/// parsing: IDNA mapping, IPv4 in hex, octal and short forms): https, no credentials, a host that
+/// is a name and not localhost. A URL the standard does not parse is not checked: fetch refuses it.
+fn check_secure_webhook(webhook: &str) {
+    let Ok(parsed) = url::Url::parse(webhook) else {
+        return;
+    };
+    assert_eq!(parsed.scheme(), "https", "{webhook}");
+    assert!(
+        parsed.username().is_empty() && parsed.password().is_none(),
+        "{webhook}: credentials"
+    );
+    if skip_known() {
+        // Known: hex and full-width IPv4 forms and `localhost.` pass `check_url`.
+        return;
+    }
+    match parsed.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.');
+            assert!(
+                d != "localhost" && !d.ends_with(".localhost"),
+                "{webhook}: local host {d}"
+            );
+        }
+        other => panic!("{webhook}: accepted, host {other:?}"),
+    }
+}
+
 /// The first `n` sent in `input` as the request means it: a whole number 1..=8, or 1 if absent.
 fn n_sent(input: &str) -> Option<u64> {
     let fields = object_fields(input.as_bytes()).ok()?;
-    match fields.get("n").map(|t| serde_json::from_str::<Value>(t.get())) {
+    match fields
+        .get("n")
+        .map(|t| serde_json::from_str::<Value>(t.get()))
+    {
         None | Some(Ok(Value::Null)) => Some(1),
         Some(Ok(Value::Number(n))) => n.as_u64(),
         _ => None,
@@ -115,13 +154,15 @@ fn n_sent(input: &str) -> Option<u64> {
 pub fn run(body: &[u8]) {
     check_object_fields(body);
     let path = model_path(body);
+    // As `model_path`: from the length, so the corpus stays plain JSON.
+    let allow_insecure = (body.len() / 11) % 2 == 1;
     let mut draws = 0;
-    let read = read_create(body, path, &mut || {
+    let read = read_create(body, path, allow_insecure, &mut || {
         draws += 1;
         DRAWN
     });
     match read {
-        Ok(request) => check_read(body, &request, draws),
+        Ok(request) => check_read(body, &request, draws, allow_insecure),
         Err(ApiError::Invalid(violations)) => {
             assert!(!violations.is_empty());
             for v in &violations {
@@ -135,7 +176,7 @@ pub fn run(body: &[u8]) {
     }
 }
 
-fn check_read(body: &[u8], r: &CreateRequest<'_>, draws: u32) {
+fn check_read(body: &[u8], r: &CreateRequest<'_>, draws: u32, allow_insecure: bool) {
     let images = r.images();
     assert!((1..=8).contains(&images), "{images} images");
     assert!(r.seeds.is_empty() || r.seeds.len() == images);
@@ -150,11 +191,17 @@ fn check_read(body: &[u8], r: &CreateRequest<'_>, draws: u32) {
         r.seeds.iter().all(|&s| s <= (1 << 53) - 1),
         "a seed past 2^53 - 1"
     );
-    assert!(within(r.input.as_bytes(), body), "input is not the body's text");
+    assert!(
+        within(r.input.as_bytes(), body),
+        "input is not the body's text"
+    );
     assert!(r.input.starts_with('{') && r.input.ends_with('}'));
     if let Some((url, _)) = &r.webhook {
         assert!(url.starts_with("https://") || url.starts_with("http://"));
         assert!(url.len() <= 2048);
+        if !allow_insecure {
+            check_secure_webhook(url);
+        }
     }
 
     let Value::Object(echo) = &r.input_echo else {
@@ -162,12 +209,25 @@ fn check_read(body: &[u8], r: &CreateRequest<'_>, draws: u32) {
     };
     assert!(echo.len() <= MAX_FIELDS);
     for (name, value) in echo {
-        let len = serde_json::to_string(name).unwrap().len() + value.to_string().len();
-        assert!(
-            len <= ECHO_MAX_BYTES + ECHO_FIELD_SLACK,
-            "an echoed field is {len} bytes of JSON: {}...",
-            &value.to_string().chars().take(80).collect::<String>()
+        let (name_len, value_len) = (
+            serde_json::to_string(name).unwrap().len(),
+            value.to_string().len(),
         );
+        if skip_known() {
+            // Known: names are echoed whole, and numbers re-serialized grow up to 4.5 times
+            // (`1e15` is written `1000000000000000.0`).
+            assert!(
+                value_len <= 5 * ECHO_MAX_BYTES,
+                "an echoed value is {value_len} bytes"
+            );
+        } else {
+            assert!(
+                name_len + value_len <= ECHO_MAX_BYTES + ECHO_FIELD_SLACK,
+                "an echoed field is {} bytes of JSON: {}...",
+                name_len + value_len,
+                &value.to_string().chars().take(80).collect::<String>()
+            );
+        }
     }
 
     // The create route's own sequence: image 0's input through the table, normalized; then
@@ -186,7 +246,7 @@ fn check_read(body: &[u8], r: &CreateRequest<'_>, draws: u32) {
         if let Some(seed) = r.seed_of(0) {
             assert_eq!(n.seed(), Some(seed), "image 0 not made with its seed");
         }
-        if r.model.field("seed").is_some() {
+        if r.model.field("seed").is_some() && !skip_known() {
             if let Some(sent) = n_sent(r.input) {
                 assert_eq!(
                     images as u64, sent,

@@ -23,6 +23,9 @@ cargo clippy --workspace --all-targets -- -W clippy::pedantic 2>&1 | grep -E '^w
 step "cargo test (native: core, stand-in)"
 cargo test --workspace
 
+step "fuzz replay (every fuzz target's seeds and found regressions, and random mutations, on stable: fuzz/tests/replay.rs)"
+cargo test --manifest-path fuzz/Cargo.toml --test replay
+
 step "node --test tests/js (the entry module's replay of repeats, without the Wasm)"
 node --test tests/js/
 

@@ -47,6 +47,8 @@ impl CreateRequest<'_> {
 
 /// Values whose JSON text is longer than this are echoed shortened.
 const ECHO_MAX_BYTES: usize = 4096;
+/// The most the echo of one input takes, as written back: it is stored in the job's row.
+const ECHO_TOTAL_BYTES: usize = 16 * 1024;
 
 /// Reads a create request. `model_in_path` is the model of `/v1/models/{owner}/{name}/...`.
 ///
@@ -115,8 +117,8 @@ pub fn read_create<'a>(
         None => Vec::new(),
         Some(_) => match input.get("seed") {
             // A seed the table refuses is reported by the table, with the image's other fields.
-            Some(Value::Number(s)) if s.as_i64().is_some() => {
-                let base = s.as_i64().unwrap_or_default();
+            Some(Value::Number(s)) if whole(s).is_some() => {
+                let base = whole(s).unwrap_or_default();
                 match seed_schedule(base, n) {
                     Ok(seeds) => seeds,
                     Err(e) => {
@@ -129,6 +131,7 @@ pub fn read_create<'a>(
                     }
                 }
             }
+            // Not a whole number: the table refuses it; `n` must not be lost meanwhile.
             Some(_) => vec![],
             None => seed_schedule(draw_seed(), n).unwrap_or_default(),
         },
@@ -143,6 +146,17 @@ pub fn read_create<'a>(
         input_echo,
         webhook,
     })
+}
+
+/// A JSON number as the model tables take an integer: `7` and `7.0` (and `7e0`) alike, within
+/// JavaScript's exact integers; `None` for anything else.
+fn whole(n: &serde_json::Number) -> Option<i64> {
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    let f = n.as_f64()?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    (f.fract() == 0.0 && f.abs() <= crate::model::MAX_SAFE_INTEGER as f64).then_some(f as i64)
 }
 
 /// The model's fields of a prediction's `input`, read as the native routes read a body (by the
@@ -314,29 +328,57 @@ fn read_webhook(
 /// sized in characters, counted on its text without a copy; anything else in bytes of JSON.
 fn echo(input: &ObjectFields<'_>) -> Value {
     let mut out = Map::new();
+    let mut total = 0;
+    let mut left_out = 0;
     for (name, text) in input.iter() {
-        let text = text.get();
-        let value = if text.len() <= ECHO_MAX_BYTES {
-            serde_json::from_str(text).unwrap_or(Value::Null)
-        } else {
-            let plain = text
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .filter(|t| !t.contains('\\'));
-            match plain {
-                Some(string) => {
-                    let head: String = string.chars().take(64).collect();
-                    Value::from(format!("{head}... ({} characters)", string.chars().count()))
-                }
-                None => {
-                    let head: String = text.chars().take(64).collect();
-                    Value::from(format!("{head}... ({} bytes of JSON)", text.len()))
-                }
-            }
-        };
-        out.entry(name.to_owned()).or_insert(value);
+        // Names are echoed up to 64 characters.
+        let name: String = name.chars().take(64).collect();
+        if out.contains_key(&name) {
+            continue;
+        }
+        let value = echoed(text.get());
+        // The whole echo within ECHO_TOTAL_BYTES, as written back.
+        let size = name.len() + serde_json::to_string(&value).map_or(0, |t| t.len());
+        if total + size > ECHO_TOTAL_BYTES {
+            left_out += 1;
+            continue;
+        }
+        total += size;
+        out.insert(name, value);
+    }
+    if left_out > 0 {
+        out.insert(
+            "...".to_owned(),
+            Value::from(format!("{left_out} more fields not echoed")),
+        );
     }
     Value::Object(out)
+}
+
+/// One value's echo: the value itself when it is written back within [`ECHO_MAX_BYTES`] (a
+/// short number can be written longer than it came: `1e15` is `1000000000000000.0`), else its
+/// first characters and its size.
+fn echoed(text: &str) -> Value {
+    if text.len() <= ECHO_MAX_BYTES {
+        let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        if serde_json::to_string(&value).map_or(0, |t| t.len()) <= ECHO_MAX_BYTES {
+            return value;
+        }
+    }
+    let plain = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| !t.contains('\\'));
+    match plain {
+        Some(string) => {
+            let head: String = string.chars().take(64).collect();
+            Value::from(format!("{head}... ({} characters)", string.chars().count()))
+        }
+        None => {
+            let head: String = text.chars().take(64).collect();
+            Value::from(format!("{head}... ({} bytes of JSON)", text.len()))
+        }
+    }
 }
 
 /// A model's violations of one image's body, pointed under `/input`.

@@ -267,21 +267,38 @@ pub fn check_url(url: &str, allow_insecure: bool) -> Result<(), WebhookUrlError>
     if allow_insecure {
         return Ok(());
     }
-    let host = host.to_ascii_lowercase();
-    let ip_literal = host.starts_with('[')
-        || host.contains(':')
-        || host.parse::<std::net::Ipv4Addr>().is_ok()
-        || host
-            .split('.')
-            .all(|label| label.chars().all(|c| c.is_ascii_digit()));
-    let local = host == "localhost" || host.ends_with(".localhost");
-    if ip_literal || local {
+    if !is_dns_name(host) {
         return Err(WebhookUrlError::NotAName);
     }
     match port {
         None | Some("443") => Ok(()),
         Some(_) => Err(WebhookUrlError::Port),
     }
+}
+
+/// Whether `host` is a public DNS name as URL parsers read it: ASCII (an IDN in its `xn--`
+/// form), two labels or more of letters, digits and inner hyphens, the last one starting with a
+/// letter, and not `localhost`. Every other spelling some parser reads as an address is refused:
+/// dotted or bare decimal, hex and octal forms (`0x7f.1`, `2130706433`), full-width digits, a
+/// trailing dot after `localhost`.
+fn is_dns_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    if !host.is_ascii() || host.len() > 253 {
+        return false;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let last = labels.last().copied().unwrap_or_default();
+    labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && last.starts_with(|c: char| c.is_ascii_alphabetic())
+        && last != "localhost"
 }
 
 #[cfg(test)]
@@ -292,6 +309,8 @@ mod url_tests {
     fn production_takes_https_to_a_name_on_the_default_port() {
         assert_eq!(check_url("https://hooks.example.com/h?x=1", false), Ok(()));
         assert_eq!(check_url("https://hooks.example.com:443/h", false), Ok(()));
+        assert_eq!(check_url("https://xn--bcher-kva.example/h", false), Ok(()));
+        assert_eq!(check_url("https://hooks.example.com./h", false), Ok(()));
         for (url, why) in [
             ("http://hooks.example.com/h", WebhookUrlError::NotHttps),
             ("ftp://hooks.example.com/h", WebhookUrlError::NotHttps),
@@ -307,6 +326,17 @@ mod url_tests {
                 WebhookUrlError::UserInfo,
             ),
             ("https://hooks.example.com:8443/h", WebhookUrlError::Port),
+            // Spellings URL parsers read as 127.0.0.1 or localhost (found by fuzzing).
+            ("https://0x7f000001/hook", WebhookUrlError::NotAName),
+            ("https://0x7f.1/hook", WebhookUrlError::NotAName),
+            ("https://0177.0.0.1/hook", WebhookUrlError::NotAName),
+            (
+                "https://\u{ff11}\u{ff12}\u{ff17}.\u{ff10}.\u{ff10}.\u{ff11}/hook",
+                WebhookUrlError::NotAName,
+            ),
+            ("https://localhost./hook", WebhookUrlError::NotAName),
+            ("https://hooks/hook", WebhookUrlError::NotAName),
+            ("https://-bad.example.com/h", WebhookUrlError::NotAName),
         ] {
             assert_eq!(check_url(url, false), Err(why), "{url}");
         }

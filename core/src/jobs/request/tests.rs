@@ -219,3 +219,45 @@ fn webhook_urls_are_checked_at_create_by_the_deployments_rule() {
     let fine = body("https://hooks.example.com/h");
     assert!(read_create(fine.as_bytes(), None, false, &mut || 1).is_ok());
 }
+
+/// Found by fuzzing: a seed written as a float (`7.0`, which the tables take as a whole number)
+/// lost `n`; a long name or a number written back longer than it came grew the echo unbounded.
+#[test]
+fn a_whole_float_seed_keeps_n_and_the_echo_stays_bounded() {
+    let r = read(
+        &json!({"version": SDXL, "input": {"prompt": "a", "seed": 7.0, "n": 3}}),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.seeds, vec![7, 8, 9]);
+    let text =
+        format!(r#"{{"version": "{SDXL}", "input": {{"prompt": "a", "seed": 1.5e3, "n": 2}}}}"#);
+    assert_eq!(
+        read_create(text.as_bytes(), None, true, &mut || 1)
+            .unwrap()
+            .seeds,
+        vec![1500, 1501]
+    );
+
+    let mut input = String::from("{\"prompt\":\"a\"");
+    input.push_str(&format!(",\"{}\":1", "x".repeat(6000)));
+    input.push_str(&format!(",\"grows\":[{}1e15]", "1e15,".repeat(400)));
+    for i in 0..10 {
+        input.push_str(&format!(",\"s{i}\":\"{}\"", "y".repeat(4000)));
+    }
+    input.push('}');
+    let body = format!(r#"{{"version": "{SDXL}", "input": {input}}}"#);
+    let r = read_create(body.as_bytes(), None, true, &mut || 1).unwrap();
+    let echoed = r.input_echo.to_string();
+    assert!(echoed.len() < 20 * 1024, "{} bytes", echoed.len());
+    assert!(r
+        .input_echo
+        .as_object()
+        .unwrap()
+        .keys()
+        .all(|k| k.chars().count() <= 64));
+    assert!(r.input_echo["..."]
+        .as_str()
+        .unwrap()
+        .ends_with("more fields not echoed"));
+}

@@ -126,7 +126,7 @@ pub async fn produce(
     let hold = model.hold.into_inner();
     Ok((
         outcome,
-        hold.ok_or_else(|| Failure::Internal("the hold went".into()))?,
+        hold.ok_or_else(|| Failure::Internal("the request's memory hold was lost".into()))?,
     ))
 }
 

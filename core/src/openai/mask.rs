@@ -301,13 +301,19 @@ fn alpha_of(parsed: &Parsed<'_>) -> Result<Alpha, MaskError> {
         if trns.len() != 2 * channels {
             return Err(MaskError::Unreadable("its tRNS chunk has the wrong length"));
         }
-        let key = trns
+        let key: Vec<u16> = trns
             .chunks_exact(2)
-            .map(|s| u16::from_be_bytes([s[0], s[1]]));
-        Ok(Alpha::Key {
-            depth,
-            key: key.collect(),
-        })
+            .map(|s| u16::from_be_bytes([s[0], s[1]]))
+            .collect();
+        // A key no sample can equal is refused, not read as "nothing transparent": decoders
+        // disagree on it (the `png` crate keeps its low byte), so the area to edit would depend
+        // on the reader (found by fuzzing).
+        if depth < 16 && key.iter().any(|&k| k >= 1 << depth) {
+            return Err(MaskError::Unreadable(
+                "its tRNS key is out of range for its bit depth",
+            ));
+        }
+        Ok(Alpha::Key { depth, key })
     };
     match (parsed.color_type, parsed.transparency) {
         (6, None) => Ok(Alpha::Channel {
@@ -595,6 +601,24 @@ mod tests {
                 }
             ),
             Err(MaskError::TooManyPixels { .. })
+        ));
+    }
+
+    #[test]
+    fn a_transparency_key_out_of_range_for_the_depth_is_refused() {
+        // A 2-bit greyscale mask whose tRNS key is 0x5d02: no 2-bit sample can equal it.
+        let mut encoder_out = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut encoder_out, 4, 1);
+            encoder.set_color(png::ColorType::Grayscale);
+            encoder.set_depth(png::BitDepth::Two);
+            encoder.set_trns(vec![0x5d, 0x02]);
+            let mut writer = encoder.write_header().unwrap();
+            writer.write_image_data(&[0b0001_1011]).unwrap();
+        }
+        assert!(matches!(
+            transparent_to_white(&encoder_out, &ANY),
+            Err(MaskError::Unreadable(reason)) if reason.contains("tRNS key")
         ));
     }
 

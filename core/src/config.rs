@@ -15,6 +15,10 @@ use crate::{Policy, UnknownFields};
 pub const DEFAULT_MEMORY_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// Default deadline for one model run, retries included.
 pub const DEFAULT_AI_TIMEOUT_MS: u32 = 60_000;
+/// How long a job may run, from its creation, before its object fails it: far past what its
+/// images can take (six deliveries each of at most `AI_TIMEOUT_MS`, a minute or two apart), so
+/// only a job nothing will ever end (a lost message, an unreachable object) meets it.
+pub const DEFAULT_JOB_DEADLINE_S: u32 = 1800;
 /// Default rate-limit period: must equal `simple.period` of the `RATE_LIMITER` binding, which the
 /// binding does not expose; it is what `Retry-After` says.
 pub const DEFAULT_RATE_LIMIT_PERIOD_S: u32 = 60;
@@ -86,6 +90,9 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// `AI_TIMEOUT_MS`: no answer within it is a 504.
     pub ai_timeout_ms: u32,
+    /// `JOB_DEADLINE_S`: a job still running this long after its creation is failed by its
+    /// object's alarm.
+    pub job_deadline_s: u32,
     /// `RATE_LIMIT_PERIOD_S`.
     pub rate_limit_period_s: u32,
     /// `LOG_PROMPTS = "true"` logs prompt text; by default only its SHA-256.
@@ -183,6 +190,7 @@ impl Config {
                 base_delay_ms: number(&lookup, "AI_RETRY_BASE_MS", defaults.base_delay_ms)?,
             },
             ai_timeout_ms: number(&lookup, "AI_TIMEOUT_MS", DEFAULT_AI_TIMEOUT_MS)?,
+            job_deadline_s: number(&lookup, "JOB_DEADLINE_S", DEFAULT_JOB_DEADLINE_S)?,
             rate_limit_period_s: number(
                 &lookup,
                 "RATE_LIMIT_PERIOD_S",

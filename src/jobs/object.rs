@@ -2,6 +2,7 @@
 //! (`sdxl_core::jobs::job`) applied with no `await` between reading and writing it, and its
 //! webhook delivered from the alarm.
 
+use sdxl_core::config::DEFAULT_JOB_DEADLINE_S;
 use sdxl_core::jobs::job::{AppliedJob, Job, JobEvent};
 use sdxl_core::jobs::json::JsonError;
 use sdxl_core::jobs::webhook::WebhookEvent;
@@ -73,6 +74,8 @@ impl DurableObject for JobObject {
                 let job = Job::from_json(text.as_bytes()).map_err(unreadable)?;
                 if self.load()?.is_none() {
                     self.save(&job)?;
+                    // Woken at its deadline, whatever happens to its messages.
+                    self.wake_at(job.deadline_ms(self.deadline_s())).await?;
                 }
                 Response::ok("")
             }
@@ -108,11 +111,40 @@ impl DurableObject for JobObject {
         }
     }
 
+    /// The job's deadline first (a job still running is failed, its webhook then due), then its
+    /// webhook; it wakes again at its deadline while running, or when its webhook is due again.
     async fn alarm(&self) -> Result<Response> {
-        if let Some(next_ms) = super::webhook::deliver(self).await? {
-            self.state.storage().set_alarm(next_ms).await?;
+        let deadline_s = self.deadline_s();
+        if let Some(mut job) = self.load()? {
+            if job.expire(now_ms(), deadline_s).ended {
+                self.save(&job)?;
+            }
+        }
+        let retry_ms = super::webhook::deliver(self).await?;
+        if let Some(job) = self.load()? {
+            let retry_ms = retry_ms.map(|ms| u64::try_from(ms).unwrap_or(0));
+            if let Some(at) = job.next_alarm_ms(now_ms(), deadline_s, retry_ms) {
+                self.wake_at(at).await?;
+            }
         }
         Response::ok("")
+    }
+}
+
+impl JobObject {
+    /// `JOB_DEADLINE_S` (its default when the settings are unreadable: a job must still end).
+    fn deadline_s(&self) -> u32 {
+        let config = crate::config::cached(&self.env);
+        config
+            .as_ref()
+            .as_ref()
+            .map_or(DEFAULT_JOB_DEADLINE_S, |c| c.job_deadline_s)
+    }
+
+    /// Sets the object's one alarm at `at_ms` (Unix milliseconds; now if past).
+    async fn wake_at(&self, at_ms: u64) -> Result<()> {
+        let offset = i64::try_from(at_ms.saturating_sub(now_ms())).unwrap_or(i64::MAX);
+        self.state.storage().set_alarm(offset).await
     }
 }
 

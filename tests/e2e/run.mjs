@@ -29,6 +29,8 @@ const INSTANCES = [
   { name: "closed", env: "CLOSED_URL", vars: ["ALLOW_ANONYMOUS:false", "API_TOKENS:"] },
   // trap.test.mjs traps the Wasm here, away from the other files' requests.
   { name: "trap", env: "TRAP_URL", vars: [] },
+  // jobs-deadline.test.mjs: jobs failed by their object 3 s after creation.
+  { name: "deadline", env: "DEADLINE_URL", vars: ["JOB_DEADLINE_S:3"] },
 ];
 
 const isFree = (port) =>

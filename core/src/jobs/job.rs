@@ -189,6 +189,45 @@ impl Job {
         applied
     }
 
+    /// When the job, if still running, is failed by its object (`JOB_DEADLINE_S` after its
+    /// creation).
+    #[must_use]
+    pub fn deadline_ms(&self, deadline_s: u32) -> u64 {
+        self.created_ms + u64::from(deadline_s) * 1000
+    }
+
+    /// Fails the job if it is still running at `now_ms`, past its deadline: no job stays
+    /// `starting` or `processing` for ever, whatever was lost on the way (a message, a send, an
+    /// unreachable object).
+    pub fn expire(&mut self, now_ms: u64, deadline_s: u32) -> Applied {
+        if self.status.is_terminal() || now_ms < self.deadline_ms(deadline_s) {
+            return Applied {
+                proceed: false,
+                ended: false,
+                delivery: 0,
+            };
+        }
+        let reason = format!("the job did not end within {deadline_s} s of its creation");
+        self.apply(&JobEvent::Failed { reason }, now_ms)
+    }
+
+    /// When the job's object must wake next, `now_ms` being now: for a running job, at its
+    /// deadline; for an ended one, when its webhook is due again (`webhook_retry_ms` from now),
+    /// if it is.
+    #[must_use]
+    pub fn next_alarm_ms(
+        &self,
+        now_ms: u64,
+        deadline_s: u32,
+        webhook_retry_ms: Option<u64>,
+    ) -> Option<u64> {
+        if self.status.is_terminal() {
+            webhook_retry_ms.map(|ms| now_ms + ms)
+        } else {
+            Some(self.deadline_ms(deadline_s).max(now_ms))
+        }
+    }
+
     fn end(&mut self, status: Status, now_ms: u64) {
         self.status = status;
         self.completed_ms = Some(now_ms);
@@ -533,6 +572,32 @@ mod tests {
             completed_ms: None,
             webhook: None,
         }
+    }
+
+    #[test]
+    fn a_job_still_running_past_its_deadline_fails_and_an_ended_one_is_left_alone() {
+        let mut j = job(2);
+        // Created at 1 s, a 10 s deadline: at 11 s.
+        assert_eq!(j.deadline_ms(10), 11_000);
+        assert_eq!(j.next_alarm_ms(2_000, 10, None), Some(11_000));
+        assert!(!j.expire(10_999, 10).ended, "not yet");
+        assert!(!j.status.is_terminal());
+        j.apply(&JobEvent::Started { variant: 0 }, 3_000);
+        let expired = j.expire(11_000, 10);
+        assert!(expired.ended, "its webhook is due");
+        assert_eq!(j.status, Status::Failed);
+        assert!(j
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("did not end within 10 s"));
+        // Ended: the deadline no longer wakes it; a webhook retry does.
+        assert_eq!(j.next_alarm_ms(12_000, 10, None), None);
+        assert_eq!(j.next_alarm_ms(12_000, 10, Some(5_000)), Some(17_000));
+        let mut done = job(1);
+        done.apply(&JobEvent::Made { variant: 0 }, 2_000);
+        assert!(!done.expire(99_000, 10).ended);
+        assert_eq!(done.status, Status::Succeeded);
     }
 
     #[test]

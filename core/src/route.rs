@@ -118,7 +118,7 @@ impl<'a> Route<'a> {
             Route::Root | Route::Run { .. } => Some(GENERATE),
             Route::Rest { .. } => Some(POST),
             Route::Image { .. } | Route::Models | Route::OpenApi => Some(READ),
-            Route::Jobs(JobsRoute::Get { .. }) => Some(READ),
+            Route::Jobs(JobsRoute::Get { .. } | JobsRoute::WebhookSecret) => Some(READ),
             Route::Jobs(_) => Some(POST),
             Route::OpenAi(OpenAiRoute::Generations | OpenAiRoute::Edits) => Some(POST),
             Route::OpenAi(OpenAiRoute::Models | OpenAiRoute::Model(_)) => Some(READ),

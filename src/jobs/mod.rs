@@ -13,6 +13,7 @@ use std::time::Duration;
 use sdxl_core::dispatch::{plan, Admin, Plan};
 use sdxl_core::jobs::job::{Job, JobEvent};
 use sdxl_core::jobs::prefer::{poll_interval_ms, wait_seconds};
+use sdxl_core::jobs::webhook::{owner_keys, secret_text};
 use sdxl_core::jobs::{is_job_id, JobsRoute};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
@@ -80,6 +81,7 @@ pub async fn handle(
             let applied = store::apply(gateway.env, &id, &JobEvent::Canceled).await?;
             return prediction(&applied.job, 200);
         }
+        JobsRoute::WebhookSecret => return webhook_secret(gateway, &owner),
     };
     match wait {
         Some(seconds) if !job.status.is_terminal() => {
@@ -88,6 +90,17 @@ pub async fn handle(
         }
         _ => prediction(&job, status),
     }
+}
+
+/// `GET /v1/webhooks/default/secret`: the key that signs `owner`'s webhooks (the current one),
+/// as Replicate answers it.
+fn webhook_secret(gateway: &Gateway<'_>, owner: &str) -> Handled {
+    let masters = webhook::keys(gateway.env).map_err(crate::failure::Failure::Misconfigured)?;
+    let keys = owner_keys(&masters, owner);
+    let mut body = String::from("{\"key\":");
+    sdxl_core::json_text::push_str(&mut body, &secret_text(&keys[0]));
+    body.push('}');
+    respond(body, 200)
 }
 
 /// The job `id` if `owner` made it; 404 for any other (a stranger learns nothing of it).

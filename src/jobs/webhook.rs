@@ -1,5 +1,5 @@
-//! A job's `completed` webhook, sent from its object's alarm: signed with every key of
-//! `WEBHOOK_SECRETS` (Standard Webhooks), each attempt recorded on the job, retried on
+//! A job's `completed` webhook, sent from its object's alarm: signed (Standard Webhooks) with its
+//! owner's key under every key of `WEBHOOK_SECRETS`, each attempt recorded on the job, retried on
 //! `sdxl_core::jobs::webhook`'s schedule until a 2xx or a 410.
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use sdxl_core::jobs::webhook::{
-    message_id, next_after, parse_secrets, signature, Delivery, Next, WebhookEvent,
+    message_id, next_after, owner_keys, parse_secrets, signature, Delivery, Next, WebhookEvent,
 };
 use worker::{Delay, Env, Result};
 
@@ -52,8 +52,12 @@ pub async fn deliver(object: &JobObject) -> Result<Option<i64>> {
     let url = hook.url.clone();
     let body = job.prediction();
     let at_ms = now_ms();
+    // Signed with the job's owner's keys: its receiver can verify no other owner's webhooks.
     let outcome = match keys(object.env()) {
-        Ok(keys) => send(&url, &job.id, at_ms / 1000, &body, &keys).await,
+        Ok(masters) => {
+            let keys = owner_keys(&masters, &job.owner);
+            send(&url, &job.id, at_ms / 1000, &body, &keys).await
+        }
         Err(reason) => Err(reason),
     };
     let (status, error) = match outcome {

@@ -198,7 +198,12 @@ test("the webhook gets exactly one signed completed delivery", async () => {
     await pause(1500); // any second delivery would arrive now
     assert.equal(sink.received.length, 1);
     const [delivery] = sink.received;
-    assert.ok(verifies(delivery), "the signature verifies");
+    // Signed with the caller's own key, which the secret route gives it: not the master key.
+    const secret = await call("/v1/webhooks/default/secret");
+    assert.equal(secret.status, 200, secret.text);
+    assert.match(secret.json.key, /^whsec_/);
+    assert.ok(verifies(delivery, secret.json.key), "the signature verifies with the caller's secret");
+    assert.ok(!verifies(delivery, LOCAL_WEBHOOK_SECRET), "the master key signs nothing itself");
     assert.ok(!verifies(delivery, "whsec_" + Buffer.from("another key of 24+ bytes!!").toString("base64")));
     const body = JSON.parse(delivery.body);
     assert.equal(body.id, r.json.id);
@@ -218,7 +223,8 @@ test("a webhook answered 500 is retried", async () => {
     await settle(r.json.id);
     for (let i = 0; i < 150 && sink.received.length < 2; i++) await pause(100);
     assert.equal(sink.received.length, 2);
-    assert.ok(sink.received.every((d) => verifies(d)));
+    const { key } = (await call("/v1/webhooks/default/secret")).json;
+    assert.ok(sink.received.every((d) => verifies(d, key)));
     assert.equal(sink.received[0].headers["webhook-id"], sink.received[1].headers["webhook-id"]);
   } finally {
     await sink.close();
@@ -264,3 +270,15 @@ test("an unknown or malformed prediction id is a 404", async () => {
   assert.equal((await call("/v1/predictions/not-an-id")).status, 404);
 });
 
+
+test("locked: each token has its own webhook signing secret", { skip: !LOCKED }, async () => {
+  const secretOf = async (token) =>
+    call("/v1/webhooks/default/secret", { base: LOCKED, headers: { authorization: `Bearer ${token}` } });
+  const [alpha, again, beta] = [await secretOf("tok-alpha"), await secretOf("tok-alpha"), await secretOf("tok-beta")];
+  for (const r of [alpha, again, beta]) assert.equal(r.status, 200, r.text);
+  assert.equal(alpha.json.key, again.json.key, "stable");
+  assert.notEqual(alpha.json.key, beta.json.key, "a receiver of one customer cannot verify, nor forge, another's");
+  assert.notEqual(alpha.json.key, LOCAL_WEBHOOK_SECRET);
+  const anonymous = await call("/v1/webhooks/default/secret", { base: LOCKED });
+  assert.equal(anonymous.status, 401);
+});

@@ -27,6 +27,9 @@ pub enum JobsRoute {
     Get { id: String },
     /// `POST /v1/predictions/{id}/cancel`.
     Cancel { id: String },
+    /// `GET /v1/webhooks/default/secret`: the caller's own webhook signing secret, as Replicate
+    /// answers it (`{"key": "whsec_..."}`).
+    WebhookSecret,
 }
 
 impl JobsRoute {
@@ -35,6 +38,9 @@ impl JobsRoute {
     pub fn parse(rest: &str) -> Option<JobsRoute> {
         if rest == "/predictions" {
             return Some(JobsRoute::Create);
+        }
+        if rest == "/webhooks/default/secret" {
+            return Some(JobsRoute::WebhookSecret);
         }
         if let Some(tail) = rest.strip_prefix("/predictions/") {
             let (id, cancel) = match tail.strip_suffix("/cancel") {

@@ -120,6 +120,30 @@ pub fn parse_secrets(text: &str) -> Result<Vec<Vec<u8>>, SecretError> {
         .collect()
 }
 
+/// The keys that sign `owner`'s webhooks, one per master key of `WEBHOOK_SECRETS` (so rotation
+/// works as before): HMAC-SHA256 of the owner under the master key. A receiver is given only its
+/// owner's key (`GET /v1/webhooks/default/secret`), so it can verify, and could forge, only its
+/// own owner's webhooks, never another customer's.
+#[must_use]
+pub fn owner_keys(masters: &[Vec<u8>], owner: &str) -> Vec<Vec<u8>> {
+    masters
+        .iter()
+        .map(|master| {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master)
+                .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+            mac.update(b"sdxl-gateway webhook key\n");
+            mac.update(owner.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        })
+        .collect()
+}
+
+/// A key as Standard Webhooks write secrets: `whsec_<base64>`.
+#[must_use]
+pub fn secret_text(key: &[u8]) -> String {
+    format!("whsec_{}", STANDARD.encode(key))
+}
+
 /// The `webhook-signature` value: `v1,<sig>` per key, space-separated.
 #[must_use]
 pub fn signature(keys: &[Vec<u8>], id: &str, timestamp_s: u64, body: &str) -> String {
@@ -299,6 +323,29 @@ fn is_dns_name(host: &str) -> bool {
         && labels.iter().all(label_ok)
         && last.starts_with(|c: char| c.is_ascii_alphabetic())
         && last != "localhost"
+}
+
+#[cfg(test)]
+mod owner_key_tests {
+    use super::{owner_keys, parse_secrets, secret_text, signature};
+
+    #[test]
+    fn each_owner_has_its_own_keys_one_per_master() {
+        let masters = vec![vec![7u8; 32], vec![9u8; 32]];
+        let alpha = owner_keys(&masters, "token:alpha");
+        let beta = owner_keys(&masters, "token:beta");
+        assert_eq!(alpha.len(), 2, "one per master key: rotation still works");
+        assert_eq!(alpha, owner_keys(&masters, "token:alpha"), "deterministic");
+        assert_ne!(alpha[0], beta[0]);
+        assert_ne!(alpha[0], alpha[1]);
+        assert_ne!(alpha[0], masters[0]);
+        // A receiver's secret parses back to its key, and signs what the gateway signs.
+        let text = secret_text(&alpha[0]);
+        assert_eq!(parse_secrets(&text).unwrap(), vec![alpha[0].clone()]);
+        let signed = signature(&alpha, "msg_1", 10, "{}");
+        assert!(signed.starts_with(&signature(&alpha[..1], "msg_1", 10, "{}")));
+        assert!(!signed.contains(&signature(&beta[..1], "msg_1", 10, "{}")));
+    }
 }
 
 #[cfg(test)]

@@ -131,6 +131,18 @@ impl Normalized {
         self.inputs.integer("seed")
     }
 
+    /// The side the model gives an image whose `width` or `height` is not sent: its documented
+    /// default (`ModelSpec::default_side`) for a text-to-image request; `None` with an input
+    /// image (its sides then decide, or the model does) or for a model with no documented size.
+    #[must_use]
+    pub fn implied_side(&self) -> Option<i64> {
+        let has_image = self
+            .inputs
+            .iter()
+            .any(|(_, v)| matches!(v, InputValue::Image(_)));
+        self.model.default_side.filter(|_| !has_image)
+    }
+
     /// The same request with another seed, for a variant of it (`n` images of one request:
     /// one normalized request and its seeds, never a copy of its images per variant). Nothing
     /// changes for a model without a seed.

@@ -73,11 +73,7 @@ pub fn canonical_text_with(
 /// (`ModelSpec::default_side`), in table order. None when an input image is sent: its sides
 /// then decide, or the model does.
 fn implied_sides(request: &Normalized) -> impl Iterator<Item = (&'static str, i64)> + '_ {
-    let has_image = request
-        .inputs
-        .iter()
-        .any(|(_, v)| matches!(v, InputValue::Image(_)));
-    let default = request.model.default_side.filter(|_| !has_image);
+    let default = request.implied_side();
     request
         .model
         .fields

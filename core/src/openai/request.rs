@@ -488,11 +488,7 @@ pub fn read(
 /// The size the image will have: the one forwarded, or where a text-to-image request sends
 /// none, the model's documented default (never `null` when the gateway knows it).
 fn forwarded_size(normalized: &Normalized) -> Option<(i64, i64)> {
-    let has_image = normalized
-        .inputs
-        .iter()
-        .any(|(_, v)| matches!(v, crate::inputs::InputValue::Image(_)));
-    let default = normalized.model.default_side.filter(|_| !has_image);
+    let default = normalized.implied_side();
     Some((
         normalized.inputs.integer("width").or(default)?,
         normalized.inputs.integer("height").or(default)?,

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Builds the Worker crate in directory $1 with worker-build, offline: wasm-bindgen comes from
-# `cargo install wasm-bindgen-cli` and wasm-opt/esbuild from node_modules, never from downloads.
-# `build-worker.sh . jobs` builds the jobs Worker instead (the same crate with the `jobs` feature,
-# into build-jobs/; jobs.wrangler.toml).
+# Builds a Worker of the repository in directory $1 with worker-build, offline: wasm-bindgen comes
+# from `cargo install wasm-bindgen-cli` and wasm-opt/esbuild from node_modules, never from
+# downloads. `build-worker.sh .` builds the gateway (workers/gateway, into build/; wrangler.toml),
+# `build-worker.sh . jobs` the jobs Worker (workers/jobs, into build-jobs/; jobs.wrangler.toml).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${1:-.}"
 out=build
-extra=()
+crate=workers/gateway
 if [ "${2:-}" = "jobs" ]; then
   out=build-jobs
-  extra=(--features jobs)
+  crate=workers/jobs
 fi
 # Extra local instances (the end-to-end tests start several) reuse the first one's build.
 # The entry module (wrangler.toml's main) and its helpers sit beside worker-build's index.js,
@@ -25,10 +25,11 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/scripts/wasm-opt.sh}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
-# wrangler dev builds every Worker it serves, maybe at once; both builds of this crate link the
-# same target/…/sdxl_gateway.wasm, which wasm-bindgen then reads: one build at a time.
+# wrangler dev builds every Worker it serves, maybe at once; both share the workspace's target/
+# and the adapter library's build in it: one build at a time.
 mkdir -p "$root/target"
 exec 9>"$root/target/.worker-build.lock"
 flock 9
-bash "$root/scripts/rustc-probe-retry.sh" worker-build --release --out-dir "$out" . "${extra[@]}"
+# worker-build puts its output under the crate's folder unless given an absolute path.
+bash "$root/scripts/rustc-probe-retry.sh" worker-build --release --out-dir "$(pwd)/$out" "$crate"
 copy_entry

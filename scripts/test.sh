@@ -15,7 +15,6 @@ cargo fmt --all -- --check
 step "cargo clippy (host and wasm32)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
-cargo clippy -p sdxl-gateway --all-targets --target wasm32-unknown-unknown --features jobs -- -D warnings
 
 step "cargo clippy pedantic (advisory: reported, not failing; the pedantic allows in the code answer it)"
 cargo clippy --workspace --all-targets -- -W clippy::pedantic 2>&1 | grep -E '^warning: ' | sort | uniq -c | sort -rn || true
@@ -31,7 +30,7 @@ node --test tests/js/
 
 step "wasm-bindgen-test (what crosses the JS boundary: AI.run inputs and options, model answers; in Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test -p sdxl-gateway --target wasm32-unknown-unknown
+  cargo test -p sdxl-worker --target wasm32-unknown-unknown
 
 step "wrangler deploy --dry-run (production configs, real AI binding: the jobs Worker, then the gateway)"
 rm -rf dist && mkdir -p dist/jobs

@@ -1,5 +1,10 @@
-//! The Worker: a thin adapter that reads a request once, lets the pure core (`sdxl-core`) decide
-//! everything, calls the bindings, and moves the bytes.
+//! The adapter both Workers are made of: it reads a request once, lets the pure core
+//! (`sdxl-core`) decide everything, calls the bindings, and moves the bytes.
+//!
+//! Each Worker is a thin crate over this library (workers/gateway, workers/jobs) that exports its
+//! events and nothing else: [`gateway_fetch`]; [`jobs_fetch`], [`jobs_queue`] and the job's
+//! Durable Object over [`jobs::JobObject`]. What a Worker does not call, the linker leaves out of
+//! its bundle.
 //!
 //! Everything here needs the Workers runtime, so the crate is empty off `wasm32`; the logic it
 //! wires together is tested natively in `sdxl-core` (see ARCHITECTURE.md for the request's path).
@@ -16,27 +21,18 @@ mod digest;
 mod failure;
 mod gateway;
 mod generate;
-#[cfg(feature = "jobs")]
-mod jobs;
-#[cfg_attr(feature = "jobs", allow(dead_code))]
+pub mod jobs;
 mod jobs_worker;
 mod js_error;
 mod memory;
 mod model_output;
-// The jobs Worker answers prediction routes alone (`jobs::route`, not `routes`): what only the
-// gateway's routes use is left out of its build by the linker, not compiled out, to keep one
-// crate with one set of modules.
-#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod openai;
-#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod permalink;
 mod pipeline;
-#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod playground;
 mod request_body;
 mod request_head;
 mod responses;
-#[cfg_attr(feature = "jobs", allow(dead_code))]
 mod routes;
 #[cfg(test)]
 mod scan_tests;
@@ -44,17 +40,43 @@ mod trace;
 
 use sdxl_core::answer::{cors_headers, failure_answer, Refusal};
 use sdxl_core::replay::{replayable, ReplayNote, REPLAY_HEADER};
-use sdxl_core::request_head::Method;
-#[cfg(feature = "jobs")]
-use worker::MessageBatch;
-use worker::{event, Context, Env, Request, Response, Result};
+use sdxl_core::request_head::{Method, RequestHead};
+use worker::{Context, Env, MessageBatch, Request, Response, Result};
 
-use crate::failure::Failure;
+use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::trace::Trace;
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+/// The gateway Worker's fetch event: every route but the prediction routes, which it hands to
+/// the jobs Worker (`jobs_worker`).
+///
+/// # Errors
+/// Only when an answer's headers cannot be set (the runtime refusing a header).
+pub async fn gateway_fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    serve::<routes::GatewayRoutes>(req, env, ctx).await
+}
+
+/// The jobs Worker's fetch event: the prediction routes (and, locally, its memory report).
+///
+/// # Errors
+/// As [`gateway_fetch`]'s.
+pub async fn jobs_fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    serve::<jobs::JobsRoutes>(req, env, ctx).await
+}
+
+/// The jobs Worker's queue event: the jobs queue and its dead-letter queue (`jobs::consume`).
+/// Every message is acknowledged or retried on its own, so this never fails.
+pub async fn jobs_queue(batch: MessageBatch<String>, env: Env, ctx: Context) {
+    jobs::consume(batch, env, ctx).await;
+}
+
+/// The routes a Worker answers: generic, not a value, so each Worker's bundle holds its own.
+trait Routes {
+    async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) -> Handled;
+}
+
+/// One request, from its head to the answer's last header, whichever Worker's routes answer it.
+async fn serve<R: Routes>(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let head = request_head::read(&req);
     let mut trace = Trace::start(&head, request_head::ray(&req));
     let config = config::cached(&env);
@@ -67,11 +89,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 config,
                 trace: &mut trace,
             };
-            #[cfg(not(feature = "jobs"))]
-            let handled = routes::handle(&mut gateway, &head, req).await;
-            #[cfg(feature = "jobs")]
-            let handled = jobs::route(&mut gateway, &head, req).await;
-            handled
+            R::handle(&mut gateway, &head, req).await
         }
         Err(reason) => Err(Failure::Misconfigured(reason.clone())),
     };
@@ -120,13 +138,4 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
     trace.finish(response.status_code());
     Ok(response)
-}
-
-/// The jobs queue and its dead-letter queue (`jobs::consume`): every message is acknowledged or
-/// retried on its own, so this never fails.
-#[cfg(feature = "jobs")]
-#[event(queue)]
-async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> Result<()> {
-    jobs::consume(batch, env, ctx).await;
-    Ok(())
 }

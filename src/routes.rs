@@ -18,6 +18,15 @@ use crate::gateway::Gateway;
 use crate::responses::{json_document, set_all, with_mutable_headers};
 use crate::{generate, permalink};
 
+/// The gateway Worker's routes.
+pub(crate) struct GatewayRoutes;
+
+impl crate::Routes for GatewayRoutes {
+    async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) -> Handled {
+        handle(gateway, head, req).await
+    }
+}
+
 pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) -> Handled {
     let config = gateway.config;
     let planned = match plan(head, config.local_admin) {

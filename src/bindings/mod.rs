@@ -5,11 +5,8 @@
 
 pub mod ai;
 pub mod assets;
-#[cfg(feature = "jobs")]
 pub mod durable_object;
-#[cfg(feature = "jobs")]
 pub mod fetch;
-#[cfg(feature = "jobs")]
 pub mod queue;
 pub mod r2;
 pub mod rate_limiter;

@@ -20,6 +20,7 @@ use sdxl_core::ApiError;
 use worker::{Delay, Request, Response};
 
 pub use consumer::consume;
+pub use object::JobObject;
 
 use crate::access::rate_limit;
 use crate::failure::Handled;
@@ -30,6 +31,15 @@ use crate::trace::now;
 pub const JOBS_BINDING: &str = "JOBS";
 /// The queue images are made from.
 pub const QUEUE_BINDING: &str = "JOB_QUEUE";
+
+/// The jobs Worker's routes.
+pub(crate) struct JobsRoutes;
+
+impl crate::Routes for JobsRoutes {
+    async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request) -> Handled {
+        route(gateway, head, req).await
+    }
+}
 
 /// The jobs Worker's routes: the gateway hands it prediction routes alone (src/jobs_worker.rs),
 /// and in local runs its memory report, so anything else is a 404. Refusals under `/v1` are in

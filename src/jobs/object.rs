@@ -1,15 +1,18 @@
 //! A job's Durable Object (SQLite-backed): the job's one row, the transitions
 //! (`sdxl_core::jobs::job`) applied with no `await` between reading and writing it, and its
 //! webhook delivered from the alarm.
+//!
+//! The class itself (`#[durable_object]`, which exports it to JS) is declared by the jobs
+//! Worker's crate (workers/jobs) over this [`JobObject`]: declared here, its export would be
+//! linked into the gateway's bundle too.
 
 use sdxl_core::config::DEFAULT_JOB_DEADLINE_S;
 use sdxl_core::jobs::job::{AppliedJob, Job, JobEvent};
 use sdxl_core::jobs::json::JsonError;
 use sdxl_core::jobs::webhook::WebhookEvent;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+use worker::{Env, Request, Response, Result, State};
 
-// Only the events a job has (its fetch and its alarm): the WebSocket glue would be bundle weight.
-#[durable_object(alarm)]
+/// What a job's object does on its two events (its fetch and its alarm).
 pub struct JobObject {
     state: State,
     env: Env,
@@ -54,8 +57,9 @@ impl JobObject {
     }
 }
 
-impl DurableObject for JobObject {
-    fn new(state: State, env: Env) -> Self {
+impl JobObject {
+    #[must_use]
+    pub fn new(state: State, env: Env) -> Self {
         // One row: the job as JSON. Its webhook attempts are part of it.
         if let Err(e) = state.storage().sql().exec(
             "CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL)",
@@ -66,7 +70,11 @@ impl DurableObject for JobObject {
         JobObject { state, env }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
+    /// The jobs Worker's calls (`store.rs`): create, get, and an event to apply.
+    ///
+    /// # Errors
+    /// When the object's storage fails or a call's body does not read.
+    pub async fn fetch(&self, req: Request) -> Result<Response> {
         let path = req.path();
         match path.as_str() {
             "/create" => {
@@ -113,7 +121,10 @@ impl DurableObject for JobObject {
 
     /// The job's deadline first (a job still running is failed, its webhook then due), then its
     /// webhook; it wakes again at its deadline while running, or when its webhook is due again.
-    async fn alarm(&self) -> Result<Response> {
+    ///
+    /// # Errors
+    /// When the object's storage fails.
+    pub async fn alarm(&self) -> Result<Response> {
         let deadline_s = self.deadline_s();
         if let Some(mut job) = self.load()? {
             if job.expire(now_ms(), deadline_s).ended {

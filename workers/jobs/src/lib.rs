@@ -1,0 +1,39 @@
+//! The jobs Worker: its fetch and queue events and its Durable Object class, each answered by the
+//! adapter library (`sdxl_worker`).
+#![cfg(target_arch = "wasm32")]
+
+use sdxl_worker::jobs;
+use worker::{
+    durable_object, event, Context, DurableObject, Env, MessageBatch, Request, Response, Result,
+    State,
+};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    sdxl_worker::jobs_fetch(req, env, ctx).await
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> Result<()> {
+    sdxl_worker::jobs_queue(batch, env, ctx).await;
+    Ok(())
+}
+
+/// One job (jobs.wrangler.toml's `JobObject` class). Only the events a job has, its fetch and its
+/// alarm: the WebSocket glue would be bundle weight.
+#[durable_object(alarm)]
+pub struct JobObject(jobs::JobObject);
+
+impl DurableObject for JobObject {
+    fn new(state: State, env: Env) -> Self {
+        JobObject(jobs::JobObject::new(state, env))
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        self.0.fetch(req).await
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.0.alarm().await
+    }
+}

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Builds a Worker of the repository in directory $1 with worker-build, offline: wasm-bindgen comes
-# from `cargo install wasm-bindgen-cli` and wasm-opt/esbuild from node_modules, never from
-# downloads. `build-worker.sh .` builds the gateway (workers/gateway, into build/; wrangler.toml),
-# `build-worker.sh . jobs` the jobs Worker (workers/jobs, into build-jobs/; jobs.wrangler.toml).
+# Builds the Worker crate in directory $1 with worker-build, offline: wasm-bindgen comes from
+# `cargo install wasm-bindgen-cli` and wasm-opt/esbuild from node_modules, never from downloads.
+# At the repository's root, `build-worker.sh .` builds the gateway (workers/gateway, into build/;
+# wrangler.toml) and `build-worker.sh . jobs` the jobs Worker (workers/jobs, into build-jobs/;
+# jobs.wrangler.toml). Elsewhere (emulator/, bench/…) the folder is the crate.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${1:-.}"
 out=build
-crate=workers/gateway
-if [ "${2:-}" = "jobs" ]; then
-  out=build-jobs
-  crate=workers/jobs
+crate=.
+if [ -d workers/gateway ]; then
+  crate=workers/gateway
+  if [ "${2:-}" = "jobs" ]; then
+    out=build-jobs
+    crate=workers/jobs
+  fi
 fi
 # Extra local instances (the end-to-end tests start several) reuse the first one's build.
 # The entry module (wrangler.toml's main) and its helpers sit beside worker-build's index.js,

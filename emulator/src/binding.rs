@@ -215,6 +215,46 @@ fn cut_short_stream(image: &[u8]) -> web_sys::ReadableStream {
     wasm_streams::ReadableStream::from_stream(stream::iter(chunks)).into_raw()
 }
 
+/// `POST /__standin/run` with `{"model", "inputs", "options"}`: `run` over HTTP, for the production
+/// rehearsal's AI relay (scripts/rehearse-ai-relay.js), since a stream returned by RPC across
+/// `wrangler dev` processes is cut short. The answer says what `run` gave in `x-standin-answer`:
+/// `stream` (the image stream is the body), `json` (the object, as JSON) or `error` (status 500,
+/// `{"name", "message"}` of what it threw).
+async fn run_over_http(body: &str) -> Result<Response> {
+    let call = JSON::parse(body).map_err(|_| worker::Error::RustError("not JSON".into()))?;
+    let field =
+        |name: &str| js_sys::Reflect::get(&call, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let model = field("model").as_string().unwrap_or_default();
+    let (kind, mut response) = match run(model, field("inputs"), field("options")).await {
+        Ok(answer) if answer.is_instance_of::<web_sys::ReadableStream>() => (
+            "stream",
+            Response::from(web_sys::Response::new_with_opt_readable_stream(Some(
+                answer.unchecked_ref(),
+            ))?),
+        ),
+        Ok(answer) => ("json", Response::ok(json_text(&answer))?),
+        Err(thrown) => {
+            let text = |name: &str| {
+                js_sys::Reflect::get(&thrown, &name.into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_default()
+            };
+            let error = serde_json::json!({"name": text("name"), "message": text("message")});
+            ("error", Response::from_json(&error)?.with_status(500))
+        }
+    };
+    response.headers_mut().set("x-standin-answer", kind)?;
+    Ok(response)
+}
+
+fn json_text(value: &JsValue) -> String {
+    JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
+}
+
 /// Admin API for tests, reached through the gateway's `/__standin/*` in local runs.
 #[event(fetch)]
 async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
@@ -240,6 +280,7 @@ async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
             LEDGER.with(|l| l.borrow_mut().disarm_all());
             Response::from_json(&serde_json::json!({"armed": false}))
         }
+        (Method::Post, "/__standin/run") => run_over_http(&req.text().await?).await,
         _ => Response::error(format!("the stand-in has no route {path}"), 404),
     }
 }

@@ -13,6 +13,41 @@ export const LOCKED = process.env.LOCKED_URL;
 export const CLOSED = process.env.CLOSED_URL;
 export const MODEL = "@cf/bytedance/stable-diffusion-xl-lightning";
 
+/**
+ * BASE serves the production configurations (the rehearsal: scripts/rehearse.mjs, started by
+ * tests/e2e/run.mjs): tokens required, no local admin routes, webhooks `https` only. Tests of
+ * what only a local configuration allows are skipped there.
+ */
+export const REHEARSAL = process.env.E2E_REHEARSAL === "1";
+/** The tokens BASE accepts (the rehearsal's API_TOKENS); none when BASE takes anyone. */
+export const TOKENS = (process.env.E2E_TOKENS ?? "").split(",").filter(Boolean);
+/** The stand-in's admin API: its own address in the rehearsal, else BASE's `/__standin/*`. */
+const STANDIN = process.env.STANDIN_URL ?? BASE;
+
+/**
+ * What the caller at client address `ip` sends to BASE to be let in: nothing where BASE takes
+ * anyone; otherwise a token of its own, the same for the same address. The first token is left
+ * to rehearsal.test.mjs, which spends its rate limit.
+ */
+export function credentialsFor(ip) {
+  if (TOKENS.length === 0) return {};
+  const pool = TOKENS.length > 1 ? TOKENS.slice(1) : TOKENS;
+  let h = 0;
+  for (const c of ip) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return { authorization: `Bearer ${pool[h % pool.length]}` };
+}
+
+/** The token of `credentialsFor(ip)`, for clients that take a key (SDKs); `fallback` if none. */
+export const tokenFor = (ip, fallback) =>
+  credentialsFor(ip).authorization?.slice("Bearer ".length) ?? fallback;
+
+/** `headers` for a request from `ip` to `url`: its address, and its credentials when to BASE. */
+const callerHeaders = (ip, url, headers = {}) => ({
+  "cf-connecting-ip": ip,
+  ...(new URL(url).origin === new URL(BASE).origin ? credentialsFor(ip) : {}),
+  ...headers,
+});
+
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
 export const fixture = (name) => readFileSync(join(fixtures, name));
 
@@ -27,9 +62,9 @@ export const uniquePrompt = (label) =>
 export const someIp = () =>
   `10.${(Math.random() * 256) | 0}.${(Math.random() * 256) | 0}.${(Math.random() * 256) | 0}`;
 
-/** `fetch` from a client address of its own (see `someIp`). */
+/** `fetch` from a client address of its own (see `someIp`), with its credentials. */
 export const api = (url, init = {}) =>
-  fetch(url, { ...init, headers: { "cf-connecting-ip": someIp(), ...(init.headers ?? {}) } });
+  fetch(url, { ...init, headers: callerHeaders(someIp(), url, init.headers) });
 
 /**
  * A request from client address `ip`: JSON when `body` is given (an object, or text as it is).
@@ -37,11 +72,10 @@ export const api = (url, init = {}) =>
 export const fetchAs = (ip, path, { method = "GET", body, headers = {}, base = BASE } = {}) =>
   fetch(`${base}${path}`, {
     method,
-    headers: {
-      "cf-connecting-ip": ip,
+    headers: callerHeaders(ip, `${base}${path}`, {
       ...(body === undefined ? {} : { "content-type": "application/json" }),
       ...headers,
-    },
+    }),
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
 
@@ -49,7 +83,7 @@ export async function generate(body, { path = "/", headers = {}, base = BASE, si
   const res = await fetch(`${base}${path}`, {
     method: "POST",
     signal,
-    headers: { "content-type": "application/json", "cf-connecting-ip": someIp(), ...headers },
+    headers: callerHeaders(someIp(), `${base}${path}`, { "content-type": "application/json", ...headers }),
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   const bytes = Buffer.from(await res.arrayBuffer());
@@ -67,7 +101,7 @@ function assertJsonType(res) {
 }
 
 export async function arm(promptContains, behaviour, extra = {}) {
-  const res = await fetch(`${BASE}/__standin/arm`, {
+  const res = await fetch(`${STANDIN}/__standin/arm`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ prompt_contains: promptContains, behaviour, ...extra }),
@@ -81,7 +115,8 @@ export async function runsFor(prompt) {
 
 /** The stand-in's counters for `prompt` (and the options of its last run) on instance `base`. */
 export async function statsFor(prompt, base = BASE) {
-  const res = await fetch(`${base}/__standin/stats?prompt=${encodeURIComponent(prompt)}`);
+  const admin = base === BASE ? STANDIN : base;
+  const res = await fetch(`${admin}/__standin/stats?prompt=${encodeURIComponent(prompt)}`);
   return res.json();
 }
 
@@ -130,7 +165,7 @@ export async function storedAt(permalink, timeoutMs = 10_000, base = BASE) {
   throw new Error(`${permalink} was not stored within ${timeoutMs} ms`);
 }
 
-/** Empties the memory and Cache API tiers for `key` (local admin), leaving R2. */
+/** Empties the memory and Cache API tiers for `key` (local admin, so not in the rehearsal), leaving R2. */
 export async function dropFromCacheApi(key) {
   const res = await fetch(`${BASE}/__admin/cache-api/${key}`, { method: "DELETE" });
   if (res.status !== 200) throw new Error(`cache delete failed: ${res.status}`);

@@ -3,11 +3,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import Replicate from "replicate";
-import { BASE, MODEL, decodePng, someIp, statsFor, uniquePrompt } from "./helpers.mjs";
+import { BASE, MODEL, decodePng, someIp, statsFor, tokenFor, uniquePrompt } from "./helpers.mjs";
 
 const ip = someIp();
 const replicate = new Replicate({
-  auth: "unused-locally",
+  // Any where the gateway takes anyone; in the rehearsal (production settings) a token.
+  auth: tokenFor(ip, "unused-locally"),
   baseUrl: `${BASE}/v1`,
   // A client address of its own, as every end-to-end test has (the local rate limit is per
   // address).

@@ -4,13 +4,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateImage } from "ai";
-import { BASE, MODEL, decodePng, someIp, uniquePrompt } from "./helpers.mjs";
+import { BASE, MODEL, api, decodePng, someIp, tokenFor, uniquePrompt } from "./helpers.mjs";
 
+const ip = someIp();
 const gateway = createOpenAICompatible({
   name: "gateway",
   baseURL: `${BASE}/v1`,
-  apiKey: "any-key",
-  headers: { "cf-connecting-ip": someIp() },
+  apiKey: tokenFor(ip, "any-key"),
+  headers: { "cf-connecting-ip": ip },
 });
 
 test("AI SDK: generateImage with n, size and a seed gives n distinct images, the same on repeat", async () => {
@@ -38,9 +39,9 @@ test("AI SDK: generateImage with n, size and a seed gives n distinct images, the
     first.images.map((i) => i.base64),
   );
   // The seed reached the model: image 1 is the one seed 22 makes.
-  const native = await fetch(`${BASE}/`, {
+  const native = await api(`${BASE}/`, {
     method: "POST",
-    headers: { "content-type": "application/json", "cf-connecting-ip": someIp() },
+    headers: { "content-type": "application/json" },
     body: JSON.stringify({ prompt, width: 384, height: 256, seed: 22 }),
   });
   assert.equal(Buffer.from(await native.arrayBuffer()).toString("base64"), first.images[1].base64);

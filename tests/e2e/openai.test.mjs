@@ -5,17 +5,22 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import OpenAI, { toFile } from "openai";
 import { PNG } from "pngjs";
-import { BASE, LOCKED, MODEL, decodePng, fixture, someIp, uniquePrompt } from "./helpers.mjs";
+import { BASE, LOCKED, MODEL, api, decodePng, fixture, someIp, tokenFor, uniquePrompt } from "./helpers.mjs";
 
-/** The SDK as an app configures it, pointed at a gateway. No retries: failures must show. */
-const sdk = (base = BASE, apiKey = "any-key") =>
-  new OpenAI({
-    apiKey,
+/**
+ * The SDK as an app configures it, pointed at a gateway. No retries: failures must show. Its key
+ * is any where the gateway takes anyone, a token of the caller's own where it requires one.
+ */
+const sdk = (base = BASE, apiKey) => {
+  const ip = someIp();
+  return new OpenAI({
+    apiKey: apiKey ?? (base === BASE ? tokenFor(ip, "any-key") : "any-key"),
     baseURL: `${base}/v1`,
     maxRetries: 0,
     timeout: 120_000,
-    defaultHeaders: { "cf-connecting-ip": someIp() },
+    defaultHeaders: { "cf-connecting-ip": ip },
   });
+};
 
 const bytesOf = (item) => Buffer.from(item.b64_json, "base64");
 
@@ -41,9 +46,9 @@ test("openai SDK: n=3 gives three distinct images with seeds seed+i, the same th
   const again = await ask();
   assert.deepEqual(again.data.map(bytesOf), images, "the same three images on repeat");
   // Image i is the native route's image with seed 40 + i: one cache entry each.
-  const native = await fetch(`${BASE}/`, {
+  const native = await api(`${BASE}/`, {
     method: "POST",
-    headers: { "content-type": "application/json", "cf-connecting-ip": someIp() },
+    headers: { "content-type": "application/json" },
     body: JSON.stringify({ prompt, width: 512, height: 256, seed: 41 }),
   });
   assert.equal(native.headers.get("x-cache"), "HIT");

@@ -1,7 +1,10 @@
-// Starts the gateway exactly as `npm start` does (scripts/serve.sh), plus two variants of it
-// that differ only in `--var` settings (auth on), waits until they answer, runs every
-// end-to-end test against them and a smoke run of the load script, and stops them.
-// Exit code: the tests'.
+// Two phases. Local: starts the gateway exactly as `npm start` does (scripts/serve.sh), plus
+// variants of it that differ only in `--var` settings (auth on, ...), waits until they answer,
+// runs every end-to-end test against them and a smoke run of the load script, and stops them.
+// Rehearsal: serves the production configurations (scripts/rehearse.mjs) and runs the jobs,
+// permalink, OpenAI and Replicate client files and rehearsal.test.mjs against it, with its tokens.
+// E2E_PHASES=local or E2E_PHASES=rehearsal runs one phase only (default: both).
+// Exit code: the tests' (non-zero if either phase failed).
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -32,6 +35,10 @@ const INSTANCES = [
   // jobs-deadline.test.mjs: jobs failed by their object 3 s after creation.
   { name: "deadline", env: "DEADLINE_URL", vars: ["JOB_DEADLINE_S:3"] },
 ];
+
+/** The files run against the rehearsal (jobs, permalinks, OpenAI, Replicate's client, its own). */
+const REHEARSAL_FILES = ["rehearsal", "jobs", "jobs-replicate", "cache", "openai", "openai-ai-sdk"];
+const PHASES = (process.env.E2E_PHASES ?? "local,rehearsal").split(",");
 
 const isFree = (port) =>
   new Promise((resolve) => {
@@ -66,7 +73,7 @@ async function waitUntilServing(base, server) {
 
 const servers = [];
 const stopAll = () => {
-  for (const s of servers) {
+  for (const s of servers.splice(0)) {
     try {
       process.kill(-s.pid, "SIGTERM");
     } catch {
@@ -99,8 +106,22 @@ function start(instance, port, reuseBuild) {
   return server;
 }
 
-let code = 1;
-try {
+const dir = join(root, "tests", "e2e");
+// Development: E2E_ONLY=replay,trap runs only the files whose names contain one of those words.
+const only = process.env.E2E_ONLY?.split(",").filter(Boolean) ?? [];
+const testFiles = (names) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".test.mjs"))
+    .filter((f) => !names || names.includes(f.slice(0, -".test.mjs".length)))
+    .filter((f) => only.length === 0 || only.some((word) => f.includes(word)))
+    .map((f) => join(dir, f));
+
+const exitOf = (child) => new Promise((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+const runTests = (files, env) =>
+  exitOf(spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], { cwd: root, env, stdio: "inherit" }));
+
+/** Phase 1: the local instances, every file, the load script's smoke run. */
+async function local() {
   const env = { ...process.env };
   const taken = new Set();
   // The first instance builds; the others start once it serves, reusing its build.
@@ -113,19 +134,7 @@ try {
     console.log(`[e2e] ${instance.name} gateway serving on ${base}`);
     env[instance.env] = base;
   }
-  const dir = join(root, "tests", "e2e");
-  // Development: E2E_ONLY=replay,trap runs only the files whose names contain one of those words.
-  const only = process.env.E2E_ONLY?.split(",").filter(Boolean) ?? [];
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".test.mjs"))
-    .filter((f) => only.length === 0 || only.some((word) => f.includes(word)))
-    .map((f) => join(dir, f));
-  const tests = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
-    cwd: root,
-    env,
-    stdio: "inherit",
-  });
-  code = await new Promise((resolve) => tests.on("exit", (c) => resolve(c ?? 1)));
+  let code = await runTests(testFiles(null), env);
   if (code === 0) {
     // A smoke run of the load script (the full run, 10,000 requests, is `npm run load`).
     const load = spawn(process.execPath, [join(root, "tests", "load", "load.mjs"), "--requests", "1000"], {
@@ -133,8 +142,74 @@ try {
       env,
       stdio: "inherit",
     });
-    code = await new Promise((resolve) => load.on("exit", (c) => resolve(c ?? 1)));
+    code = await exitOf(load);
   }
+  return code;
+}
+
+/** Six consecutive free ports (the rehearsal's three Workers and their inspectors). */
+async function pickPorts(wanted) {
+  for (let base = wanted; base < wanted + 400; base += 10) {
+    const all = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => isFree(base + i)));
+    if (all.every(Boolean)) return base;
+  }
+  throw new Error("no free ports for the rehearsal");
+}
+
+/** Phase 2: the production rehearsal (scripts/rehearse.mjs) and its files. */
+async function rehearsal(reuseBuild) {
+  const files = testFiles(REHEARSAL_FILES);
+  if (files.length === 0) return 0;
+  const port = await pickPorts(Number(process.env.E2E_REHEARSAL_PORT ?? 28787));
+  const server = spawn(process.execPath, [join(root, "scripts", "rehearse.mjs"), "--port", String(port)], {
+    cwd: root,
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      REHEARSAL_QUIET: "1",
+      ...(reuseBuild ? { SKIP_WORKER_BUILD: "1" } : {}),
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+    detached: true,
+  });
+  servers.push(server);
+  const ready = await new Promise((resolve, reject) => {
+    let text = "";
+    server.stdout.on("data", (chunk) => {
+      text += chunk;
+      const lines = text.split("\n");
+      text = lines.pop();
+      for (const line of lines) {
+        console.log(line);
+        const json = line.match(/^\[rehearsal\] (\{.*\})$/);
+        if (json) resolve(JSON.parse(json[1]));
+      }
+    });
+    server.on("exit", (c) => reject(new Error(`the rehearsal exited with ${c}`)));
+    setTimeout(() => reject(new Error("the rehearsal did not start")), READY_TIMEOUT_MS);
+  });
+  const { readVars } = await import("../../scripts/rehearse.mjs");
+  const env = { ...process.env, SKIP_WORKER_BUILD: "1" };
+  for (const instance of INSTANCES) delete env[instance.env];
+  Object.assign(env, {
+    BASE_URL: ready.gateway,
+    STANDIN_URL: ready.standin,
+    E2E_REHEARSAL: "1",
+    E2E_TOKENS: readVars(ready.secrets).get("API_TOKENS"),
+  });
+  console.log(`[e2e] rehearsal: the production configurations on ${ready.gateway}`);
+  return runTests(files, env);
+}
+
+let code = 1;
+try {
+  const codes = [];
+  if (PHASES.includes("local")) {
+    codes.push(await local());
+    stopAll(); // before the rehearsal starts: two cores
+  }
+  if (PHASES.includes("rehearsal")) codes.push(await rehearsal(PHASES.includes("local")));
+  code = codes.find((c) => c !== 0) ?? 0;
 } catch (e) {
   console.error(`[e2e] ${e.message}`);
 } finally {

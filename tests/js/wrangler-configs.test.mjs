@@ -83,3 +83,40 @@ test("local runs: the jobs Worker gets the `--var`s serve.sh was given, in a cop
   assert.equal(copy.get("build").get("command"), '"bash /base/scripts/build-worker.sh /base jobs"');
   assert.equal(copy.get("build").get("watch_dir"), '"/base/src"');
 });
+
+test("the rehearsal serves the production top level of both configs, changing only the AI binding and paths", async () => {
+  const { rehearsalConfig, topLevel } = await import("../../scripts/rehearse.mjs");
+  for (const file of ["wrangler.toml", "jobs.wrangler.toml"]) {
+    const production = tables(topLevel(read(file)));
+    const rehearsed = tables(rehearsalConfig(read(file), { base: "/base" }));
+    assert.ok(![...rehearsed.keys()].some((t) => t.startsWith("env.")), `${file}: no environment`);
+    assert.equal(production.get("ai")?.get("binding"), '"AI"', `${file} binds the real Workers AI`);
+    assert.ok(!rehearsed.has("ai"), `${file}: [ai] replaced`);
+    // Paths made absolute; AI bound to the relay beside the rest of the services.
+    const changed = {
+      "": {
+        main: (v) => v === JSON.stringify(`/base/${JSON.parse(production.get("").get("main"))}`),
+        services: (v) =>
+          v.endsWith('{ binding = "AI", service = "sdxl-ai-relay" }]') &&
+          v.startsWith((production.get("").get("services") ?? "[").replace(/\]$/, "")),
+      },
+      assets: { directory: (v) => v === '"/base/playground"' },
+      build: { watch_dir: (v) => v === '"/base/src"' },
+    };
+    for (const [table, settings] of production) {
+      if (table === "ai") continue;
+      for (const [key, value] of settings) {
+        const check = changed[table]?.[key];
+        const theirs = rehearsed.get(table)?.get(key);
+        if (check) assert.ok(check(theirs), `${file} [${table}] ${key} = ${theirs}`);
+        else assert.equal(theirs, value, `${file} [${table}] ${key}`);
+      }
+    }
+    assert.deepEqual([...rehearsed.keys()].sort(), [...production.keys()].filter((t) => t !== "ai").sort());
+    for (const [table, settings] of rehearsed) {
+      const added = [...settings.keys()].filter((k) => !production.get(table).has(k));
+      assert.deepEqual(added, table === "" && !production.get("").has("services") ? ["services"] : [], `${file} [${table}]`);
+    }
+    assert.match(rehearsed.get("").get("services"), /\{ binding = "AI", service = "sdxl-ai-relay" \}\]$/);
+  }
+});

@@ -8,8 +8,10 @@
 //! `cf-ray`, which this one sets where there is none (local runs), so one id names the request
 //! in both log lines and in the answer.
 
+use sdxl_core::jobs::{images_bucket, Worker};
 use worker::Request;
 
+use crate::bindings::r2::R2Bucket;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::responses::with_mutable_headers;
@@ -17,7 +19,15 @@ use crate::responses::with_mutable_headers;
 /// The service binding to the jobs Worker.
 pub const JOBS_WORKER_BINDING: &str = "JOBS_WORKER";
 
-/// Hands a prediction route to the jobs Worker and returns its answer.
+/// Hands a prediction route to the jobs Worker, once this Worker can serve the permalinks in its
+/// answers (they are read from the `IMAGES` bucket the jobs Worker stores them in).
+pub async fn predictions(gateway: &Gateway<'_>, req: Request) -> Handled {
+    images_bucket(Worker::Gateway, R2Bucket::from_env(gateway.env).is_some())
+        .map_err(|reason| Failure::Misconfigured(reason.to_owned()))?;
+    forward(gateway, req).await
+}
+
+/// Hands a request to the jobs Worker and returns its answer.
 pub async fn forward(gateway: &Gateway<'_>, req: Request) -> Handled {
     // No binding is the operator's choice not to deploy jobs, or a mistake: either way theirs.
     let jobs = gateway.env.service(JOBS_WORKER_BINDING).map_err(|e| {

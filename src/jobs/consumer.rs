@@ -13,6 +13,7 @@ use sdxl_core::jobs::backoff::{disposition, Disposition};
 use sdxl_core::jobs::job::JobEvent;
 use sdxl_core::jobs::message::{InputRef, JobMessage};
 use sdxl_core::jobs::request::model_input;
+use sdxl_core::jobs::{images_bucket, Worker};
 use sdxl_core::models;
 use sdxl_core::pipeline::{Ask, Tiers as _, Writes};
 use sdxl_core::request_head::RequestHead;
@@ -135,6 +136,9 @@ async fn make(
     started: &AppliedJob,
     message: &JobMessage,
 ) -> Handled<()> {
+    // Stored anywhere else, the image would be a permalink that 404s: the job fails, saying why.
+    images_bucket(Worker::Jobs, R2Bucket::from_env(env).is_some())
+        .map_err(|reason| Failure::Misconfigured(reason.to_owned()))?;
     let job = &started.job;
     let spec = models::by_id(&job.model).ok_or_else(|| ApiError::NoSuchModel(job.model.clone()))?;
     let input = match &message.input {

@@ -8,6 +8,7 @@ use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::jobs::job::{Job, JobEvent, Status, Variant, Webhook};
 use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
 use sdxl_core::jobs::request::{model_input, read_create, under_input};
+use sdxl_core::jobs::{images_bucket, Worker};
 use sdxl_core::parse::{media_type_essence, ByteSource};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::{normalize, ApiError, Policy};
@@ -124,11 +125,10 @@ pub async fn create(
     let longest = message(variants.len() - 1, placeholder).len_with_inline(request.input);
     let input = if must_store(longest, variants.len()) {
         // Too large for the job's messages together: to R2 once, under its content hash.
+        // `jobs::handle` refused a Worker without the bucket already.
         let Some(bucket) = R2Bucket::from_env(env) else {
-            return Err(ApiError::TooLarge {
-                limit: sdxl_core::jobs::message::INLINE_MAX_BYTES as u64,
-            }
-            .into());
+            let reason = images_bucket(Worker::Jobs, false).err().unwrap_or_default();
+            return Err(Failure::Misconfigured(reason.to_owned()));
         };
         let hash = crate::digest::sha256_hex(request.input.as_bytes()).await?;
         let r2_key = stored_input_key(&hash);

@@ -14,7 +14,7 @@ use sdxl_core::dispatch::{plan, Admin, Plan};
 use sdxl_core::jobs::job::{Job, JobEvent};
 use sdxl_core::jobs::prefer::{poll_interval_ms, wait_seconds};
 use sdxl_core::jobs::webhook::{owner_keys, secret_text};
-use sdxl_core::jobs::{is_job_id, JobsRoute};
+use sdxl_core::jobs::{images_bucket, is_job_id, JobsRoute, Worker};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::ApiError;
 use worker::{Delay, Request, Response};
@@ -23,7 +23,8 @@ pub use consumer::consume;
 pub use object::JobObject;
 
 use crate::access::rate_limit;
-use crate::failure::Handled;
+use crate::bindings::r2::R2Bucket;
+use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::trace::now;
 
@@ -68,6 +69,9 @@ pub async fn handle(
 ) -> Handled {
     let config = gateway.config;
     let caller = head.caller(config).map_err(ApiError::Unauthorized)?;
+    // Without the bucket the gateway reads, every job would end in permalinks that 404.
+    images_bucket(Worker::Jobs, R2Bucket::from_env(gateway.env).is_some())
+        .map_err(|reason| Failure::Misconfigured(reason.to_owned()))?;
     rate_limit(gateway, caller.clone()).await?;
     // Anonymous access (local runs): the unguessable id is the capability, as for permalinks.
     let owner = if config.allow_anonymous {
@@ -105,7 +109,7 @@ pub async fn handle(
 /// `GET /v1/webhooks/default/secret`: the key that signs `owner`'s webhooks (the current one),
 /// as Replicate answers it.
 fn webhook_secret(gateway: &Gateway<'_>, owner: &str) -> Handled {
-    let masters = webhook::keys(gateway.env).map_err(crate::failure::Failure::Misconfigured)?;
+    let masters = webhook::keys(gateway.env).map_err(Failure::Misconfigured)?;
     let keys = owner_keys(&masters, owner);
     let mut body = String::from("{\"key\":");
     sdxl_core::json_text::push_str(&mut body, &secret_text(&keys[0]));

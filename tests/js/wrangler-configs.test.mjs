@@ -42,6 +42,16 @@ for (const table of ["vars", "env.local.vars"]) {
   });
 }
 
+test("both Workers bind the same IMAGES bucket, in production and locally: the gateway's permalinks read the jobs' images there", () => {
+  for (const table of ["r2_buckets", "env.local.r2_buckets"]) {
+    for (const [file, config] of [["wrangler.toml", gateway], ["jobs.wrangler.toml", jobs]]) {
+      assert.equal(config.get(table)?.get("binding"), '"IMAGES"', `${file} [[${table}]]`);
+    }
+    assert.ok(gateway.get(table).get("bucket_name"), table);
+    assert.equal(jobs.get(table).get("bucket_name"), gateway.get(table).get("bucket_name"), table);
+  }
+});
+
 test("the jobs Worker counts against the gateway's rate limiter, in production and locally", () => {
   for (const table of ["ratelimits", "env.local.ratelimits"]) {
     assert.ok(gateway.get(table)?.size > 0, `wrangler.toml has ${table}`);

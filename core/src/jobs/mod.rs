@@ -83,9 +83,61 @@ pub fn is_job_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// Which of the two Workers asks whether it can serve jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worker {
+    /// The gateway (`wrangler.toml`): it serves the permalinks in a job's output.
+    Gateway,
+    /// The jobs Worker (`jobs.wrangler.toml`): it makes and stores a job's images.
+    Jobs,
+}
+
+/// Whether `worker` can serve jobs with (`bound`) or without its `IMAGES` bucket; without it,
+/// why not and what to bind (a misconfiguration: 500).
+///
+/// A job's images are made by the jobs Worker and served by the gateway's `/images/<id>`
+/// permalinks, so they must be stored where both Workers read: R2, the only store they share.
+/// The jobs Worker has no zone, so its Cache API is not the gateway's: an image it kept there
+/// would be a permalink that 404s. So both Workers must bind the same bucket as `IMAGES`; the
+/// gateway's other routes run without one (results then cached with the Cache API alone).
+///
+/// # Errors
+/// The reason, naming the binding and the config it goes in, when the bucket is not bound.
+pub fn images_bucket(worker: Worker, bound: bool) -> Result<(), &'static str> {
+    match (bound, worker) {
+        (true, _) => Ok(()),
+        (false, Worker::Jobs) => Err(
+            "no IMAGES binding: a job's images are stored in R2 for the gateway's permalinks to \
+             read (this Worker's own cache is not the gateway's); bind the gateway's bucket as \
+             IMAGES ([[r2_buckets]] in jobs.wrangler.toml)",
+        ),
+        (false, Worker::Gateway) => Err(
+            "no IMAGES binding: the jobs Worker stores a job's images in R2, and the permalinks in \
+             its output are read from this Worker's IMAGES bucket; bind the jobs Worker's bucket \
+             as IMAGES ([[r2_buckets]] in wrangler.toml)",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jobs_need_the_images_bucket_on_both_workers() {
+        for (worker, config) in [
+            (Worker::Jobs, "jobs.wrangler.toml"),
+            (Worker::Gateway, "wrangler.toml"),
+        ] {
+            assert_eq!(images_bucket(worker, true), Ok(()));
+            let reason = images_bucket(worker, false).unwrap_err();
+            assert!(
+                reason.contains("bucket as IMAGES ([[r2_buckets]] in "),
+                "{reason}"
+            );
+            assert!(reason.ends_with(&format!(" {config})")), "{reason}");
+        }
+    }
 
     #[test]
     fn prediction_routes() {

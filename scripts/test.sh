@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test, at every level: lint, native `cargo test` of the pure code, wasm-bindgen-test of the
-# JS boundary, a production deploy bundle, and end-to-end tests over HTTP against `npm start`'s setup.
+# JS boundary, a production deploy bundle, and end-to-end tests over HTTP against `npm start`'s setup
+# and against the production configurations (the rehearsal).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -38,7 +39,7 @@ node_modules/.bin/wrangler deploy --dry-run -c jobs.wrangler.toml --outdir dist/
 node_modules/.bin/wrangler deploy --dry-run --outdir dist 2>&1 | tee dist/dry-run.log
 grep "Total Upload" dist/jobs/dry-run.log dist/dry-run.log
 
-step "end to end over HTTP (scripts/serve.sh, as npm start)"
+step "end to end over HTTP (scripts/serve.sh, as npm start; then the production rehearsal, scripts/rehearse.mjs)"
 node tests/e2e/run.mjs
 
 step "benchmark smoke run (checks the harness works; figures too short to quote)"

@@ -143,6 +143,16 @@ async fn local_admin(
             path: head.path.clone(),
         }
         .into()),
+        Admin::Stored { key } => {
+            let bucket = crate::bindings::r2::R2Bucket::from_env(gateway.env);
+            let exists = match bucket {
+                Some(bucket) => bucket.get(key).await?.is_some(),
+                None => false,
+            };
+            Ok(Response::from_json(
+                &serde_json::json!({ "key": key, "exists": exists }),
+            )?)
+        }
         Admin::ForgetLocally { key } => {
             let tiers = Tiers::new(gateway.env, config.memory_tier_bytes(), &head.url_origin);
             let deleted = tiers.forget_locally(key).await?;

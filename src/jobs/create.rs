@@ -76,12 +76,7 @@ pub async fn create(
     let webhook = match request.webhook.clone() {
         Some((url, events)) => {
             webhook::keys(env).map_err(Failure::Misconfigured)?;
-            Some(Webhook {
-                url,
-                events,
-                deliveries: Vec::new(),
-                settled: false,
-            })
+            Some(Webhook::new(url, events))
         }
         None => None,
     };
@@ -123,15 +118,15 @@ pub async fn create(
     };
     let longest = message(variants.len() - 1, placeholder).len_with_inline(request.input);
     let input = if must_store(longest, variants.len()) {
-        // Too large for the job's messages together: to R2 once, under its content hash.
+        // Too large for the job's messages together: to R2 once, the job's own object, which
+        // its object deletes when the job ends.
         let Some(bucket) = R2Bucket::from_env(env) else {
             return Err(ApiError::TooLarge {
                 limit: sdxl_core::jobs::message::INLINE_MAX_BYTES as u64,
             }
             .into());
         };
-        let hash = crate::digest::sha256_hex(request.input.as_bytes()).await?;
-        let r2_key = stored_input_key(&hash);
+        let r2_key = stored_input_key(&id);
         let bytes = js_sys::Uint8Array::from(request.input.as_bytes());
         bucket
             .put(&r2_key, &bytes, "application/json", None)
@@ -160,6 +155,10 @@ pub async fn create(
         started_ms: None,
         completed_ms: None,
         webhook,
+        input_key: match &input {
+            InputRef::Stored { r2_key } => Some(r2_key.clone()),
+            InputRef::Inline { .. } => None,
+        },
     };
     store::create(env, &job).await?;
     let sent = queue::send_batch(env, QUEUE_BINDING, messages).await;

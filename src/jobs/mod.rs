@@ -88,7 +88,10 @@ pub async fn handle(
         JobsRoute::Get { id } => (owned(gateway, head, &id, &owner).await?, 200),
         JobsRoute::Cancel { id } => {
             owned(gateway, head, &id, &owner).await?;
-            let applied = store::apply(gateway.env, &id, &JobEvent::Canceled).await?;
+            // Deleted between the two calls (its retention just ended): no such job.
+            let applied = store::apply(gateway.env, &id, &JobEvent::Canceled)
+                .await?
+                .ok_or_else(|| not_found(head))?;
             return prediction(&applied.job, 200);
         }
         JobsRoute::WebhookSecret => return webhook_secret(gateway, &owner),
@@ -115,16 +118,20 @@ fn webhook_secret(gateway: &Gateway<'_>, owner: &str) -> Handled {
 
 /// The job `id` if `owner` made it; 404 for any other (a stranger learns nothing of it).
 async fn owned(gateway: &Gateway<'_>, head: &RequestHead, id: &str, owner: &str) -> Handled<Job> {
-    let not_found = || ApiError::NotFound {
-        method: head.method.as_str().to_owned(),
-        path: head.path.clone(),
-    };
     if !is_job_id(id) {
-        return Err(not_found().into());
+        return Err(not_found(head).into());
     }
     match store::get(gateway.env, id).await? {
         Some(job) if job.belongs_to(owner) => Ok(job),
-        _ => Err(not_found().into()),
+        _ => Err(not_found(head).into()),
+    }
+}
+
+/// A job that is not there, or not the caller's: the route names no resource.
+fn not_found(head: &RequestHead) -> ApiError {
+    ApiError::NotFound {
+        method: head.method.as_str().to_owned(),
+        path: head.path.clone(),
     }
 }
 

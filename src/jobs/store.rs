@@ -58,9 +58,13 @@ pub async fn get(env: &Env, id: &str) -> Handled<Option<Job>> {
     Ok(Some(Job::from_json(text.as_bytes()).map_err(unreadable)?))
 }
 
-/// Applies `event` to the job `id`.
-pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<AppliedJob> {
+/// Applies `event` to the job `id`; `None` when its object holds no job (deleted after its
+/// retention: nothing is left to report to).
+pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<Option<AppliedJob>> {
     let response = call(env, id, "event", Some(event.to_json())).await?;
+    if response.status() == 404 {
+        return Ok(None);
+    }
     if response.status() != 200 {
         return Err(Failure::Internal(format!(
             "the job's object answered {}",
@@ -68,5 +72,7 @@ pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<AppliedJob>
         )));
     }
     let text = super::body_text(response.text()).await?;
-    AppliedJob::from_json(text.as_bytes()).map_err(unreadable)
+    AppliedJob::from_json(text.as_bytes())
+        .map(Some)
+        .map_err(unreadable)
 }

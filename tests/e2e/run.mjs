@@ -29,8 +29,9 @@ const INSTANCES = [
   { name: "closed", env: "CLOSED_URL", vars: ["ALLOW_ANONYMOUS:false", "API_TOKENS:"] },
   // trap.test.mjs traps the Wasm here, away from the other files' requests.
   { name: "trap", env: "TRAP_URL", vars: [] },
-  // jobs-deadline.test.mjs: jobs failed by their object 3 s after creation.
-  { name: "deadline", env: "DEADLINE_URL", vars: ["JOB_DEADLINE_S:3"] },
+  // jobs-lifetime.test.mjs: jobs failed by their object 3 s after creation, deleted 4 s after
+  // they ended.
+  { name: "deadline", env: "DEADLINE_URL", vars: ["JOB_DEADLINE_S:3", "JOB_RETENTION_S:4"] },
 ];
 
 const isFree = (port) =>

@@ -180,6 +180,10 @@ fn admin_routes_exist_only_when_local_admin_is_on() {
         "Ok(Admin(ForgetLocally { key: \"abc\" }))"
     );
     assert_eq!(admin_plan("POST", "/__admin/trap", true), "Ok(Admin(Trap))");
+    assert_eq!(
+        admin_plan("GET", "/__admin/r2/job-inputs/ab", true),
+        "Ok(Admin(Stored { key: \"job-inputs/ab\" }))"
+    );
     for (method, url, on) in [
         ("POST", "/__standin/arm", false),
         ("GET", "/__admin/memory", false),
@@ -187,6 +191,8 @@ fn admin_routes_exist_only_when_local_admin_is_on() {
         ("POST", "/__admin/trap", false),
         ("GET", "/__admin/trap", true),
         ("GET", "/__admin/cache-api/abc", true),
+        ("GET", "/__admin/r2/job-inputs/ab", false),
+        ("DELETE", "/__admin/r2/job-inputs/ab", true),
     ] {
         let refused = plan(&head(method, url, None), on).err().map(|e| e.status());
         assert_eq!(refused, Some(404), "{method} {url}");

@@ -23,6 +23,9 @@ pub const DEFAULT_JOB_DEADLINE_S: u32 = 1800;
 /// keeps predictions made through its API. Its images live on in the cache; its input was deleted
 /// when it ended.
 pub const DEFAULT_JOB_RETENTION_S: u32 = 3600;
+/// How many images one caller may have queued at once: eight jobs of the largest `n`, or a
+/// minute or two of one model's work.
+pub const DEFAULT_MAX_QUEUED_IMAGES: u32 = 64;
 /// Default rate-limit period: must equal `simple.period` of the `RATE_LIMITER` binding, which the
 /// binding does not expose; it is what `Retry-After` says.
 pub const DEFAULT_RATE_LIMIT_PERIOD_S: u32 = 60;
@@ -99,6 +102,8 @@ pub struct Config {
     pub job_deadline_s: u32,
     /// `JOB_RETENTION_S`: an ended job's object deletes it this long after it ended.
     pub job_retention_s: u32,
+    /// `MAX_QUEUED_IMAGES`: the images one caller may have queued at once (0: no cap).
+    pub max_queued_images: u32,
     /// `RATE_LIMIT_PERIOD_S`.
     pub rate_limit_period_s: u32,
     /// `LOG_PROMPTS = "true"` logs prompt text; by default only its SHA-256.
@@ -198,6 +203,7 @@ impl Config {
             ai_timeout_ms: number(&lookup, "AI_TIMEOUT_MS", DEFAULT_AI_TIMEOUT_MS)?,
             job_deadline_s: number(&lookup, "JOB_DEADLINE_S", DEFAULT_JOB_DEADLINE_S)?,
             job_retention_s: number(&lookup, "JOB_RETENTION_S", DEFAULT_JOB_RETENTION_S)?,
+            max_queued_images: number(&lookup, "MAX_QUEUED_IMAGES", DEFAULT_MAX_QUEUED_IMAGES)?,
             rate_limit_period_s: number(
                 &lookup,
                 "RATE_LIMIT_PERIOD_S",

@@ -52,6 +52,9 @@ pub const CODE_MORE_VIOLATIONS: u32 = 5021;
 pub const MAX_LISTED_VIOLATIONS: usize = 50;
 /// Seconds a client should wait after the model reported it is out of capacity.
 pub const CAPACITY_RETRY_AFTER_S: u32 = 10;
+/// `Retry-After` when a caller has as many images queued as it may: an image takes seconds, so
+/// some are done by then.
+pub const QUEUE_FULL_RETRY_AFTER_S: u32 = 10;
 /// Seconds a client should wait after the model's own rate limit or allocation ran out.
 pub const UPSTREAM_LIMIT_RETRY_AFTER_S: u32 = 60;
 
@@ -93,6 +96,8 @@ pub enum ApiError {
     Unauthorized(AuthError),
     #[error("too many requests; retry after {retry_after_s} s")]
     RateLimited { retry_after_s: u32 },
+    #[error("{queued} images of this caller are queued and this job adds {adding}; at most {cap} may be queued at once: retry when some have finished")]
+    QueueFull { queued: u64, adding: u32, cap: u32 },
     #[error("the model did not answer within {ms} ms")]
     Deadline { ms: u32 },
     #[error("{0}; retry in a moment")]
@@ -119,7 +124,7 @@ impl ApiError {
             },
             ApiError::NotAnImage | ApiError::Incomplete(_) => 502,
             ApiError::Unauthorized(_) => 401,
-            ApiError::RateLimited { .. } => 429,
+            ApiError::RateLimited { .. } | ApiError::QueueFull { .. } => 429,
             ApiError::Deadline { .. } => 504,
             ApiError::OverBudget(_) => 503,
         }
@@ -130,6 +135,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u32> {
         match self {
             ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            ApiError::QueueFull { .. } => Some(QUEUE_FULL_RETRY_AFTER_S),
             ApiError::OverBudget(_) => Some(OVER_BUDGET_RETRY_AFTER_S),
             ApiError::Upstream(e) => match e.kind() {
                 UpstreamKind::Capacity => Some(CAPACITY_RETRY_AFTER_S),
@@ -163,7 +169,7 @@ impl ApiError {
             ApiError::Upstream(e) => whole(e.code.unwrap_or(CODE_BAD_UPSTREAM)),
             ApiError::NotAnImage | ApiError::Incomplete(_) => whole(CODE_BAD_UPSTREAM),
             ApiError::Unauthorized(_) => whole(CODE_AUTH),
-            ApiError::RateLimited { .. } => whole(CODE_RATE_LIMITED),
+            ApiError::RateLimited { .. } | ApiError::QueueFull { .. } => whole(CODE_RATE_LIMITED),
             ApiError::Deadline { .. } => whole(CODE_TIMEOUT),
             ApiError::OverBudget(_) => whole(CODE_OVER_BUDGET),
         }

@@ -7,14 +7,14 @@ use sdxl_core::budget::Phase;
 use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::jobs::job::{Job, JobEvent, Status, Variant, Webhook};
 use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
-use sdxl_core::jobs::request::{model_input, read_create, under_input};
+use sdxl_core::jobs::request::{model_input, read_create, under_input, CreateRequest};
 use sdxl_core::parse::{media_type_essence, ByteSource};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::{normalize, ApiError, Policy};
-use worker::Request;
+use worker::{Env, Request};
 
 use super::object::now_ms;
-use super::{store, webhook, QUEUE_BINDING};
+use super::{queued, store, webhook, QUEUE_BINDING};
 use crate::bindings::queue::{self, SendError};
 use crate::bindings::r2::R2Bucket;
 use crate::failure::{Failure, Handled};
@@ -105,44 +105,24 @@ pub async fn create(
     drop(normalized);
 
     let id = store::new_id(env)?;
-    let message = |variant: usize, input: InputRef| JobMessage {
-        job: id.clone(),
-        variant,
-        key: variants[variant].key.clone(),
-        seed: request.seed_of(variant),
-        input,
-    };
-    // Sized without a copy: the input can be megabytes, and only a small one travels inline.
-    let placeholder = InputRef::Stored {
-        r2_key: String::new(),
-    };
-    let longest = message(variants.len() - 1, placeholder).len_with_inline(request.input);
-    let input = if must_store(longest, variants.len()) {
-        // Too large for the job's messages together: to R2 once, the job's own object, which
-        // its object deletes when the job ends.
-        let Some(bucket) = R2Bucket::from_env(env) else {
-            return Err(ApiError::TooLarge {
-                limit: sdxl_core::jobs::message::INLINE_MAX_BYTES as u64,
-            }
-            .into());
-        };
-        let r2_key = stored_input_key(&id);
-        let bytes = js_sys::Uint8Array::from(request.input.as_bytes());
-        bucket
-            .put(&r2_key, &bytes, "application/json", None)
-            .await?;
-        InputRef::Stored { r2_key }
-    } else {
-        InputRef::Inline {
-            body: request.input.to_owned(),
-        }
-    };
-    let messages: Vec<String> = (0..variants.len())
-        .map(|variant| message(variant, input.clone()).to_json())
-        .collect();
-
+    // Within the caller's cap on queued images, counted until the job's deadline; given back if
+    // the job is not queued after all.
+    let queued_by = (config.max_queued_images > 0).then(|| caller.to_owned());
+    if let Some(queued_by) = &queued_by {
+        let until_ms = now_ms() + u64::from(config.job_deadline_s) * 1000;
+        let images = u32::try_from(variants.len()).unwrap_or(u32::MAX);
+        queued::admit_job(
+            env,
+            queued_by,
+            &id,
+            images,
+            until_ms,
+            config.max_queued_images,
+        )
+        .await?;
+    }
     let job = Job {
-        id,
+        id: id.clone(),
         owner: owner.to_owned(),
         model: request.model.id.to_owned(),
         input: request.input_echo.clone(),
@@ -155,10 +135,61 @@ pub async fn create(
         started_ms: None,
         completed_ms: None,
         webhook,
-        input_key: match &input {
-            InputRef::Stored { r2_key } => Some(r2_key.clone()),
-            InputRef::Inline { .. } => None,
-        },
+        input_key: None,
+        queued_by: queued_by.clone(),
+    };
+    let made = store_and_queue(env, job, &request).await;
+    if made.is_err() {
+        if let Some(queued_by) = &queued_by {
+            queued::settle(env, queued_by, &id, 0).await;
+        }
+    }
+    made
+}
+
+/// Stores the job's input (in R2 when too large for its messages), the job in its object, and
+/// queues one message per image.
+async fn store_and_queue(env: &Env, mut job: Job, request: &CreateRequest<'_>) -> Handled<Job> {
+    let message = |variant: usize, input: InputRef| JobMessage {
+        job: job.id.clone(),
+        variant,
+        key: job.variants[variant].key.clone(),
+        seed: request.seed_of(variant),
+        input,
+    };
+    // Sized without a copy: the input can be megabytes, and only a small one travels inline.
+    let placeholder = InputRef::Stored {
+        r2_key: String::new(),
+    };
+    let images = job.variants.len();
+    let longest = message(images - 1, placeholder).len_with_inline(request.input);
+    let input = if must_store(longest, images) {
+        // Too large for the job's messages together: to R2 once, the job's own object, which
+        // its object deletes when the job ends.
+        let Some(bucket) = R2Bucket::from_env(env) else {
+            return Err(ApiError::TooLarge {
+                limit: sdxl_core::jobs::message::INLINE_MAX_BYTES as u64,
+            }
+            .into());
+        };
+        let r2_key = stored_input_key(&job.id);
+        let bytes = js_sys::Uint8Array::from(request.input.as_bytes());
+        bucket
+            .put(&r2_key, &bytes, "application/json", None)
+            .await?;
+        InputRef::Stored { r2_key }
+    } else {
+        InputRef::Inline {
+            body: request.input.to_owned(),
+        }
+    };
+    let messages: Vec<String> = (0..images)
+        .map(|variant| message(variant, input.clone()).to_json())
+        .collect();
+
+    job.input_key = match &input {
+        InputRef::Stored { r2_key } => Some(r2_key.clone()),
+        InputRef::Inline { .. } => None,
     };
     store::create(env, &job).await?;
     let sent = queue::send_batch(env, QUEUE_BINDING, messages).await;

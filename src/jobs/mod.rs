@@ -5,6 +5,7 @@
 mod consumer;
 mod create;
 mod object;
+mod queued;
 mod store;
 mod webhook;
 
@@ -21,6 +22,7 @@ use worker::{Delay, Request, Response};
 
 pub use consumer::consume;
 pub use object::JobObject;
+pub use queued::CallerObject;
 
 use crate::access::rate_limit;
 use crate::failure::Handled;

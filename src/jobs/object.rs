@@ -100,6 +100,9 @@ impl JobObject {
                 };
                 let applied = job.apply(&event, now_ms());
                 self.save(&job)?;
+                if applied.ended || matches!(event, JobEvent::Made { .. }) {
+                    self.report_queued(&job).await;
+                }
                 if applied.ended {
                     self.delete_input(&job).await;
                 }
@@ -131,6 +134,7 @@ impl JobObject {
         if let Some(mut job) = self.load()? {
             if job.expire(now_ms(), lifetime.deadline_s).ended {
                 self.save(&job)?;
+                self.report_queued(&job).await;
                 self.delete_input(&job).await;
             }
         }
@@ -180,6 +184,13 @@ impl JobObject {
                 storage.set_alarm(offset).await
             }
             None => storage.delete_alarm().await,
+        }
+    }
+
+    /// Tells the caller's queue how many images the job has still to make (`super::queued`).
+    async fn report_queued(&self, job: &Job) {
+        if let Some(caller) = &job.queued_by {
+            super::queued::settle(&self.env, caller, &job.id, job.images_to_make()).await;
         }
     }
 

@@ -108,3 +108,42 @@ test("a job's input is stored while it runs", { skip: !BASE }, async () => {
   const r = await (await fetch(`${BASE}/__admin/r2/job-inputs/${job.id}`)).json();
   assert.equal(r.exists, true, "stored under the job's own key");
 });
+
+test("a caller's queued images are capped: 429 in Replicate's shape with Retry-After, room again once a job ends", { skip: !BASE }, async () => {
+  const caller = someIp(); // a queue of its own
+  const prompt = uniquePrompt("job queue cap");
+  const armed = await fetch(`${BASE}/__standin/arm`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt_contains: prompt, behaviour: "slow", times: 0, delay_ms: 1_500 }),
+  });
+  assert.equal(armed.status, 200, await armed.text());
+  const create = (n) =>
+    fetchAs(caller, "/v1/predictions", {
+      method: "POST",
+      base: BASE,
+      body: { version: MODEL, input: { prompt, n, width: 256, height: 256 } },
+    });
+  const first = await create(3);
+  const job = await first.json();
+  assert.equal(first.status, 201, JSON.stringify(job));
+  // 3 queued + 2 > 4.
+  const refused = await create(2);
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers.get("retry-after"), "10");
+  const body = await refused.json();
+  assert.equal(body.status, 429, JSON.stringify(body));
+  assert.match(body.detail, /3 images of this caller are queued and this job adds 2; at most 4/);
+  // One more still fits.
+  const fits = await create(1);
+  assert.equal(fits.status, 201, await fits.text());
+  // Once the first job ended its images are no longer queued.
+  let seen = job;
+  for (let i = 0; i < 100 && !["succeeded", "failed", "canceled"].includes(seen.status); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    seen = await (await fetchAs(caller, `/v1/predictions/${job.id}`, { base: BASE })).json();
+  }
+  assert.equal(seen.status, "succeeded", JSON.stringify(seen));
+  const again = await create(2);
+  assert.equal(again.status, 201, await again.text());
+});

@@ -30,8 +30,12 @@ const INSTANCES = [
   // trap.test.mjs traps the Wasm here, away from the other files' requests.
   { name: "trap", env: "TRAP_URL", vars: [] },
   // jobs-lifetime.test.mjs: jobs failed by their object 3 s after creation, deleted 4 s after
-  // they ended.
-  { name: "deadline", env: "DEADLINE_URL", vars: ["JOB_DEADLINE_S:3", "JOB_RETENTION_S:4"] },
+  // they ended; at most 4 images queued per caller.
+  {
+    name: "deadline",
+    env: "DEADLINE_URL",
+    vars: ["JOB_DEADLINE_S:3", "JOB_RETENTION_S:4", "MAX_QUEUED_IMAGES:4"],
+  },
 ];
 
 const isFree = (port) =>

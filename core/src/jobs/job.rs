@@ -104,6 +104,8 @@ pub struct Job {
     /// The R2 key of its input, when the input was too large to travel in its messages: deleted
     /// when the job ends.
     pub input_key: Option<String>,
+    /// The caller whose queued images it counts among (`super::queued`), when a cap applies.
+    pub queued_by: Option<String>,
 }
 
 /// How long a job lives: `JOB_DEADLINE_S` while it runs, `JOB_RETENTION_S` after it ended.
@@ -228,6 +230,16 @@ impl Job {
         }
         let reason = format!("the job did not end within {deadline_s} s of its creation");
         self.apply(&JobEvent::Failed { reason }, now_ms)
+    }
+
+    /// The images it has still to make: none once it ended.
+    #[must_use]
+    pub fn images_to_make(&self) -> u32 {
+        if self.status.is_terminal() {
+            return 0;
+        }
+        let left = self.variants.iter().filter(|v| !v.done).count();
+        u32::try_from(left).unwrap_or(u32::MAX)
     }
 
     /// When the job's data is deleted: `retention_s` after it ended, once no webhook message is
@@ -418,6 +430,7 @@ impl Job {
             None => webhook.push_str("null"),
         }
         push_opt_str(o.field("input_key"), self.input_key.as_deref());
+        push_opt_str(o.field("queued_by"), self.queued_by.as_deref());
         o.end();
     }
 
@@ -509,6 +522,7 @@ impl Job {
             completed_ms: opt_whole(map, "completed_ms")?,
             webhook,
             input_key: opt_string(map, "input_key")?,
+            queued_by: opt_string(map, "queued_by")?,
         })
     }
 }
@@ -636,6 +650,7 @@ mod tests {
             completed_ms: None,
             webhook: None,
             input_key: None,
+            queued_by: None,
         }
     }
 
@@ -689,7 +704,9 @@ mod tests {
             Value::Null,
             "nothing made yet"
         );
+        assert_eq!(j.images_to_make(), 2);
         assert!(!j.apply(&JobEvent::Made { variant: 1 }, 3_000).ended);
+        assert_eq!(j.images_to_make(), 1);
         // Running: the images made so far, as an `output` webhook reports them.
         assert_eq!(
             pv(j.prediction())["output"],
@@ -697,6 +714,7 @@ mod tests {
         );
         assert!(j.apply(&JobEvent::Made { variant: 0 }, 4_000).ended);
         assert_eq!(j.status, Status::Succeeded);
+        assert_eq!(j.images_to_make(), 0);
         let p = pv(j.prediction());
         assert_eq!(
             p["output"],
@@ -1001,6 +1019,7 @@ mod tests {
         let mut canceled = job(1);
         canceled.webhook = Some(Webhook::new("http://h".into(), vec![]));
         canceled.input_key = Some("job-inputs/x".into());
+        canceled.queued_by = Some("token:alpha".into());
         canceled.apply(&JobEvent::Canceled, 5);
         jobs.push(canceled);
         jobs

@@ -37,3 +37,17 @@ impl DurableObject for JobObject {
         self.0.alarm().await
     }
 }
+
+/// One caller's queued images (jobs.wrangler.toml's `CallerObject` class).
+#[durable_object(fetch)]
+pub struct CallerObject(jobs::CallerObject);
+
+impl DurableObject for CallerObject {
+    fn new(state: State, env: Env) -> Self {
+        CallerObject(jobs::CallerObject::new(state, env))
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        self.0.fetch(req).await
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
-use sdxl_core::jobs::webhook::{owner_keys, parse_secrets, signature, Delivery, Next};
+use sdxl_core::jobs::webhook::{owner_keys, parse_secrets, signature, Attempt, Next};
 use worker::{Delay, Env, Result};
 
 use super::object::{now_ms, JobObject};
@@ -57,7 +57,7 @@ pub async fn deliver(object: &JobObject) -> Result<Option<u64>> {
     let Some(hook) = job.webhook.as_mut() else {
         return Ok(None);
     };
-    let next = hook.record(Delivery {
+    let next = hook.record(Attempt {
         at_ms,
         status,
         error,

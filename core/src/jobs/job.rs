@@ -21,7 +21,7 @@ use super::json::{
     ObjectWriter, Read,
 };
 pub use super::webhook::Webhook;
-use super::webhook::{Delivery, WebhookEvent};
+use super::webhook::{Attempt, WebhookEvent};
 
 /// Replicate's statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -475,7 +475,7 @@ impl Job {
                     .iter()
                     .map(|d| {
                         let d = object(d, "deliveries")?;
-                        Ok(Delivery {
+                        Ok(Attempt {
                             at_ms: whole(d, "at_ms")?,
                             status: opt_whole(d, "status")?,
                             error: opt_string(d, "error")?,
@@ -742,7 +742,7 @@ mod tests {
     }
 
     fn attempt(j: &mut Job, status: u16) -> super::super::webhook::Next {
-        j.webhook.as_mut().unwrap().record(Delivery {
+        j.webhook.as_mut().unwrap().record(Attempt {
             at_ms: 0,
             status: Some(status),
             error: None,
@@ -987,12 +987,12 @@ mod tests {
             url: "https://hooks.example/a?b=c&d=\"e\"".into(),
             events: vec![WebhookEvent::Start, WebhookEvent::Completed],
             deliveries: vec![
-                Delivery {
+                Attempt {
                     at_ms: 9,
                     status: Some(500),
                     error: None,
                 },
-                Delivery {
+                Attempt {
                     at_ms: u64::MAX,
                     status: None,
                     error: Some("no answer within 10 s\r\n".into()),

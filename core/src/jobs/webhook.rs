@@ -51,7 +51,7 @@ impl WebhookEvent {
 /// One delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(test, derive(Serialize, Deserialize))]
-pub struct Delivery {
+pub struct Attempt {
     pub at_ms: u64,
     /// The receiver's status, when it answered.
     pub status: Option<u16>,
@@ -68,7 +68,7 @@ pub struct Webhook {
     pub url: String,
     pub events: Vec<WebhookEvent>,
     /// Every attempt, in order.
-    pub deliveries: Vec<Delivery>,
+    pub deliveries: Vec<Attempt>,
     /// The message to send, if one is due.
     #[cfg_attr(test, serde(default))]
     pub due: Option<WebhookEvent>,
@@ -116,9 +116,9 @@ impl Webhook {
 
     /// Records an attempt at the message due; the message is settled by a 2xx, a 410 or the
     /// last attempt of the schedule.
-    pub fn record(&mut self, delivery: Delivery) -> Next {
-        let status = delivery.status;
-        self.deliveries.push(delivery);
+    pub fn record(&mut self, attempt: Attempt) -> Next {
+        let status = attempt.status;
+        self.deliveries.push(attempt);
         self.attempts += 1;
         let next = next_after(self.attempts as usize, status);
         if next == Next::Settled {

@@ -236,6 +236,29 @@ test("a webhook answered 500 is retried", async () => {
   }
 });
 
+test("a webhook answered with a redirect is not followed: the attempt failed and is retried", async () => {
+  const elsewhere = await webhookSink();
+  const sink = await webhookSink([{ status: 307, headers: { location: elsewhere.url } }]);
+  try {
+    const prompt = uniquePrompt("job webhook redirect");
+    const r = await create({
+      version: MODEL,
+      input: { prompt, ...small },
+      webhook: sink.url,
+      webhook_events_filter: ["completed"],
+    });
+    await settle(r.json.id);
+    // The retry comes 5 s after the redirect (the schedule's first delay).
+    for (let i = 0; i < 150 && sink.received.length < 2; i++) await pause(100);
+    assert.equal(sink.received.length, 2, "retried at its own URL");
+    assert.equal(elsewhere.received.length, 0, "the redirect's target got nothing");
+    assert.equal(sink.received[0].headers["webhook-id"], sink.received[1].headers["webhook-id"]);
+  } finally {
+    await sink.close();
+    await elsewhere.close();
+  }
+});
+
 test("start, output and completed messages as the filter asks, each its own signed message", async () => {
   const sink = await webhookSink();
   try {

@@ -62,6 +62,8 @@ pub enum ConfigError {
         worst: u64,
         budget: u64,
     },
+    #[error(transparent)]
+    Quotas(#[from] crate::quota::QuotasError),
 }
 
 pub struct Config {
@@ -104,6 +106,8 @@ pub struct Config {
     pub job_retention_s: u32,
     /// `MAX_QUEUED_IMAGES`: the images one caller may have queued at once (0: no cap).
     pub max_queued_images: u32,
+    /// `QUOTAS`: each caller's budget of runs (`crate::quota`); empty, none.
+    pub quotas: crate::quota::Quotas,
     /// `RATE_LIMIT_PERIOD_S`.
     pub rate_limit_period_s: u32,
     /// `LOG_PROMPTS = "true"` logs prompt text; by default only its SHA-256.
@@ -204,6 +208,7 @@ impl Config {
             job_deadline_s: number(&lookup, "JOB_DEADLINE_S", DEFAULT_JOB_DEADLINE_S)?,
             job_retention_s: number(&lookup, "JOB_RETENTION_S", DEFAULT_JOB_RETENTION_S)?,
             max_queued_images: number(&lookup, "MAX_QUEUED_IMAGES", DEFAULT_MAX_QUEUED_IMAGES)?,
+            quotas: crate::quota::Quotas::parse(&lookup("QUOTAS").unwrap_or_default())?,
             rate_limit_period_s: number(
                 &lookup,
                 "RATE_LIMIT_PERIOD_S",

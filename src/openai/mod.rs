@@ -120,6 +120,9 @@ fn error_response(
     if let Some(seconds) = error.retry_after {
         headers.set("retry-after", &seconds.to_string())?;
     }
+    if error.futile {
+        headers.set("x-should-retry", "false")?;
+    }
     if error.status == 401 {
         headers.set("www-authenticate", "Bearer")?;
     }

@@ -66,6 +66,8 @@ pub enum Plan<'a> {
     Models,
     /// `/openapi.json`: public.
     OpenApi,
+    /// `/usage`: the caller's budget and spending, authorized like generation.
+    Usage,
     /// `/images/<id>`: public, rate limited by address.
     Permalink { id: &'a str, delivery: Delivery },
     /// Generate (or find) an image: authorized and rate limited first. An unknown model is
@@ -152,6 +154,7 @@ pub fn plan(head: &RequestHead, local_admin: bool) -> Result<Plan<'_>, ApiError>
         },
         Route::Models => Plan::Models,
         Route::OpenApi => Plan::OpenApi,
+        Route::Usage => Plan::Usage,
         Route::Jobs(jobs) => Plan::Jobs(jobs),
         Route::OpenAi(openai) => Plan::OpenAi(openai),
         Route::Root

@@ -66,12 +66,14 @@ impl Quotas {
         Ok(quotas)
     }
 
-    /// The quota of `caller` (its own, else the default).
+    /// The quota of `caller` (`token:<id>`, named in `QUOTAS` by its id; or `ip:<address>`,
+    /// named as is): its own, else the default.
     #[must_use]
     pub fn of(&self, caller: &str) -> Quota {
+        let name = caller.strip_prefix("token:").unwrap_or(caller);
         self.callers
             .iter()
-            .find(|(name, _)| name == caller)
+            .find(|(n, _)| n == name)
             .map_or(self.default, |(_, q)| *q)
     }
 

@@ -13,13 +13,13 @@ use sdxl_core::request_head::RequestHead;
 use sdxl_core::{normalize, ApiError, Policy};
 use worker::{Env, Request};
 
-use super::object::now_ms;
 use super::{queued, store, webhook, QUEUE_BINDING};
 use crate::bindings::queue::{self, SendError};
 use crate::bindings::r2::R2Bucket;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::request_body::read_body;
+use crate::trace::now_ms;
 
 pub async fn create(
     gateway: &mut Gateway<'_>,

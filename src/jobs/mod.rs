@@ -152,36 +152,6 @@ async fn waited(gateway: &Gateway<'_>, job: &Job, seconds: u32) -> Handled<Job> 
     Ok(job)
 }
 
-/// A `POST` of `body` to `url`, made with `web_sys` directly: `worker::RequestInit` would bring
-/// its serializers of `cf` options (image resizing and more) into the bundle. It never follows a
-/// redirect: a webhook receiver that answers 3xx has not received it (and a redirect could lead
-/// a signed delivery anywhere).
-fn post(
-    url: &str,
-    body: Option<&str>,
-    headers: Option<&web_sys::Headers>,
-) -> worker::Result<Request> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    js_sys::Reflect::set(&init, &"redirect".into(), &"manual".into())?;
-    if let Some(body) = body {
-        init.set_body(&wasm_bindgen::JsValue::from_str(body));
-    }
-    if let Some(headers) = headers {
-        init.set_headers(headers);
-    }
-    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
-}
-
-/// The text of a body (`Request.text()` or `Response.text()` in JS): the `worker` crate's own
-/// `text()` of either would bring its body-stream handling into the bundle for these small JSON
-/// bodies.
-async fn body_text(text: Result<js_sys::Promise, wasm_bindgen::JsValue>) -> worker::Result<String> {
-    let text = wasm_bindgen_futures::JsFuture::from(text?).await?;
-    text.as_string()
-        .ok_or_else(|| worker::Error::RustError("the body is not text".into()))
-}
-
 fn prediction(job: &Job, status: u16) -> Handled {
     respond(job.prediction(), status)
 }

@@ -12,6 +12,7 @@ use sdxl_core::jobs::json::JsonError;
 use worker::{Env, Request, Response, Result, State};
 
 use crate::bindings::r2::R2Bucket;
+use crate::trace::now_ms;
 
 /// What a job's object does on its two events (its fetch and its alarm).
 pub struct JobObject {
@@ -79,7 +80,7 @@ impl JobObject {
         let path = req.path();
         match path.as_str() {
             "/create" => {
-                let text = super::body_text(req.inner().text()).await?;
+                let text = crate::bindings::fetch::body_text(req.inner().text()).await?;
                 let job = Job::from_json(text.as_bytes()).map_err(unreadable)?;
                 if self.load()?.is_none() {
                     self.save(&job)?;
@@ -93,7 +94,7 @@ impl JobObject {
                 None => Response::error("no such job", 404),
             },
             "/event" => {
-                let text = super::body_text(req.inner().text()).await?;
+                let text = crate::bindings::fetch::body_text(req.inner().text()).await?;
                 let event = JobEvent::from_json(text.as_bytes()).map_err(unreadable)?;
                 let Some(mut job) = self.load()? else {
                     return Response::error("no such job", 404);
@@ -220,10 +221,4 @@ fn json(text: String) -> Result<Response> {
 /// A job's JSON that does not read: as serde_json's errors were, a `worker::Error`.
 fn unreadable(e: JsonError) -> worker::Error {
     worker::Error::RustError(e.to_string())
-}
-
-pub(super) fn now_ms() -> u64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let ms = js_sys::Date::now() as u64;
-    ms
 }

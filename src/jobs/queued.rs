@@ -11,9 +11,9 @@ use sdxl_core::jobs::queued::admit;
 use sdxl_core::ApiError;
 use worker::{Env, Request, Response, Result, State};
 
-use super::object::now_ms;
 use crate::bindings::durable_object;
 use crate::failure::{Failure, Handled};
+use crate::trace::now_ms;
 
 /// The Durable Object namespace of callers' queues.
 pub const CALLERS_BINDING: &str = "CALLERS";
@@ -118,7 +118,7 @@ async fn call(env: &Env, caller: &str, query: &str) -> Handled<web_sys::Response
         ))
     })?;
     let stub = namespace.id_from_name(caller)?.get_stub()?;
-    let req = super::post(&format!("https://caller/{query}"), None, None)?;
+    let req = crate::bindings::fetch::post(&format!("https://caller/{query}"), None, None)?;
     Ok(durable_object::fetch(stub, req.inner()).await?)
 }
 
@@ -136,7 +136,7 @@ pub async fn admit_job(
     match response.status() {
         200 => Ok(()),
         429 => {
-            let queued = super::body_text(response.text()).await?;
+            let queued = crate::bindings::fetch::body_text(response.text()).await?;
             Err(ApiError::QueueFull {
                 queued: queued.parse().unwrap_or(u64::from(cap)),
                 adding: images,

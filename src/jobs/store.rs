@@ -28,7 +28,7 @@ pub fn new_id(env: &Env) -> Handled<String> {
 }
 
 async fn call(env: &Env, id: &str, op: &str, body: Option<String>) -> Handled<web_sys::Response> {
-    let req = crate::jobs::post(&format!("https://job/{op}"), body.as_deref(), None)?;
+    let req = crate::bindings::fetch::post(&format!("https://job/{op}"), body.as_deref(), None)?;
     Ok(durable_object::fetch(stub(env, id)?, req.inner()).await?)
 }
 
@@ -54,7 +54,7 @@ pub async fn get(env: &Env, id: &str) -> Handled<Option<Job>> {
     if response.status() == 404 {
         return Ok(None);
     }
-    let text = super::body_text(response.text()).await?;
+    let text = crate::bindings::fetch::body_text(response.text()).await?;
     Ok(Some(Job::from_json(text.as_bytes()).map_err(unreadable)?))
 }
 
@@ -71,7 +71,7 @@ pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<Option<Appl
             response.status()
         )));
     }
-    let text = super::body_text(response.text()).await?;
+    let text = crate::bindings::fetch::body_text(response.text()).await?;
     AppliedJob::from_json(text.as_bytes())
         .map(Some)
         .map_err(unreadable)

@@ -10,7 +10,8 @@ use futures_util::pin_mut;
 use sdxl_core::jobs::webhook::{owner_keys, parse_secrets, signature, Attempt, Next};
 use worker::{Delay, Env, Result};
 
-use super::object::{now_ms, JobObject};
+use super::object::JobObject;
+use crate::trace::now_ms;
 
 /// The setting that holds the signing secrets.
 pub const SECRETS: &str = "WEBHOOK_SECRETS";
@@ -83,7 +84,7 @@ async fn send(
         headers.set("webhook-id", id)?;
         headers.set("webhook-timestamp", &timestamp_s.to_string())?;
         headers.set("webhook-signature", &signature(keys, id, timestamp_s, body))?;
-        let request = super::post(url, Some(body), Some(&headers))?;
+        let request = crate::bindings::fetch::post(url, Some(body), Some(&headers))?;
         let response = crate::bindings::fetch::fetch(request.inner()).await?;
         Ok::<u16, worker::Error>(response.status())
     };

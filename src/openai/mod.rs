@@ -79,7 +79,8 @@ async fn answer(
     let caller = head
         .caller(gateway.config)
         .map_err(ApiError::Unauthorized)?;
-    rate_limit(gateway, caller).await?;
+    rate_limit(gateway, caller.clone()).await?;
+    gateway.trace.caller = Some(caller);
     match route {
         OpenAiRoute::Models => json_response(&model_list(models::ALL)),
         OpenAiRoute::Model(id) => match models::by_id(&id) {

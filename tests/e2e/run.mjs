@@ -30,11 +30,22 @@ const INSTANCES = [
   // trap.test.mjs traps the Wasm here, away from the other files' requests.
   { name: "trap", env: "TRAP_URL", vars: [] },
   // jobs-lifetime.test.mjs: jobs failed by their object 3 s after creation, deleted 4 s after
-  // they ended; at most 4 images queued per caller.
+  // they ended; at most 4 images queued per caller. budgets.test.mjs: small budgets.
   {
     name: "deadline",
     env: "DEADLINE_URL",
-    vars: ["JOB_DEADLINE_S:3", "JOB_RETENTION_S:4", "MAX_QUEUED_IMAGES:4"],
+    vars: [
+      "JOB_DEADLINE_S:3",
+      "JOB_RETENTION_S:4",
+      "MAX_QUEUED_IMAGES:4",
+      // budgets.test.mjs: small budgets for a few client addresses.
+      `QUOTAS:${JSON.stringify({
+        default: { images_per_day: 1000000, in_flight: 1000 },
+        "ip:203.0.113.5": { images_per_day: 5 },
+        "ip:203.0.113.6": { images_per_day: 2 },
+        "ip:203.0.113.7": { images_per_day: 1 },
+      })}`,
+    ],
   },
 ];
 

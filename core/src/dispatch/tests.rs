@@ -43,13 +43,14 @@ fn every_route_takes_its_methods_and_refuses_others_with_allow() {
     let run = format!("/ai/run/{SDXL}");
     let rest = format!("/client/v4/accounts/acc/ai/run/{SDXL}");
     let model = format!("/v1/models/{SDXL}");
-    let table: [(&str, &str); 14] = [
+    let table: [(&str, &str); 15] = [
         ("/", "GET, HEAD, POST"),
         (&run, "GET, HEAD, POST"),
         (&rest, "POST"),
         ("/images/abc", "GET, HEAD"),
         ("/models", "GET, HEAD"),
         ("/openapi.json", "GET, HEAD"),
+        ("/usage", "GET, HEAD"),
         ("/v1/images/generations", "POST"),
         ("/v1/images/edits", "POST"),
         ("/v1/models", "GET, HEAD"),

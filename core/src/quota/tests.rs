@@ -18,7 +18,7 @@ fn quotas_read_from_json_with_a_default_and_callers() {
     .unwrap();
     assert_eq!(q.of("unknown").images_per_day, Some(100));
     assert_eq!(q.of("unknown").nano_usd_per_month, Some(5_000_000_000));
-    let own = q.of("a1b2c3d4e5f60718");
+    let own = q.of("token:a1b2c3d4e5f60718");
     assert_eq!(own.images_per_day, Some(3));
     assert_eq!(own.in_flight, Some(2));
     assert_eq!(own.nano_usd_per_day, Some(250_000_000));

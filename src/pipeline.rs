@@ -134,10 +134,12 @@ pub async fn produce(
         ..
     } = *gateway;
     let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
+    // A run with no caller (a job's image, made by the queue consumer) is not charged.
     let caller = trace.caller.clone();
-    let charge = quota::metered(env, config)?
-        .then_some(env)
-        .zip(caller.as_deref());
+    let charge = match caller.as_deref() {
+        Some(caller) => quota::metered(env, config)?.then_some((env, caller)),
+        None => None,
+    };
     let model = AiModel {
         run: Some((ai, normalized)),
         options: run_options(config.ai_gateway_id.as_deref(), ask.key),

@@ -144,6 +144,11 @@ async fn serve<R: Routes>(req: Request, env: Env, ctx: Context) -> Result<Respon
         // Routed as GET; answered without the body.
         response = responses::without_body(response).await?;
     }
+    trace.log.caller = trace
+        .caller
+        .as_deref()
+        .map(sdxl_core::observe::caller_digest);
     trace.finish(response.status_code());
+    bindings::analytics::write(&env, &trace.log.datapoint(head.surface.name()));
     Ok(response)
 }

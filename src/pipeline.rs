@@ -57,6 +57,8 @@ struct AiModel<'a> {
     attempts: Cell<u32>,
     /// Whose budget a run is charged to, when runs are metered (`crate::quota`).
     charge: Option<(&'a Env, &'a str)>,
+    /// What the run cost, once charged (for the log line and analytics).
+    charged_nano_usd: Cell<Option<u64>>,
 }
 
 impl Model for AiModel<'_> {
@@ -75,13 +77,16 @@ impl Model for AiModel<'_> {
             Some((env, caller)) => {
                 let cost = sdxl_core::cost::cost_of(normalized);
                 let reserved = quota::reserve(env, caller, normalized.model.id, cost).await;
-                Some(reserved.map_err(RunFailure::Alone)?)
+                Some((reserved.map_err(RunFailure::Alone)?, cost))
             }
             None => None,
         };
         let ran = self.run_charged(ai, normalized).await;
-        if let (Some((env, _)), Some(reservation)) = (self.charge, reservation) {
+        if let (Some((env, _)), Some((reservation, cost))) = (self.charge, reservation) {
             quota::settle(env, reservation, ran.is_ok()).await;
+            if ran.is_ok() {
+                self.charged_nano_usd.set(Some(cost.nano_usd));
+            }
         }
         ran
     }
@@ -147,6 +152,7 @@ pub async fn produce(
         hold: RefCell::new(Some(hold)),
         attempts: Cell::new(0),
         charge,
+        charged_nano_usd: Cell::new(None),
     };
     let tiers = Tiers::new(env, config.memory_tier_bytes(), url_origin);
     let mut timings = Timings::default();
@@ -155,6 +161,7 @@ pub async fn produce(
         sdxl_core::pipeline::produce(ask, &flights, &tiers, &model, &WorkerClock, &mut timings)
             .await;
     trace.log.upstream_attempts = model.attempts.get();
+    trace.log.charged_nano_usd = model.charged_nano_usd.get();
     note(trace, &timings, outcome.as_ref().ok());
     let outcome = outcome.map_err(failure)?;
     let hold = model.hold.into_inner();
@@ -187,6 +194,7 @@ pub async fn look_up(
         hold: RefCell::new(None),
         attempts: Cell::new(0),
         charge: None,
+        charged_nano_usd: Cell::new(None),
     };
     let outcome =
         sdxl_core::pipeline::produce(ask, &flights, &tiers, &no_run, &WorkerClock, &mut timings)

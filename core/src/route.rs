@@ -68,6 +68,17 @@ pub enum Surface {
 }
 
 impl Surface {
+    /// Its name in logs and analytics.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::Native => "native",
+            Surface::Rest => "rest",
+            Surface::OpenAi => "openai",
+            Surface::Jobs => "jobs",
+        }
+    }
+
     /// The surface of `path`.
     #[must_use]
     pub fn of(path: &str) -> Surface {

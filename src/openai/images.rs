@@ -324,6 +324,9 @@ fn merge_log(trace: &mut Trace, sub: &Trace) {
     log.ms.cache += one.ms.cache;
     log.ms.ai += one.ms.ai;
     log.upstream_attempts += one.upstream_attempts;
+    if let Some(charged) = one.charged_nano_usd {
+        *log.charged_nano_usd.get_or_insert(0) += charged;
+    }
     if log.key.is_none() {
         log.key.clone_from(&one.key);
         log.seed = one.seed;

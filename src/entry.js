@@ -32,9 +32,6 @@
 // is constructed only after a trap, when its proxy re-instantiates the Wasm
 // (tests/e2e/trap.test.mjs).
 import Gateway from "./index.js";
-// The Durable Object class of callers' budgets (wrangler.toml's QuotaObject), as worker-build
-// exports it.
-export { QuotaObject } from "./index.js";
 import {
   Callers,
   REPLAY_HEADER,

@@ -69,7 +69,13 @@ test("the jobs' Durable Objects and queues are the jobs Worker's alone, which ha
   }
   // Production and local bind the same classes: each Worker its own.
   assert.deepEqual(classes("jobs.wrangler.toml"), ["JobObject", "CallerObject", "JobObject", "CallerObject"]);
+  // The gateway binds one: the budgets' class, the jobs Worker's.
   assert.deepEqual(classes("wrangler.toml"), ["QuotaObject", "QuotaObject"]);
+  assert.deepEqual(
+    [...read("wrangler.toml").matchAll(/^script_name = "([^"]+)"$/gm)].map((m) => m[1]),
+    [jobs.get("").get("name").replaceAll('"', ""), jobs.get("env.local").get("name").replaceAll('"', "")],
+  );
+  assert.ok(!gateway.has("migrations"), "the gateway declares no class of its own");
   assert.equal(jobs.get("").get("workers_dev"), "false");
 });
 

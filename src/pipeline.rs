@@ -76,14 +76,15 @@ impl Model for AiModel<'_> {
         let reservation = match self.charge {
             Some((env, caller)) => {
                 let cost = sdxl_core::cost::cost_of(normalized);
-                let reserved = quota::reserve(env, caller, normalized.model.id, cost).await;
+                let until = crate::trace::now_ms() + quota::RUN_RESERVATION_MS;
+                let reserved = quota::reserve(env, caller, normalized.model.id, cost, until).await;
                 Some((reserved.map_err(RunFailure::Alone)?, cost))
             }
             None => None,
         };
         let ran = self.run_charged(ai, normalized).await;
         if let (Some((env, _)), Some((reservation, cost))) = (self.charge, reservation) {
-            quota::settle(env, reservation, ran.is_ok()).await;
+            quota::settle(env, reservation, u64::from(ran.is_ok())).await;
             if ran.is_ok() {
                 self.charged_nano_usd.set(Some(cost.nano_usd));
             }

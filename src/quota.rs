@@ -19,9 +19,9 @@ use crate::failure::{Failure, Handled};
 
 /// The Durable Object namespace of callers' budgets.
 pub const QUOTA_BINDING: &str = "QUOTA";
-/// A reservation never settled (its isolate died mid-run) stops counting after this long: far
-/// past `AI_TIMEOUT_MS` and its retries.
-const RESERVATION_TTL_MS: u64 = 10 * 60 * 1000;
+/// A run's reservation never settled (its isolate died mid-run) stops counting after this long:
+/// far past `AI_TIMEOUT_MS` and its retries. A job's counts until its deadline.
+pub const RUN_RESERVATION_MS: u64 = 10 * 60 * 1000;
 
 thread_local! {
     /// What each caller had spent and reserved when this isolate last asked its object: the
@@ -46,7 +46,7 @@ impl QuotaObject {
              PRIMARY KEY (window, model))",
             "CREATE TABLE IF NOT EXISTS reserved (id INTEGER PRIMARY KEY AUTOINCREMENT, \
              model TEXT NOT NULL, images INTEGER NOT NULL, tile_steps INTEGER NOT NULL, \
-             nano_usd INTEGER NOT NULL, at_ms INTEGER NOT NULL)",
+             nano_usd INTEGER NOT NULL, until_ms INTEGER NOT NULL)",
         ] {
             if let Err(e) = sql.exec(table, None) {
                 worker::console_error!("quota table: {e}");
@@ -55,8 +55,9 @@ impl QuotaObject {
         QuotaObject { state, env }
     }
 
-    /// `/reserve?caller&model&images&tile_steps&nano_usd` (200 with the reservation's id and
-    /// the spent counts; 429 with the limit and its reset), `/settle?id&ran` and
+    /// `/reserve?caller&model&images&tile_steps&nano_usd&until_ms` (200 with the reservation's
+    /// id and the spent counts; 429 with the limit and its reset), `/settle?id&made` (the images
+    /// of the reservation that were made: their share of it is spent, the rest given back) and
     /// `/usage?caller` (JSON).
     ///
     /// # Errors
@@ -85,8 +86,8 @@ impl QuotaObject {
                 };
                 // No `await` from the read to the insert: concurrent runs are counted in turn.
                 sql.exec(
-                    "DELETE FROM reserved WHERE at_ms < ?",
-                    vec![(now.saturating_sub(RESERVATION_TTL_MS) as f64).into()],
+                    "DELETE FROM reserved WHERE until_ms < ?",
+                    vec![(now as f64).into()],
                 )?;
                 let spent = self.spent(now)?;
                 if let Err(over) = check(&quota, &spent, cost, now) {
@@ -96,14 +97,14 @@ impl QuotaObject {
                     );
                 }
                 sql.exec(
-                    "INSERT INTO reserved (model, images, tile_steps, nano_usd, at_ms) \
+                    "INSERT INTO reserved (model, images, tile_steps, nano_usd, until_ms) \
                      VALUES (?, ?, ?, ?, ?)",
                     vec![
                         param("model").into(),
                         (cost.images as f64).into(),
                         (cost.tile_steps as f64).into(),
                         (cost.nano_usd as f64).into(),
-                        (now as f64).into(),
+                        (number("until_ms") as f64).into(),
                     ],
                 )?;
                 let id = one_number(sql.exec("SELECT last_insert_rowid() AS n", None)?)?;
@@ -111,16 +112,27 @@ impl QuotaObject {
             }
             "/settle" => {
                 let id = number("id") as f64;
-                if param("ran") == "1" {
+                let made = number("made") as f64;
+                if made > 0.0 {
+                    // The made images' share of what was reserved (a job's images all cost the
+                    // same); integer division in SQLite, as the reservation's own figures are.
                     for window in [format!("d{}", day_of(now)), format!("m{}", month_of(now))] {
                         sql.exec(
                             "INSERT INTO spent (window, model, images, tile_steps, nano_usd) \
-                             SELECT ?, model, images, tile_steps, nano_usd FROM reserved \
-                             WHERE id = ? ON CONFLICT (window, model) DO UPDATE SET \
+                             SELECT ?, model, CAST(MIN(?, images) AS INTEGER), \
+                             CAST(tile_steps * MIN(?, images) / images AS INTEGER), \
+                             CAST(nano_usd * MIN(?, images) / images AS INTEGER) FROM reserved \
+                             WHERE id = ? AND images > 0 ON CONFLICT (window, model) DO UPDATE SET \
                              images = images + excluded.images, \
                              tile_steps = tile_steps + excluded.tile_steps, \
                              nano_usd = nano_usd + excluded.nano_usd",
-                            vec![window.into(), id.into()],
+                            vec![
+                                window.into(),
+                                made.into(),
+                                made.into(),
+                                made.into(),
+                                id.into(),
+                            ],
                         )?;
                     }
                 }
@@ -190,7 +202,9 @@ impl QuotaObject {
                 nano_usd,
             })
         };
-        let in_flight = one_number(sql.exec("SELECT COUNT(*) AS n FROM reserved", None)?)?;
+        // Images under way: a job's reserved images count until they are made.
+        let in_flight =
+            one_number(sql.exec("SELECT COALESCE(SUM(images), 0) AS n FROM reserved", None)?)?;
         Ok(Spent {
             day: sum(format!("d{}", day_of(now)))?,
             month: sum(format!("m{}", month_of(now)))?,
@@ -281,17 +295,32 @@ pub fn metered(env: &Env, config: &sdxl_core::config::Config) -> Handled<bool> {
     Ok(bound)
 }
 
-/// A run's cost reserved against its caller's budget.
+/// A cost reserved against a caller's budget.
 pub struct Reservation {
-    caller: String,
-    id: u64,
+    pub caller: String,
+    pub id: u64,
 }
 
-/// Reserves `cost` of a run of `model` for `caller`, or refuses it (429, not worth retrying
-/// before its window resets).
-pub async fn reserve(env: &Env, caller: &str, model: &str, cost: Cost) -> Handled<Reservation> {
+impl From<sdxl_core::jobs::job::Charged> for Reservation {
+    fn from(charged: sdxl_core::jobs::job::Charged) -> Reservation {
+        Reservation {
+            caller: charged.caller,
+            id: charged.reservation,
+        }
+    }
+}
+
+/// Reserves `cost` (one run, or a job's images) of `model` for `caller` until `until_ms`, or
+/// refuses it (429, not worth retrying before its window resets).
+pub async fn reserve(
+    env: &Env,
+    caller: &str,
+    model: &str,
+    cost: Cost,
+    until_ms: u64,
+) -> Handled<Reservation> {
     let query = format!(
-        "reserve?caller={}&model={}&images={}&tile_steps={}&nano_usd={}",
+        "reserve?caller={}&model={}&images={}&tile_steps={}&nano_usd={}&until_ms={until_ms}",
         encode(caller),
         encode(model),
         cost.images,
@@ -332,10 +361,10 @@ pub async fn reserve(env: &Env, caller: &str, model: &str, cost: Cost) -> Handle
     }
 }
 
-/// Counts the run as spent (`ran`) or gives it back. A failure is logged: the reservation stops
-/// counting after `RESERVATION_TTL_MS`.
-pub async fn settle(env: &Env, reservation: Reservation, ran: bool) {
-    let query = format!("settle?id={}&ran={}", reservation.id, u8::from(ran));
+/// Counts the `made` images of a reservation as spent and gives the rest back. A failure is
+/// logged: the reservation stops counting at its `until_ms`.
+pub async fn settle(env: &Env, reservation: Reservation, made: u64) {
+    let query = format!("settle?id={}&made={made}", reservation.id);
     match call(env, &reservation.caller, &query).await {
         Ok((200, text)) => {
             let words: Vec<&str> = text.split(' ').collect();

@@ -5,7 +5,7 @@
 
 use sdxl_core::budget::Phase;
 use sdxl_core::inputs::seed_from_unit;
-use sdxl_core::jobs::job::{Job, JobEvent, Status, Variant, Webhook};
+use sdxl_core::jobs::job::{Charged, Job, JobEvent, Status, Variant, Webhook};
 use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
 use sdxl_core::jobs::request::{model_input, read_create, under_input, CreateRequest};
 use sdxl_core::parse::{media_type_essence, ByteSource};
@@ -102,6 +102,8 @@ pub async fn create(
             deliveries: 0,
         });
     }
+    // What each image costs, before its (possibly large) input is let go of.
+    let image_cost = sdxl_core::cost::cost_of(&normalized);
     drop(normalized);
 
     let id = store::new_id(env)?;
@@ -121,6 +123,30 @@ pub async fn create(
         )
         .await?;
     }
+    // Every image reserved against the caller's budget now, before anything is stored: a job
+    // the budget cannot cover is refused here, not half-made. Settled by the images made when
+    // the job ends (its object), given back if it is not queued after all.
+    let charged = match crate::quota::metered(env, config)? {
+        true => {
+            let cost = image_cost.times(variants.len() as u64);
+            let until_ms = now_ms() + u64::from(config.job_deadline_s) * 1000 + 60_000;
+            let reserved =
+                crate::quota::reserve(env, caller, request.model.id, cost, until_ms).await;
+            match reserved {
+                Ok(r) => Some(Charged {
+                    caller: r.caller,
+                    reservation: r.id,
+                }),
+                Err(refusal) => {
+                    if let Some(queued_by) = &queued_by {
+                        queued::settle(env, queued_by, &id, 0).await;
+                    }
+                    return Err(refusal);
+                }
+            }
+        }
+        false => None,
+    };
     let job = Job {
         id: id.clone(),
         owner: owner.to_owned(),
@@ -137,11 +163,15 @@ pub async fn create(
         webhook,
         input_key: None,
         queued_by: queued_by.clone(),
+        charged: charged.clone(),
     };
     let made = store_and_queue(env, job, &request).await;
     if made.is_err() {
         if let Some(queued_by) = &queued_by {
             queued::settle(env, queued_by, &id, 0).await;
+        }
+        if let Some(charged) = charged {
+            crate::quota::settle(env, charged.into(), 0).await;
         }
     }
     made

@@ -188,10 +188,14 @@ impl JobObject {
         }
     }
 
-    /// Tells the caller's queue how many images the job has still to make (`super::queued`).
+    /// Tells the caller's queue how many images the job has still to make (`super::queued`);
+    /// once it ended, settles its budget's reservation by the images it made.
     async fn report_queued(&self, job: &Job) {
         if let Some(caller) = &job.queued_by {
             super::queued::settle(&self.env, caller, &job.id, job.images_to_make()).await;
+        }
+        if let (true, Some(charged)) = (job.status.is_terminal(), job.charged.clone()) {
+            crate::quota::settle(&self.env, charged.into(), job.images_made()).await;
         }
     }
 

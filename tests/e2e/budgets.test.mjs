@@ -93,3 +93,35 @@ test("the openai SDK raises insufficient_quota at once, without retrying", { ski
   );
   assert.equal(calls, 1, "no retry");
 });
+
+test("a job's images are reserved at create: a job the budget cannot cover is refused whole", { skip }, async () => {
+  const ip = "203.0.113.8"; // a budget of 3 images
+  const prompt = uniquePrompt("budget job");
+  const create = (n) =>
+    fetchAs(ip, "/v1/predictions", {
+      method: "POST",
+      base: BASE,
+      body: { version: MODEL, input: { prompt, n, ...small } },
+      headers: { prefer: "wait=30" },
+    });
+  const refused = await create(4);
+  assert.equal(refused.status, 429);
+  const problem = await refused.json();
+  assert.equal(problem.status, 429, JSON.stringify(problem));
+  assert.match(problem.detail, /budget/);
+  assert.equal(refused.headers.get("x-should-retry"), "false");
+  const made = await create(2);
+  const job = await made.json();
+  assert.equal(made.status, 201, JSON.stringify(job));
+  assert.equal(job.status, "succeeded", job.error);
+  // Settled by the images made, once the job ended.
+  let spent = await usage(ip);
+  for (let i = 0; i < 20 && spent.today.images !== 2; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    spent = await usage(ip);
+  }
+  assert.equal(spent.today.images, 2);
+  assert.equal((await statsFor(prompt, BASE)).prompt_runs, 2, "nothing ran for the refused job");
+  // One image is left of the three.
+  assert.equal((await create(2)).status, 429);
+});

@@ -68,7 +68,8 @@ test("the jobs' Durable Objects and queues are the jobs Worker's alone, which ha
     assert.ok(!gateway.has(table) && !gateway.has(`env.local.${table}`), `wrangler.toml has no ${table}`);
   }
   // Production and local bind the same classes: each Worker its own.
-  assert.deepEqual(classes("jobs.wrangler.toml"), ["JobObject", "CallerObject", "JobObject", "CallerObject"]);
+  const jobsClasses = ["JobObject", "CallerObject", "QuotaObject"];
+  assert.deepEqual(classes("jobs.wrangler.toml"), [...jobsClasses, ...jobsClasses]);
   // The gateway binds one: the budgets' class, the jobs Worker's.
   assert.deepEqual(classes("wrangler.toml"), ["QuotaObject", "QuotaObject"]);
   assert.deepEqual(

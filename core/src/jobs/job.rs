@@ -106,6 +106,17 @@ pub struct Job {
     pub input_key: Option<String>,
     /// The caller whose queued images it counts among (`super::queued`), when a cap applies.
     pub queued_by: Option<String>,
+    /// The caller whose budget its images were reserved against at create, and the
+    /// reservation's id (`crate::quota`): settled by the images made when the job ends.
+    pub charged: Option<Charged>,
+}
+
+/// A job's images reserved against a budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+pub struct Charged {
+    pub caller: String,
+    pub reservation: u64,
 }
 
 /// How long a job lives: `JOB_DEADLINE_S` while it runs, `JOB_RETENTION_S` after it ended.
@@ -230,6 +241,12 @@ impl Job {
         }
         let reason = format!("the job did not end within {deadline_s} s of its creation");
         self.apply(&JobEvent::Failed { reason }, now_ms)
+    }
+
+    /// The images it made.
+    #[must_use]
+    pub fn images_made(&self) -> u64 {
+        self.variants.iter().filter(|v| v.done).count() as u64
     }
 
     /// The images it has still to make: none once it ended.
@@ -431,6 +448,16 @@ impl Job {
         }
         push_opt_str(o.field("input_key"), self.input_key.as_deref());
         push_opt_str(o.field("queued_by"), self.queued_by.as_deref());
+        let charged = o.field("charged");
+        match &self.charged {
+            Some(c) => {
+                let mut o = ObjectWriter::new(charged);
+                push_str(o.field("caller"), &c.caller);
+                push_u64(o.field("reservation"), c.reservation);
+                o.end();
+            }
+            None => charged.push_str("null"),
+        }
         o.end();
     }
 
@@ -523,6 +550,16 @@ impl Job {
             webhook,
             input_key: opt_string(map, "input_key")?,
             queued_by: opt_string(map, "queued_by")?,
+            charged: match get_opt(map, "charged") {
+                Some(c) => {
+                    let c = object(c, "charged")?;
+                    Some(Charged {
+                        caller: string(c, "caller")?,
+                        reservation: whole(c, "reservation")?,
+                    })
+                }
+                None => None,
+            },
         })
     }
 }
@@ -651,6 +688,7 @@ mod tests {
             webhook: None,
             input_key: None,
             queued_by: None,
+            charged: None,
         }
     }
 
@@ -1020,6 +1058,10 @@ mod tests {
         canceled.webhook = Some(Webhook::new("http://h".into(), vec![]));
         canceled.input_key = Some("job-inputs/x".into());
         canceled.queued_by = Some("token:alpha".into());
+        canceled.charged = Some(Charged {
+            caller: "token:alpha".into(),
+            reservation: 9_007_199_254_740_991,
+        });
         canceled.apply(&JobEvent::Canceled, 5);
         jobs.push(canceled);
         jobs

@@ -38,6 +38,13 @@ rm -rf dist && mkdir -p dist/jobs
 node_modules/.bin/wrangler deploy --dry-run -c jobs.wrangler.toml --outdir dist/jobs 2>&1 | tee dist/jobs/dry-run.log
 node_modules/.bin/wrangler deploy --dry-run --outdir dist 2>&1 | tee dist/dry-run.log
 grep "Total Upload" dist/jobs/dry-run.log dist/dry-run.log
+# Each Worker's bundle stays within 250 KiB gzip (the size every isolate loads; BENCHMARKS.md).
+for log in dist/jobs/dry-run.log dist/dry-run.log; do
+  kib="$(grep -o 'gzip: [0-9.]*' "$log" | awk '{print $2}')"
+  awk -v kib="$kib" -v file="$log" 'BEGIN {
+    if (kib == "" || kib + 0 > 250) { printf "%s: %s KiB gzip, over the 250 KiB limit\n", file, kib; exit 1 }
+  }'
+done
 
 step "end to end over HTTP (scripts/serve.sh, as npm start; then the production rehearsal, scripts/rehearse.mjs)"
 node tests/e2e/run.mjs

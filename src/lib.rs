@@ -30,6 +30,7 @@ mod openai;
 mod permalink;
 mod pipeline;
 mod playground;
+pub mod quota;
 mod request_body;
 mod request_head;
 mod responses;
@@ -117,6 +118,13 @@ async fn serve<R: Routes>(req: Request, env: Env, ctx: Context) -> Result<Respon
         let cors = cors_headers(&config.cors, head.origin.as_deref(), vary.as_deref());
         responses::set_all(headers, &cors)?;
     }
+    if let (Ok(config), Some(caller)) = (config.as_ref(), trace.caller.as_deref()) {
+        // The caller's budget, as this isolate last saw it spent (`quota::headers`).
+        if let Some((policy, state)) = quota::headers(&config.quotas.of(caller), caller) {
+            headers.set("ratelimit-policy", &policy)?;
+            headers.set("ratelimit", &state)?;
+        }
+    }
     if let (Ok(config), Some(rate_key)) = (config.as_ref(), trace.rate_key.as_deref()) {
         if config.replay_cache_bytes() > 0 && replayable(&head, status, trace.memory_hit) {
             // For the entry module (src/entry.js), which removes it: see sdxl_core::replay.
@@ -136,6 +144,11 @@ async fn serve<R: Routes>(req: Request, env: Env, ctx: Context) -> Result<Respon
         // Routed as GET; answered without the body.
         response = responses::without_body(response).await?;
     }
+    trace.log.caller = trace
+        .caller
+        .as_deref()
+        .map(sdxl_core::observe::caller_digest);
     trace.finish(response.status_code());
+    bindings::analytics::write(&env, &trace.log.datapoint(head.surface.name()));
     Ok(response)
 }

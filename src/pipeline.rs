@@ -17,7 +17,7 @@ use sdxl_core::pipeline::{
 };
 use sdxl_core::{ApiError, InputValue, Normalized};
 use wasm_bindgen::JsValue;
-use worker::{Context, Delay};
+use worker::{Context, Delay, Env};
 
 use crate::ai_inputs;
 use crate::bindings::ai::{run_options, AiBinding};
@@ -25,6 +25,7 @@ use crate::cache_tiers::{Stored, Tiers};
 use crate::failure::Failure;
 use crate::gateway::Gateway;
 use crate::model_output::{read_image, ModelImage};
+use crate::quota;
 
 thread_local! {
     /// The keys in flight in this isolate.
@@ -54,6 +55,10 @@ struct AiModel<'a> {
     config: &'a Config,
     hold: RefCell<Option<Hold>>,
     attempts: Cell<u32>,
+    /// Whose budget a run is charged to, when runs are metered (`crate::quota`).
+    charge: Option<(&'a Env, &'a str)>,
+    /// What the run cost, once charged (for the log line and analytics).
+    charged_nano_usd: Cell<Option<u64>>,
 }
 
 impl Model for AiModel<'_> {
@@ -66,6 +71,34 @@ impl Model for AiModel<'_> {
                 "a lookup asked for a model run".into(),
             )));
         };
+        // Charged before it runs; a refusal is this caller's alone: another caller waiting on
+        // the same image runs it on its own budget.
+        let reservation = match self.charge {
+            Some((env, caller)) => {
+                let cost = sdxl_core::cost::cost_of(normalized);
+                let until = crate::trace::now_ms() + quota::RUN_RESERVATION_MS;
+                let reserved = quota::reserve(env, caller, normalized.model.id, cost, until).await;
+                Some((reserved.map_err(RunFailure::Alone)?, cost))
+            }
+            None => None,
+        };
+        let ran = self.run_charged(ai, normalized).await;
+        if let (Some((env, _)), Some((reservation, cost))) = (self.charge, reservation) {
+            quota::settle(env, reservation, u64::from(ran.is_ok())).await;
+            if ran.is_ok() {
+                self.charged_nano_usd.set(Some(cost.nano_usd));
+            }
+        }
+        ran
+    }
+}
+
+impl AiModel<'_> {
+    async fn run_charged(
+        &self,
+        ai: &AiBinding,
+        normalized: &Normalized,
+    ) -> Result<Stored, RunFailure<Failure>> {
         // Over the budget: those waiting on this run would need the same memory.
         let shared = |e: ApiError| RunFailure::Shared(Rc::new(e));
         if let Some(hold) = self.hold.borrow_mut().as_mut() {
@@ -107,12 +140,20 @@ pub async fn produce(
         ..
     } = *gateway;
     let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
+    // A run with no caller (a job's image, made by the queue consumer) is not charged.
+    let caller = trace.caller.clone();
+    let charge = match caller.as_deref() {
+        Some(caller) => quota::metered(env, config)?.then_some((env, caller)),
+        None => None,
+    };
     let model = AiModel {
         run: Some((ai, normalized)),
         options: run_options(config.ai_gateway_id.as_deref(), ask.key),
         config,
         hold: RefCell::new(Some(hold)),
         attempts: Cell::new(0),
+        charge,
+        charged_nano_usd: Cell::new(None),
     };
     let tiers = Tiers::new(env, config.memory_tier_bytes(), url_origin);
     let mut timings = Timings::default();
@@ -121,6 +162,7 @@ pub async fn produce(
         sdxl_core::pipeline::produce(ask, &flights, &tiers, &model, &WorkerClock, &mut timings)
             .await;
     trace.log.upstream_attempts = model.attempts.get();
+    trace.log.charged_nano_usd = model.charged_nano_usd.get();
     note(trace, &timings, outcome.as_ref().ok());
     let outcome = outcome.map_err(failure)?;
     let hold = model.hold.into_inner();
@@ -152,6 +194,8 @@ pub async fn look_up(
         config: gateway.config,
         hold: RefCell::new(None),
         attempts: Cell::new(0),
+        charge: None,
+        charged_nano_usd: Cell::new(None),
     };
     let outcome =
         sdxl_core::pipeline::produce(ask, &flights, &tiers, &no_run, &WorkerClock, &mut timings)

@@ -72,6 +72,19 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
             });
             Ok(json_document(body)?)
         }
+        Plan::Usage => {
+            let caller = head
+                .caller(config)
+                .map_err(sdxl_core::ApiError::Unauthorized)?;
+            rate_limit(gateway, caller.clone()).await?;
+            gateway.trace.caller = Some(caller.clone());
+            let usage = crate::quota::usage(gateway.env, &caller).await?;
+            let mut response = Response::ok(usage)?;
+            let headers = response.headers_mut();
+            headers.set("content-type", "application/json")?;
+            headers.set("cache-control", "no-store")?;
+            Ok(response)
+        }
         Plan::Playground => crate::playground::page(gateway.env, &head.url_origin).await,
         // Permalinks serve results someone already paid for, by an id only those answered
         // know: public, so they work in <img src> and behind a CDN. Rate limited all the same.
@@ -88,6 +101,7 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
                 .caller(config)
                 .map_err(sdxl_core::ApiError::Unauthorized)?;
             rate_limit(gateway, caller.clone()).await?;
+            gateway.trace.caller = Some(caller.clone());
             gateway.trace.rate_key = Some(caller);
             let spec = model?;
             match fields {
@@ -143,6 +157,16 @@ async fn local_admin(
             path: head.path.clone(),
         }
         .into()),
+        Admin::Stored { key } => {
+            let bucket = crate::bindings::r2::R2Bucket::from_env(gateway.env);
+            let exists = match bucket {
+                Some(bucket) => bucket.get(key).await?.is_some(),
+                None => false,
+            };
+            Ok(Response::from_json(
+                &serde_json::json!({ "key": key, "exists": exists }),
+            )?)
+        }
         Admin::ForgetLocally { key } => {
             let tiers = Tiers::new(gateway.env, config.memory_tier_bytes(), &head.url_origin);
             let deleted = tiers.forget_locally(key).await?;

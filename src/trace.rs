@@ -11,6 +11,9 @@ pub struct Trace {
     pub log: RequestLog,
     /// The rate limiter's key, for a generation that passed it (what a replay counts against).
     pub rate_key: Option<String>,
+    /// Who asked for a generation (`token:<id>` or `ip:<address>`), once authorized: whose
+    /// budget a run is charged to (`crate::quota`).
+    pub caller: Option<String>,
     /// Answered from the memory tier (`sdxl_core::replay::replayable` takes it).
     pub memory_hit: bool,
     started: f64,
@@ -18,6 +21,13 @@ pub struct Trace {
 
 pub fn now() -> f64 {
     js_sys::Date::now()
+}
+
+/// Unix milliseconds, whole.
+pub fn now_ms() -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = now() as u64;
+    ms
 }
 
 impl Trace {
@@ -35,6 +45,7 @@ impl Trace {
                 ..RequestLog::default()
             },
             rate_key: None,
+            caller: None,
             memory_hit: false,
             started: now(),
         }

@@ -336,6 +336,9 @@ pub fn failure_answer(refusal: Refusal<'_>, request_id: &str, surface: Surface) 
         if let Some(seconds) = error.retry_after() {
             headers.push(("retry-after", seconds.to_string()));
         }
+        if error.retry_is_futile() {
+            headers.push(("x-should-retry", "false".to_owned()));
+        }
     }
     let body = if surface == Surface::Jobs {
         replicate_problem(status, &envelope)

@@ -19,6 +19,13 @@ pub const DEFAULT_AI_TIMEOUT_MS: u32 = 60_000;
 /// images can take (six deliveries each of at most `AI_TIMEOUT_MS`, a minute or two apart), so
 /// only a job nothing will ever end (a lost message, an unreachable object) meets it.
 pub const DEFAULT_JOB_DEADLINE_S: u32 = 1800;
+/// How long an ended job is kept (its row, and so its prediction and URLs): an hour, as Replicate
+/// keeps predictions made through its API. Its images live on in the cache; its input was deleted
+/// when it ended.
+pub const DEFAULT_JOB_RETENTION_S: u32 = 3600;
+/// How many images one caller may have queued at once: eight jobs of the largest `n`, or a
+/// minute or two of one model's work.
+pub const DEFAULT_MAX_QUEUED_IMAGES: u32 = 64;
 /// Default rate-limit period: must equal `simple.period` of the `RATE_LIMITER` binding, which the
 /// binding does not expose; it is what `Retry-After` says.
 pub const DEFAULT_RATE_LIMIT_PERIOD_S: u32 = 60;
@@ -55,6 +62,8 @@ pub enum ConfigError {
         worst: u64,
         budget: u64,
     },
+    #[error(transparent)]
+    Quotas(#[from] crate::quota::QuotasError),
 }
 
 pub struct Config {
@@ -93,6 +102,12 @@ pub struct Config {
     /// `JOB_DEADLINE_S`: a job still running this long after its creation is failed by its
     /// object's alarm.
     pub job_deadline_s: u32,
+    /// `JOB_RETENTION_S`: an ended job's object deletes it this long after it ended.
+    pub job_retention_s: u32,
+    /// `MAX_QUEUED_IMAGES`: the images one caller may have queued at once (0: no cap).
+    pub max_queued_images: u32,
+    /// `QUOTAS`: each caller's budget of runs (`crate::quota`); empty, none.
+    pub quotas: crate::quota::Quotas,
     /// `RATE_LIMIT_PERIOD_S`.
     pub rate_limit_period_s: u32,
     /// `LOG_PROMPTS = "true"` logs prompt text; by default only its SHA-256.
@@ -191,6 +206,9 @@ impl Config {
             },
             ai_timeout_ms: number(&lookup, "AI_TIMEOUT_MS", DEFAULT_AI_TIMEOUT_MS)?,
             job_deadline_s: number(&lookup, "JOB_DEADLINE_S", DEFAULT_JOB_DEADLINE_S)?,
+            job_retention_s: number(&lookup, "JOB_RETENTION_S", DEFAULT_JOB_RETENTION_S)?,
+            max_queued_images: number(&lookup, "MAX_QUEUED_IMAGES", DEFAULT_MAX_QUEUED_IMAGES)?,
+            quotas: crate::quota::Quotas::parse(&lookup("QUOTAS").unwrap_or_default())?,
             rate_limit_period_s: number(
                 &lookup,
                 "RATE_LIMIT_PERIOD_S",

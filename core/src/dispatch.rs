@@ -66,6 +66,8 @@ pub enum Plan<'a> {
     Models,
     /// `/openapi.json`: public.
     OpenApi,
+    /// `/usage`: the caller's budget and spending, authorized like generation.
+    Usage,
     /// `/images/<id>`: public, rate limited by address.
     Permalink { id: &'a str, delivery: Delivery },
     /// Generate (or find) an image: authorized and rate limited first. An unknown model is
@@ -94,6 +96,9 @@ pub enum Admin<'a> {
     Memory,
     /// `DELETE /__admin/cache-api/<key>`: empties the memory and Cache API tiers of one key.
     ForgetLocally { key: &'a str },
+    /// `GET /__admin/r2/<key>`: whether the `IMAGES` bucket holds `key` (a job's stored input is
+    /// deleted when the job ends: jobs-lifetime.test.mjs).
+    Stored { key: &'a str },
     /// `POST /__admin/trap`: a Wasm trap, for the test that the isolate still serves after one;
     /// carried out only when `LOCAL_TRAP` is on too (`Config::local_trap`), else a 404.
     Trap,
@@ -149,6 +154,7 @@ pub fn plan(head: &RequestHead, local_admin: bool) -> Result<Plan<'_>, ApiError>
         },
         Route::Models => Plan::Models,
         Route::OpenApi => Plan::OpenApi,
+        Route::Usage => Plan::Usage,
         Route::Jobs(jobs) => Plan::Jobs(jobs),
         Route::OpenAi(openai) => Plan::OpenAi(openai),
         Route::Root
@@ -208,6 +214,9 @@ fn admin(head: &RequestHead) -> Option<Admin<'_>> {
     }
     if head.path == "/__admin/trap" && head.method == Method::Post {
         return Some(Admin::Trap);
+    }
+    if let Some(key) = head.path.strip_prefix("/__admin/r2/") {
+        return (head.method == Method::Get).then_some(Admin::Stored { key });
     }
     let key = head.path.strip_prefix("/__admin/cache-api/")?;
     (head.method == Method::Delete).then_some(Admin::ForgetLocally { key })

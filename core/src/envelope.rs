@@ -33,6 +33,9 @@ pub const CODE_BAD_UPSTREAM: u32 = 3043;
 pub const CODE_AUTH: u32 = 10000;
 /// Code for a caller over its rate limit (Workers AI: per-minute rate limit).
 pub const CODE_RATE_LIMITED: u32 = 3021;
+/// The caller's budget (`QUOTAS`) is spent until its window resets: retrying sooner will not
+/// help. The gateway's own code, beside Workers AI's 3036 (the account's daily allocation).
+pub const CODE_OVER_QUOTA: u32 = 3037;
 /// Code for a model that did not answer in time (Workers AI: "Timeout").
 pub const CODE_TIMEOUT: u32 = 3007;
 /// Code for a request refused because this isolate's memory budget is taken by requests in
@@ -52,6 +55,9 @@ pub const CODE_MORE_VIOLATIONS: u32 = 5021;
 pub const MAX_LISTED_VIOLATIONS: usize = 50;
 /// Seconds a client should wait after the model reported it is out of capacity.
 pub const CAPACITY_RETRY_AFTER_S: u32 = 10;
+/// `Retry-After` when a caller has as many images queued as it may: an image takes seconds, so
+/// some are done by then.
+pub const QUEUE_FULL_RETRY_AFTER_S: u32 = 10;
 /// Seconds a client should wait after the model's own rate limit or allocation ran out.
 pub const UPSTREAM_LIMIT_RETRY_AFTER_S: u32 = 60;
 
@@ -93,6 +99,13 @@ pub enum ApiError {
     Unauthorized(AuthError),
     #[error("too many requests; retry after {retry_after_s} s")]
     RateLimited { retry_after_s: u32 },
+    #[error("this caller's budget ({}) is spent: it resets in {retry_after_s} s (00:00 UTC for a day or a month); retrying sooner will not help", .limit.name())]
+    OverQuota {
+        limit: crate::quota::Limit,
+        retry_after_s: u32,
+    },
+    #[error("{queued} images of this caller are queued and this job adds {adding}; at most {cap} may be queued at once: retry when some have finished")]
+    QueueFull { queued: u64, adding: u32, cap: u32 },
     #[error("the model did not answer within {ms} ms")]
     Deadline { ms: u32 },
     #[error("{0}; retry in a moment")]
@@ -119,7 +132,9 @@ impl ApiError {
             },
             ApiError::NotAnImage | ApiError::Incomplete(_) => 502,
             ApiError::Unauthorized(_) => 401,
-            ApiError::RateLimited { .. } => 429,
+            ApiError::RateLimited { .. }
+            | ApiError::QueueFull { .. }
+            | ApiError::OverQuota { .. } => 429,
             ApiError::Deadline { .. } => 504,
             ApiError::OverBudget(_) => 503,
         }
@@ -130,6 +145,8 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u32> {
         match self {
             ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+            ApiError::QueueFull { .. } => Some(QUEUE_FULL_RETRY_AFTER_S),
+            ApiError::OverQuota { retry_after_s, .. } => Some(*retry_after_s),
             ApiError::OverBudget(_) => Some(OVER_BUDGET_RETRY_AFTER_S),
             ApiError::Upstream(e) => match e.kind() {
                 UpstreamKind::Capacity => Some(CAPACITY_RETRY_AFTER_S),
@@ -138,6 +155,13 @@ impl ApiError {
             },
             _ => None,
         }
+    }
+
+    /// Whether retrying soon cannot succeed although the status says "later" (a spent budget):
+    /// answered with `x-should-retry: false`, which OpenAI's SDKs obey instead of retrying a 429.
+    #[must_use]
+    pub fn retry_is_futile(&self) -> bool {
+        matches!(self, ApiError::OverQuota { .. })
     }
 
     /// The errors listed in the envelope: one per violation, or one for the whole request.
@@ -163,7 +187,8 @@ impl ApiError {
             ApiError::Upstream(e) => whole(e.code.unwrap_or(CODE_BAD_UPSTREAM)),
             ApiError::NotAnImage | ApiError::Incomplete(_) => whole(CODE_BAD_UPSTREAM),
             ApiError::Unauthorized(_) => whole(CODE_AUTH),
-            ApiError::RateLimited { .. } => whole(CODE_RATE_LIMITED),
+            ApiError::RateLimited { .. } | ApiError::QueueFull { .. } => whole(CODE_RATE_LIMITED),
+            ApiError::OverQuota { .. } => whole(CODE_OVER_QUOTA),
             ApiError::Deadline { .. } => whole(CODE_TIMEOUT),
             ApiError::OverBudget(_) => whole(CODE_OVER_BUDGET),
         }

@@ -23,6 +23,8 @@ pub struct ModelSpec {
     /// key counts it, so a request that leaves a side out and one that sends the default share
     /// a key (`crate::cache_key`).
     pub default_side: Option<i64>,
+    /// What Workers AI charges for a run (`crate::cost`).
+    pub price: crate::cost::Price,
 }
 
 /// What `env.AI.run` resolves to for a model.

@@ -50,11 +50,65 @@ pub struct RequestLog {
     pub error_code: Option<u32>,
     /// Model runs made for this request, retries included.
     pub upstream_attempts: u32,
+    /// Who asked, as a digest (`token:<id>`, or `ip:` and 16 hex digits of the address's
+    /// SHA-256): never a token or an address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    /// What this request's runs cost, charged to the caller's budget (nano-USD; `crate::cost`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charged_nano_usd: Option<u64>,
     pub ms: Timings,
     pub total_ms: f64,
 }
 
+/// How logs and analytics name a caller (`token:<id>` or `ip:<address>`): a token's id is a
+/// digest already; an address becomes 16 hex digits of its SHA-256, so no address is recorded.
+#[must_use]
+pub fn caller_digest(caller: &str) -> String {
+    match caller.strip_prefix("ip:") {
+        Some(address) => format!("ip:{}", &hex(&Sha256::digest(address.as_bytes()))[..16]),
+        None => caller.to_owned(),
+    }
+}
+
+/// One Workers Analytics Engine datapoint: what the log line says, in the dataset's columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPoint {
+    /// `index1`: the caller's digest (sampling keeps each caller's requests together).
+    pub index: String,
+    /// `blob1..6`: door, model, status, cache, caller, path.
+    pub blobs: Vec<String>,
+    /// `double1..4`: total ms, charged nano-USD, model runs, ai ms.
+    pub doubles: Vec<f64>,
+}
+
 impl RequestLog {
+    /// The datapoint of this request, from the surface (`door`) it came through. The SQL of
+    /// docs/operating.md#usage-analytics reads these columns.
+    #[must_use]
+    pub fn datapoint(&self, door: &str) -> DataPoint {
+        let caller = self.caller.clone().unwrap_or_default();
+        #[allow(clippy::cast_precision_loss)]
+        let charged = self.charged_nano_usd.unwrap_or(0) as f64;
+        DataPoint {
+            index: caller.clone(),
+            blobs: vec![
+                door.to_owned(),
+                self.model.unwrap_or("").to_owned(),
+                self.status.to_string(),
+                self.cache.unwrap_or("").to_owned(),
+                caller,
+                self.path.chars().take(256).collect(),
+            ],
+            doubles: vec![
+                self.total_ms,
+                charged,
+                f64::from(self.upstream_attempts),
+                self.ms.ai,
+            ],
+        }
+    }
+
     /// Records the prompt as its SHA-256, and as text only when `log_text`.
     pub fn set_prompt(&mut self, prompt: &str, log_text: bool) {
         self.prompt_sha256 = Some(hex(&Sha256::digest(prompt.as_bytes())));
@@ -70,6 +124,47 @@ impl RequestLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_datapoint_carries_the_log_lines_values_in_their_columns() {
+        let log = RequestLog {
+            path: "/ai/run/@cf/x".into(),
+            status: 429,
+            model: Some("@cf/x"),
+            cache: Some("MISS"),
+            caller: Some("token:0123456789abcdef".into()),
+            charged_nano_usd: Some(633_600),
+            upstream_attempts: 1,
+            total_ms: 12.5,
+            ..RequestLog::default()
+        };
+        let point = log.datapoint("native");
+        assert_eq!(point.index, "token:0123456789abcdef");
+        assert_eq!(
+            point.blobs,
+            [
+                "native",
+                "@cf/x",
+                "429",
+                "MISS",
+                "token:0123456789abcdef",
+                "/ai/run/@cf/x"
+            ]
+        );
+        assert_eq!(point.doubles, [12.5, 633_600.0, 1.0, 0.0]);
+        let json = log.to_json();
+        assert!(json.contains(r#""caller":"token:0123456789abcdef","charged_nano_usd":633600"#));
+        assert!(point.index.len() <= 96, "Analytics Engine's index limit");
+        assert_eq!(
+            caller_digest("token:0123456789abcdef"),
+            "token:0123456789abcdef"
+        );
+        let ip = caller_digest("ip:203.0.113.5");
+        assert!(
+            ip.starts_with("ip:") && ip.len() == 19 && !ip.contains("203"),
+            "{ip}"
+        );
+    }
 
     #[test]
     fn server_timing_header() {

@@ -34,6 +34,8 @@ pub enum Route<'a> {
     Models,
     /// `/openapi.json`.
     OpenApi,
+    /// `/usage`: the caller's own budget and what it spent (`crate::quota`).
+    Usage,
     /// `/v1/...` but the predictions: the OpenAI Images API (its own 404 under `/v1`, in its
     /// envelope).
     OpenAi(OpenAiRoute),
@@ -66,6 +68,17 @@ pub enum Surface {
 }
 
 impl Surface {
+    /// Its name in logs and analytics.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::Native => "native",
+            Surface::Rest => "rest",
+            Surface::OpenAi => "openai",
+            Surface::Jobs => "jobs",
+        }
+    }
+
     /// The surface of `path`.
     #[must_use]
     pub fn of(path: &str) -> Surface {
@@ -83,6 +96,7 @@ impl<'a> Route<'a> {
             "/" => return Route::Root,
             "/models" => return Route::Models,
             "/openapi.json" => return Route::OpenApi,
+            "/usage" => return Route::Usage,
             _ => {}
         }
         if let Some(rest) = path.strip_prefix("/v1").filter(|r| r.starts_with('/')) {
@@ -117,7 +131,7 @@ impl<'a> Route<'a> {
         match self {
             Route::Root | Route::Run { .. } => Some(GENERATE),
             Route::Rest { .. } => Some(POST),
-            Route::Image { .. } | Route::Models | Route::OpenApi => Some(READ),
+            Route::Image { .. } | Route::Models | Route::OpenApi | Route::Usage => Some(READ),
             Route::Jobs(JobsRoute::Get { .. } | JobsRoute::WebhookSecret) => Some(READ),
             Route::Jobs(_) => Some(POST),
             Route::OpenAi(OpenAiRoute::Generations | OpenAiRoute::Edits) => Some(POST),
@@ -139,6 +153,7 @@ impl<'a> Route<'a> {
             | Route::Image { .. }
             | Route::Models
             | Route::OpenApi
+            | Route::Usage
             | Route::NotFound => Surface::Native,
         }
     }
@@ -220,6 +235,8 @@ mod tests {
         assert_eq!(Route::parse("/"), Route::Root);
         assert_eq!(Route::parse("/models"), Route::Models);
         assert_eq!(Route::parse("/openapi.json"), Route::OpenApi);
+        assert_eq!(Route::parse("/usage"), Route::Usage);
+        assert_eq!(Route::Usage.methods(), Some(super::READ));
         assert_eq!(Route::parse("/images/abc"), Route::Image { id: "abc" });
         assert_eq!(
             Route::parse("/v1/images/generations"),

@@ -68,7 +68,7 @@ impl AiBinding {
 pub fn run_options(gateway_id: Option<&str>, cache_key: &str) -> JsValue {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
-    struct Gateway<'a> {
+    struct AiGateway<'a> {
         id: &'a str,
         skip_cache: bool,
         metadata: Metadata<'a>,
@@ -79,13 +79,13 @@ pub fn run_options(gateway_id: Option<&str>, cache_key: &str) -> JsValue {
     }
     #[derive(serde::Serialize)]
     struct Options<'a> {
-        gateway: Gateway<'a>,
+        gateway: AiGateway<'a>,
     }
     let Some(id) = gateway_id else {
         return JsValue::UNDEFINED;
     };
     let options = Options {
-        gateway: Gateway {
+        gateway: AiGateway {
             id,
             skip_cache: true,
             metadata: Metadata { cache_key },

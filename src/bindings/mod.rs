@@ -4,6 +4,7 @@
 //! off `env` by name; each submodule casts it to its own type.
 
 pub mod ai;
+pub mod analytics;
 pub mod assets;
 pub mod durable_object;
 pub mod fetch;

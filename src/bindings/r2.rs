@@ -1,5 +1,5 @@
 //! The raw R2 bucket binding (`IMAGES`): `get` and `put` of whole images, used raw so image
-//! bytes never pass through Wasm memory.
+//! bytes never pass through Wasm memory, and `delete` of a job's stored input.
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -20,6 +20,9 @@ extern "C" {
 
     #[wasm_bindgen(method, catch, js_name = get)]
     fn get_raw(this: &R2Bucket, key: &str) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = delete)]
+    fn delete_raw(this: &R2Bucket, key: &str) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = put)]
     fn put_raw(
@@ -62,6 +65,15 @@ impl R2Bucket {
             bytes: Uint8Array::new(&buffer),
             seed,
         }))
+    }
+
+    /// Deletes the object at `path` (nothing when there is none).
+    ///
+    /// # Errors
+    /// What the binding threw.
+    pub async fn delete(&self, path: &str) -> Result<(), JsValue> {
+        JsFuture::from(self.delete_raw(path)?).await?;
+        Ok(())
     }
 
     /// Stores `bytes` at `path` with their content type and `seed` metadata.

@@ -91,7 +91,9 @@ async fn one(env: &Env, ctx: &Context, config: &Config, raw: &RawMessage, dead_l
     )
     .await;
     let started = match started {
-        Ok(started) => started,
+        Ok(Some(started)) => started,
+        // The job is gone (deleted after its retention): nothing to make.
+        Ok(None) => return raw.ack(),
         Err(_) => return raw.retry_with_options(&delay(OBJECT_UNREACHABLE_RETRY_S)),
     };
     if !started.proceed {

@@ -5,22 +5,22 @@
 
 use sdxl_core::budget::Phase;
 use sdxl_core::inputs::seed_from_unit;
-use sdxl_core::jobs::job::{Job, JobEvent, Status, Variant, Webhook};
+use sdxl_core::jobs::job::{Charged, Job, JobEvent, Status, Variant, Webhook};
 use sdxl_core::jobs::message::{must_store, stored_input_key, InputRef, JobMessage};
-use sdxl_core::jobs::request::{model_input, read_create, under_input};
+use sdxl_core::jobs::request::{model_input, read_create, under_input, CreateRequest};
 use sdxl_core::jobs::{images_bucket, Worker};
 use sdxl_core::parse::{media_type_essence, ByteSource};
 use sdxl_core::request_head::RequestHead;
 use sdxl_core::{normalize, ApiError, Policy};
-use worker::Request;
+use worker::{Env, Request};
 
-use super::object::now_ms;
-use super::{store, webhook, QUEUE_BINDING};
+use super::{queued, store, webhook, QUEUE_BINDING};
 use crate::bindings::queue::{self, SendError};
 use crate::bindings::r2::R2Bucket;
 use crate::failure::{Failure, Handled};
 use crate::gateway::Gateway;
 use crate::request_body::read_body;
+use crate::trace::now_ms;
 
 pub async fn create(
     gateway: &mut Gateway<'_>,
@@ -77,12 +77,7 @@ pub async fn create(
     let webhook = match request.webhook.clone() {
         Some((url, events)) => {
             webhook::keys(env).map_err(Failure::Misconfigured)?;
-            Some(Webhook {
-                url,
-                events,
-                deliveries: Vec::new(),
-                settled: false,
-            })
+            Some(Webhook::new(url, events))
         }
         None => None,
     };
@@ -108,46 +103,53 @@ pub async fn create(
             deliveries: 0,
         });
     }
+    // What each image costs, before its (possibly large) input is let go of.
+    let image_cost = sdxl_core::cost::cost_of(&normalized);
     drop(normalized);
 
     let id = store::new_id(env)?;
-    let message = |variant: usize, input: InputRef| JobMessage {
-        job: id.clone(),
-        variant,
-        key: variants[variant].key.clone(),
-        seed: request.seed_of(variant),
-        input,
-    };
-    // Sized without a copy: the input can be megabytes, and only a small one travels inline.
-    let placeholder = InputRef::Stored {
-        r2_key: String::new(),
-    };
-    let longest = message(variants.len() - 1, placeholder).len_with_inline(request.input);
-    let input = if must_store(longest, variants.len()) {
-        // Too large for the job's messages together: to R2 once, under its content hash.
-        // `jobs::handle` refused a Worker without the bucket already.
-        let Some(bucket) = R2Bucket::from_env(env) else {
-            let reason = images_bucket(Worker::Jobs, false).err().unwrap_or_default();
-            return Err(Failure::Misconfigured(reason.to_owned()));
-        };
-        let hash = crate::digest::sha256_hex(request.input.as_bytes()).await?;
-        let r2_key = stored_input_key(&hash);
-        let bytes = js_sys::Uint8Array::from(request.input.as_bytes());
-        bucket
-            .put(&r2_key, &bytes, "application/json", None)
-            .await?;
-        InputRef::Stored { r2_key }
-    } else {
-        InputRef::Inline {
-            body: request.input.to_owned(),
+    // Within the caller's cap on queued images, counted until the job's deadline; given back if
+    // the job is not queued after all.
+    let queued_by = (config.max_queued_images > 0).then(|| caller.to_owned());
+    if let Some(queued_by) = &queued_by {
+        let until_ms = now_ms() + u64::from(config.job_deadline_s) * 1000;
+        let images = u32::try_from(variants.len()).unwrap_or(u32::MAX);
+        queued::admit_job(
+            env,
+            queued_by,
+            &id,
+            images,
+            until_ms,
+            config.max_queued_images,
+        )
+        .await?;
+    }
+    // Every image reserved against the caller's budget now, before anything is stored: a job
+    // the budget cannot cover is refused here, not half-made. Settled by the images made when
+    // the job ends (its object), given back if it is not queued after all.
+    let charged = match crate::quota::metered(env, config)? {
+        true => {
+            let cost = image_cost.times(variants.len() as u64);
+            let until_ms = now_ms() + u64::from(config.job_deadline_s) * 1000 + 60_000;
+            let reserved =
+                crate::quota::reserve(env, caller, request.model.id, cost, until_ms).await;
+            match reserved {
+                Ok(r) => Some(Charged {
+                    caller: r.caller,
+                    reservation: r.id,
+                }),
+                Err(refusal) => {
+                    if let Some(queued_by) = &queued_by {
+                        queued::settle(env, queued_by, &id, 0).await;
+                    }
+                    return Err(refusal);
+                }
+            }
         }
+        false => None,
     };
-    let messages: Vec<String> = (0..variants.len())
-        .map(|variant| message(variant, input.clone()).to_json())
-        .collect();
-
     let job = Job {
-        id,
+        id: id.clone(),
         owner: owner.to_owned(),
         model: request.model.id.to_owned(),
         input: request.input_echo.clone(),
@@ -160,6 +162,64 @@ pub async fn create(
         started_ms: None,
         completed_ms: None,
         webhook,
+        input_key: None,
+        queued_by: queued_by.clone(),
+        charged: charged.clone(),
+    };
+    let made = store_and_queue(env, job, &request).await;
+    if made.is_err() {
+        if let Some(queued_by) = &queued_by {
+            queued::settle(env, queued_by, &id, 0).await;
+        }
+        if let Some(charged) = charged {
+            crate::quota::settle(env, charged.into(), 0).await;
+        }
+    }
+    made
+}
+
+/// Stores the job's input (in R2 when too large for its messages), the job in its object, and
+/// queues one message per image.
+async fn store_and_queue(env: &Env, mut job: Job, request: &CreateRequest<'_>) -> Handled<Job> {
+    let message = |variant: usize, input: InputRef| JobMessage {
+        job: job.id.clone(),
+        variant,
+        key: job.variants[variant].key.clone(),
+        seed: request.seed_of(variant),
+        input,
+    };
+    // Sized without a copy: the input can be megabytes, and only a small one travels inline.
+    let placeholder = InputRef::Stored {
+        r2_key: String::new(),
+    };
+    let images = job.variants.len();
+    let longest = message(images - 1, placeholder).len_with_inline(request.input);
+    let input = if must_store(longest, images) {
+        // Too large for the job's messages together: to R2 once, the job's own object, which
+        // its object deletes when the job ends.
+        // `jobs::handle` refused a Worker without the bucket already.
+        let Some(bucket) = R2Bucket::from_env(env) else {
+            let reason = images_bucket(Worker::Jobs, false).err().unwrap_or_default();
+            return Err(Failure::Misconfigured(reason.to_owned()));
+        };
+        let r2_key = stored_input_key(&job.id);
+        let bytes = js_sys::Uint8Array::from(request.input.as_bytes());
+        bucket
+            .put(&r2_key, &bytes, "application/json", None)
+            .await?;
+        InputRef::Stored { r2_key }
+    } else {
+        InputRef::Inline {
+            body: request.input.to_owned(),
+        }
+    };
+    let messages: Vec<String> = (0..images)
+        .map(|variant| message(variant, input.clone()).to_json())
+        .collect();
+
+    job.input_key = match &input {
+        InputRef::Stored { r2_key } => Some(r2_key.clone()),
+        InputRef::Inline { .. } => None,
     };
     store::create(env, &job).await?;
     let sent = queue::send_batch(env, QUEUE_BINDING, messages).await;

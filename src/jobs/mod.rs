@@ -5,6 +5,7 @@
 mod consumer;
 mod create;
 mod object;
+mod queued;
 mod store;
 mod webhook;
 
@@ -21,6 +22,7 @@ use worker::{Delay, Request, Response};
 
 pub use consumer::consume;
 pub use object::JobObject;
+pub use queued::CallerObject;
 
 use crate::access::rate_limit;
 use crate::bindings::r2::R2Bucket;
@@ -92,7 +94,10 @@ pub async fn handle(
         JobsRoute::Get { id } => (owned(gateway, head, &id, &owner).await?, 200),
         JobsRoute::Cancel { id } => {
             owned(gateway, head, &id, &owner).await?;
-            let applied = store::apply(gateway.env, &id, &JobEvent::Canceled).await?;
+            // Deleted between the two calls (its retention just ended): no such job.
+            let applied = store::apply(gateway.env, &id, &JobEvent::Canceled)
+                .await?
+                .ok_or_else(|| not_found(head))?;
             return prediction(&applied.job, 200);
         }
         JobsRoute::WebhookSecret => return webhook_secret(gateway, &owner),
@@ -119,16 +124,20 @@ fn webhook_secret(gateway: &Gateway<'_>, owner: &str) -> Handled {
 
 /// The job `id` if `owner` made it; 404 for any other (a stranger learns nothing of it).
 async fn owned(gateway: &Gateway<'_>, head: &RequestHead, id: &str, owner: &str) -> Handled<Job> {
-    let not_found = || ApiError::NotFound {
-        method: head.method.as_str().to_owned(),
-        path: head.path.clone(),
-    };
     if !is_job_id(id) {
-        return Err(not_found().into());
+        return Err(not_found(head).into());
     }
     match store::get(gateway.env, id).await? {
         Some(job) if job.belongs_to(owner) => Ok(job),
-        _ => Err(not_found().into()),
+        _ => Err(not_found(head).into()),
+    }
+}
+
+/// A job that is not there, or not the caller's: the route names no resource.
+fn not_found(head: &RequestHead) -> ApiError {
+    ApiError::NotFound {
+        method: head.method.as_str().to_owned(),
+        path: head.path.clone(),
     }
 }
 
@@ -145,36 +154,6 @@ async fn waited(gateway: &Gateway<'_>, job: &Job, seconds: u32) -> Handled<Job> 
         }
     }
     Ok(job)
-}
-
-/// A `POST` of `body` to `url`, made with `web_sys` directly: `worker::RequestInit` would bring
-/// its serializers of `cf` options (image resizing and more) into the bundle. It never follows a
-/// redirect: a webhook receiver that answers 3xx has not received it (and a redirect could lead
-/// a signed delivery anywhere).
-fn post(
-    url: &str,
-    body: Option<&str>,
-    headers: Option<&web_sys::Headers>,
-) -> worker::Result<Request> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    js_sys::Reflect::set(&init, &"redirect".into(), &"manual".into())?;
-    if let Some(body) = body {
-        init.set_body(&wasm_bindgen::JsValue::from_str(body));
-    }
-    if let Some(headers) = headers {
-        init.set_headers(headers);
-    }
-    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
-}
-
-/// The text of a body (`Request.text()` or `Response.text()` in JS): the `worker` crate's own
-/// `text()` of either would bring its body-stream handling into the bundle for these small JSON
-/// bodies.
-async fn body_text(text: Result<js_sys::Promise, wasm_bindgen::JsValue>) -> worker::Result<String> {
-    let text = wasm_bindgen_futures::JsFuture::from(text?).await?;
-    text.as_string()
-        .ok_or_else(|| worker::Error::RustError("the body is not text".into()))
 }
 
 fn prediction(job: &Job, status: u16) -> Handled {

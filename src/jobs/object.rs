@@ -6,11 +6,13 @@
 //! Worker's crate (workers/jobs) over this [`JobObject`]: declared here, its export would be
 //! linked into the gateway's bundle too.
 
-use sdxl_core::config::DEFAULT_JOB_DEADLINE_S;
-use sdxl_core::jobs::job::{AppliedJob, Job, JobEvent};
+use sdxl_core::config::{DEFAULT_JOB_DEADLINE_S, DEFAULT_JOB_RETENTION_S};
+use sdxl_core::jobs::job::{AppliedJob, Job, JobEvent, Lifetime};
 use sdxl_core::jobs::json::JsonError;
-use sdxl_core::jobs::webhook::WebhookEvent;
 use worker::{Env, Request, Response, Result, State};
+
+use crate::bindings::r2::R2Bucket;
+use crate::trace::now_ms;
 
 /// What a job's object does on its two events (its fetch and its alarm).
 pub struct JobObject {
@@ -78,12 +80,12 @@ impl JobObject {
         let path = req.path();
         match path.as_str() {
             "/create" => {
-                let text = super::body_text(req.inner().text()).await?;
+                let text = crate::bindings::fetch::body_text(req.inner().text()).await?;
                 let job = Job::from_json(text.as_bytes()).map_err(unreadable)?;
                 if self.load()?.is_none() {
                     self.save(&job)?;
                     // Woken at its deadline, whatever happens to its messages.
-                    self.wake_at(job.deadline_ms(self.deadline_s())).await?;
+                    self.wake_for(&job, None).await?;
                 }
                 Response::ok("")
             }
@@ -92,19 +94,22 @@ impl JobObject {
                 None => Response::error("no such job", 404),
             },
             "/event" => {
-                let text = super::body_text(req.inner().text()).await?;
+                let text = crate::bindings::fetch::body_text(req.inner().text()).await?;
                 let event = JobEvent::from_json(text.as_bytes()).map_err(unreadable)?;
                 let Some(mut job) = self.load()? else {
                     return Response::error("no such job", 404);
                 };
                 let applied = job.apply(&event, now_ms());
                 self.save(&job)?;
-                let wants_webhook = job
-                    .webhook
-                    .as_ref()
-                    .is_some_and(|w| !w.settled && w.events.contains(&WebhookEvent::Completed));
-                if applied.ended && wants_webhook {
-                    self.state.storage().set_alarm(0).await?;
+                if applied.ended || matches!(event, JobEvent::Made { .. }) {
+                    self.report_queued(&job).await;
+                }
+                if applied.ended {
+                    self.delete_input(&job).await;
+                }
+                if applied.ended || applied.webhook_due {
+                    // A message due is sent now; an ended job is deleted after its retention.
+                    self.wake_for(&job, None).await?;
                 }
                 json(
                     AppliedJob {
@@ -119,43 +124,91 @@ impl JobObject {
         }
     }
 
-    /// The job's deadline first (a job still running is failed, its webhook then due), then its
-    /// webhook; it wakes again at its deadline while running, or when its webhook is due again.
+    /// The job's deadline first (a job still running is failed, its webhook then due), then the
+    /// webhook message due, then its deletion once its retention is over; it wakes again for
+    /// whichever of these comes next (`Job::next_alarm_ms`).
     ///
     /// # Errors
     /// When the object's storage fails.
     pub async fn alarm(&self) -> Result<Response> {
-        let deadline_s = self.deadline_s();
+        let lifetime = self.lifetime();
         if let Some(mut job) = self.load()? {
-            if job.expire(now_ms(), deadline_s).ended {
+            if job.expire(now_ms(), lifetime.deadline_s).ended {
                 self.save(&job)?;
+                self.report_queued(&job).await;
+                self.delete_input(&job).await;
             }
         }
         let retry_ms = super::webhook::deliver(self).await?;
-        if let Some(job) = self.load()? {
-            let retry_ms = retry_ms.map(|ms| u64::try_from(ms).unwrap_or(0));
-            if let Some(at) = job.next_alarm_ms(now_ms(), deadline_s, retry_ms) {
-                self.wake_at(at).await?;
-            }
+        let Some(job) = self.load()? else {
+            return Response::ok("");
+        };
+        if job
+            .purge_at_ms(lifetime.retention_s)
+            .is_some_and(|at| at <= now_ms())
+        {
+            // Its retention is over: the job is gone (404), its images stay in the cache.
+            self.delete_input(&job).await;
+            self.sql().exec("DELETE FROM job", None)?;
+            return Response::ok("");
         }
+        self.wake_for(&job, retry_ms).await?;
         Response::ok("")
     }
 }
 
 impl JobObject {
-    /// `JOB_DEADLINE_S` (its default when the settings are unreadable: a job must still end).
-    fn deadline_s(&self) -> u32 {
+    /// `JOB_DEADLINE_S` and `JOB_RETENTION_S` (their defaults when the settings are
+    /// unreadable: a job must still end, and its data still go).
+    fn lifetime(&self) -> Lifetime {
         let config = crate::config::cached(&self.env);
-        config
-            .as_ref()
-            .as_ref()
-            .map_or(DEFAULT_JOB_DEADLINE_S, |c| c.job_deadline_s)
+        match config.as_ref() {
+            Ok(c) => Lifetime {
+                deadline_s: c.job_deadline_s,
+                retention_s: c.job_retention_s,
+            },
+            Err(_) => Lifetime {
+                deadline_s: DEFAULT_JOB_DEADLINE_S,
+                retention_s: DEFAULT_JOB_RETENTION_S,
+            },
+        }
     }
 
-    /// Sets the object's one alarm at `at_ms` (Unix milliseconds; now if past).
-    async fn wake_at(&self, at_ms: u64) -> Result<()> {
-        let offset = i64::try_from(at_ms.saturating_sub(now_ms())).unwrap_or(i64::MAX);
-        self.state.storage().set_alarm(offset).await
+    /// Sets the object's one alarm for what the job waits for next (`webhook_retry_ms` from now
+    /// for a message whose attempt failed), or none.
+    async fn wake_for(&self, job: &Job, webhook_retry_ms: Option<u64>) -> Result<()> {
+        let now = now_ms();
+        let storage = self.state.storage();
+        match job.next_alarm_ms(now, self.lifetime(), webhook_retry_ms) {
+            Some(at) => {
+                let offset = i64::try_from(at.saturating_sub(now)).unwrap_or(i64::MAX);
+                storage.set_alarm(offset).await
+            }
+            None => storage.delete_alarm().await,
+        }
+    }
+
+    /// Tells the caller's queue how many images the job has still to make (`super::queued`);
+    /// once it ended, settles its budget's reservation by the images it made.
+    async fn report_queued(&self, job: &Job) {
+        if let Some(caller) = &job.queued_by {
+            super::queued::settle(&self.env, caller, &job.id, job.images_to_make()).await;
+        }
+        if let (true, Some(charged)) = (job.status.is_terminal(), job.charged.clone()) {
+            crate::quota::settle(&self.env, charged.into(), job.images_made()).await;
+        }
+    }
+
+    /// Deletes the job's stored input, if it has one: once the job ended no image needs it. A
+    /// failure is logged, not fatal: the bucket's lifecycle rule is the backstop
+    /// (docs/operating.md).
+    async fn delete_input(&self, job: &Job) {
+        let (Some(key), Some(bucket)) = (&job.input_key, R2Bucket::from_env(&self.env)) else {
+            return;
+        };
+        if let Err(e) = bucket.delete(key).await {
+            worker::console_error!("jobs: job {}'s input {key} not deleted: {e:?}", job.id);
+        }
     }
 }
 
@@ -172,10 +225,4 @@ fn json(text: String) -> Result<Response> {
 /// A job's JSON that does not read: as serde_json's errors were, a `worker::Error`.
 fn unreadable(e: JsonError) -> worker::Error {
     worker::Error::RustError(e.to_string())
-}
-
-pub(super) fn now_ms() -> u64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let ms = js_sys::Date::now() as u64;
-    ms
 }

@@ -28,7 +28,7 @@ pub fn new_id(env: &Env) -> Handled<String> {
 }
 
 async fn call(env: &Env, id: &str, op: &str, body: Option<String>) -> Handled<web_sys::Response> {
-    let req = crate::jobs::post(&format!("https://job/{op}"), body.as_deref(), None)?;
+    let req = crate::bindings::fetch::post(&format!("https://job/{op}"), body.as_deref(), None)?;
     Ok(durable_object::fetch(stub(env, id)?, req.inner()).await?)
 }
 
@@ -54,19 +54,25 @@ pub async fn get(env: &Env, id: &str) -> Handled<Option<Job>> {
     if response.status() == 404 {
         return Ok(None);
     }
-    let text = super::body_text(response.text()).await?;
+    let text = crate::bindings::fetch::body_text(response.text()).await?;
     Ok(Some(Job::from_json(text.as_bytes()).map_err(unreadable)?))
 }
 
-/// Applies `event` to the job `id`.
-pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<AppliedJob> {
+/// Applies `event` to the job `id`; `None` when its object holds no job (deleted after its
+/// retention: nothing is left to report to).
+pub async fn apply(env: &Env, id: &str, event: &JobEvent) -> Handled<Option<AppliedJob>> {
     let response = call(env, id, "event", Some(event.to_json())).await?;
+    if response.status() == 404 {
+        return Ok(None);
+    }
     if response.status() != 200 {
         return Err(Failure::Internal(format!(
             "the job's object answered {}",
             response.status()
         )));
     }
-    let text = super::body_text(response.text()).await?;
-    AppliedJob::from_json(text.as_bytes()).map_err(unreadable)
+    let text = crate::bindings::fetch::body_text(response.text()).await?;
+    AppliedJob::from_json(text.as_bytes())
+        .map(Some)
+        .map_err(unreadable)
 }

@@ -1,17 +1,17 @@
-//! A job's `completed` webhook, sent from its object's alarm: signed (Standard Webhooks) with its
-//! owner's key under every key of `WEBHOOK_SECRETS`, each attempt recorded on the job, retried on
-//! `sdxl_core::jobs::webhook`'s schedule until a 2xx or a 410.
+//! A job's webhook messages (`start`, `output`, `completed`, as its filter asks), sent from its
+//! object's alarm: signed (Standard Webhooks) with its owner's key under every key of
+//! `WEBHOOK_SECRETS`, each attempt recorded on the job, retried on `sdxl_core::jobs::webhook`'s
+//! schedule until a 2xx or a 410.
 
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
-use sdxl_core::jobs::webhook::{
-    message_id, next_after, owner_keys, parse_secrets, signature, Delivery, Next, WebhookEvent,
-};
+use sdxl_core::jobs::webhook::{owner_keys, parse_secrets, signature, Attempt, Next};
 use worker::{Delay, Env, Result};
 
-use super::object::{now_ms, JobObject};
+use super::object::JobObject;
+use crate::trace::now_ms;
 
 /// The setting that holds the signing secrets.
 pub const SECRETS: &str = "WEBHOOK_SECRETS";
@@ -30,33 +30,24 @@ pub fn keys(env: &Env) -> std::result::Result<Vec<Vec<u8>>, String> {
     Ok(keys)
 }
 
-/// One attempt at the job's webhook, recorded on it. Answers when to try again (milliseconds
-/// from now), if ever.
-pub async fn deliver(object: &JobObject) -> Result<Option<i64>> {
+/// One attempt at the job's webhook message due, if one is, recorded on it. Answers when to try
+/// again (milliseconds from now), if ever.
+pub async fn deliver(object: &JobObject) -> Result<Option<u64>> {
     let Some(mut job) = object.job()? else {
         return Ok(None);
     };
-    let Some(hook) = job.webhook.as_ref() else {
+    let Some(hook) = job.webhook.as_ref().filter(|h| h.due.is_some()) else {
         return Ok(None);
     };
-    if hook.settled || !job.status.is_terminal() {
-        return Ok(None);
-    }
-    if !hook.events.contains(&WebhookEvent::Completed) {
-        if let Some(hook) = job.webhook.as_mut() {
-            hook.settled = true;
-        }
-        object.save(&job)?;
-        return Ok(None);
-    }
     let url = hook.url.clone();
+    let message_id = hook.message_id(&job.id);
     let body = job.prediction();
     let at_ms = now_ms();
     // Signed with the job's owner's keys: its receiver can verify no other owner's webhooks.
     let outcome = match keys(object.env()) {
         Ok(masters) => {
             let keys = owner_keys(&masters, &job.owner);
-            send(&url, &job.id, at_ms / 1000, &body, &keys).await
+            send(&url, &message_id, at_ms / 1000, &body, &keys).await
         }
         Err(reason) => Err(reason),
     };
@@ -67,41 +58,33 @@ pub async fn deliver(object: &JobObject) -> Result<Option<i64>> {
     let Some(hook) = job.webhook.as_mut() else {
         return Ok(None);
     };
-    hook.deliveries.push(Delivery {
+    let next = hook.record(Attempt {
         at_ms,
         status,
         error,
     });
-    let next = next_after(hook.deliveries.len(), status);
-    if next == Next::Settled {
-        hook.settled = true;
-    }
     object.save(&job)?;
     Ok(match next {
         Next::Settled => None,
-        Next::RetryAfterMs(ms) => Some(i64::try_from(ms).unwrap_or(i64::MAX)),
+        Next::RetryAfterMs(ms) => Some(ms),
     })
 }
 
 /// POSTs the signed body; the receiver's status, or why there was none.
 async fn send(
     url: &str,
-    job_id: &str,
+    id: &str,
     timestamp_s: u64,
     body: &str,
     keys: &[Vec<u8>],
 ) -> std::result::Result<u16, String> {
-    let id = message_id(job_id);
     let attempt = async {
         let headers = web_sys::Headers::new()?;
         headers.set("content-type", "application/json")?;
-        headers.set("webhook-id", &id)?;
+        headers.set("webhook-id", id)?;
         headers.set("webhook-timestamp", &timestamp_s.to_string())?;
-        headers.set(
-            "webhook-signature",
-            &signature(keys, &id, timestamp_s, body),
-        )?;
-        let request = super::post(url, Some(body), Some(&headers))?;
+        headers.set("webhook-signature", &signature(keys, id, timestamp_s, body))?;
+        let request = crate::bindings::fetch::post(url, Some(body), Some(&headers))?;
         let response = crate::bindings::fetch::fetch(request.inner()).await?;
         Ok::<u16, worker::Error>(response.status())
     };

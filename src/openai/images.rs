@@ -90,6 +90,9 @@ pub async fn answer(
     let base = validate(gateway, request.model, request.take_raw(), false)?;
     let trace = &mut *gateway.trace;
     let request_id = trace.id().to_owned();
+    // Each image's run is charged to the caller's budget, as a request of its own would be.
+    let caller = trace.caller.clone();
+    let caller_ref = &caller;
     let failed = Cell::new(false);
     let (request_ref, view_ref, budget_ref, failed_ref) = (&request, &view, &budget, &failed);
     let base_ref = &base;
@@ -98,6 +101,7 @@ pub async fn answer(
         .map(|i| async move {
             let mut sub = Trace::start(view_ref, None);
             sub.log.request_id = request_id.to_owned();
+            sub.caller.clone_from(caller_ref);
             // All or nothing: once one image failed, those not started yet are not made (the
             // ones under way finish, and are stored, so a retry finds them).
             if failed_ref.get() {
@@ -320,6 +324,9 @@ fn merge_log(trace: &mut Trace, sub: &Trace) {
     log.ms.cache += one.ms.cache;
     log.ms.ai += one.ms.ai;
     log.upstream_attempts += one.upstream_attempts;
+    if let Some(charged) = one.charged_nano_usd {
+        *log.charged_nano_usd.get_or_insert(0) += charged;
+    }
     if log.key.is_none() {
         log.key.clone_from(&one.key);
         log.seed = one.seed;

@@ -79,7 +79,8 @@ async fn answer(
     let caller = head
         .caller(gateway.config)
         .map_err(ApiError::Unauthorized)?;
-    rate_limit(gateway, caller).await?;
+    rate_limit(gateway, caller.clone()).await?;
+    gateway.trace.caller = Some(caller);
     match route {
         OpenAiRoute::Models => json_response(&model_list(models::ALL)),
         OpenAiRoute::Model(id) => match models::by_id(&id) {
@@ -119,6 +120,9 @@ fn error_response(
     headers.set("cache-control", "no-store")?;
     if let Some(seconds) = error.retry_after {
         headers.set("retry-after", &seconds.to_string())?;
+    }
+    if error.futile {
+        headers.set("x-should-retry", "false")?;
     }
     if error.status == 401 {
         headers.set("www-authenticate", "Bearer")?;

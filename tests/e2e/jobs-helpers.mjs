@@ -52,7 +52,10 @@ export async function settle(id, { timeoutMs = 30_000, headers = {}, base = BASE
   }
 }
 
-/** An HTTP server that records each request and answers with `statuses` in turn (then 200). */
+/**
+ * An HTTP server that records each request and answers with `statuses` in turn (then 200); an
+ * entry may be `{ status, headers }`.
+ */
 export async function webhookSink(statuses = []) {
   const received = [];
   const server = createServer((req, res) => {
@@ -60,7 +63,9 @@ export async function webhookSink(statuses = []) {
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
-      res.statusCode = statuses[received.length - 1] ?? 200;
+      const answer = statuses[received.length - 1] ?? 200;
+      res.statusCode = typeof answer === "number" ? answer : answer.status;
+      for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
       res.end();
     });
   });

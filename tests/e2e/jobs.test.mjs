@@ -214,7 +214,7 @@ test("the webhook gets exactly one signed completed delivery", localWebhooks, as
     assert.equal(body.id, r.json.id);
     assert.equal(body.status, "succeeded");
     assert.equal(body.output.length, 1);
-    assert.equal(delivery.headers["webhook-id"], `msg_${r.json.id}_completed`);
+    assert.equal(delivery.headers["webhook-id"], `msg_${r.json.id}_1_completed`);
   } finally {
     await sink.close();
   }
@@ -224,13 +224,81 @@ test("a webhook answered 500 is retried", localWebhooks, async () => {
   const sink = await webhookSink([500]);
   try {
     const prompt = uniquePrompt("job webhook retry");
-    const r = await create({ version: MODEL, input: { prompt, ...small }, webhook: sink.url });
+    const r = await create({
+      version: MODEL,
+      input: { prompt, ...small },
+      webhook: sink.url,
+      webhook_events_filter: ["completed"],
+    });
     await settle(r.json.id);
     for (let i = 0; i < 150 && sink.received.length < 2; i++) await pause(100);
     assert.equal(sink.received.length, 2);
     const { key } = (await call("/v1/webhooks/default/secret")).json;
     assert.ok(sink.received.every((d) => verifies(d, key)));
     assert.equal(sink.received[0].headers["webhook-id"], sink.received[1].headers["webhook-id"]);
+  } finally {
+    await sink.close();
+  }
+});
+
+test("a webhook answered with a redirect is not followed: the attempt failed and is retried", async () => {
+  const elsewhere = await webhookSink();
+  const sink = await webhookSink([{ status: 307, headers: { location: elsewhere.url } }]);
+  try {
+    const prompt = uniquePrompt("job webhook redirect");
+    const r = await create({
+      version: MODEL,
+      input: { prompt, ...small },
+      webhook: sink.url,
+      webhook_events_filter: ["completed"],
+    });
+    await settle(r.json.id);
+    // The retry comes 5 s after the redirect (the schedule's first delay).
+    for (let i = 0; i < 150 && sink.received.length < 2; i++) await pause(100);
+    assert.equal(sink.received.length, 2, "retried at its own URL");
+    assert.equal(elsewhere.received.length, 0, "the redirect's target got nothing");
+    assert.equal(sink.received[0].headers["webhook-id"], sink.received[1].headers["webhook-id"]);
+  } finally {
+    await sink.close();
+    await elsewhere.close();
+  }
+});
+
+test("start, output and completed messages as the filter asks, each its own signed message", async () => {
+  const sink = await webhookSink();
+  try {
+    const prompt = uniquePrompt("job webhook events");
+    // Slow runs: the job is seen processing before it ends.
+    await arm(prompt, "slow", { times: 0, delay_ms: 1_500 });
+    const r = await create({
+      version: MODEL,
+      input: { prompt, ...small, n: 2 },
+      webhook: sink.url,
+      webhook_events_filter: ["start", "output", "completed"],
+    });
+    assert.equal(r.status, 201, r.text);
+    const ended = await settle(r.json.id);
+    assert.equal(ended.status, "succeeded", ended.error);
+    for (let i = 0; i < 50 && !sink.received.some((d) => JSON.parse(d.body).status === "succeeded"); i++) {
+      await pause(100);
+    }
+    await pause(1500); // any late message would arrive now
+    const { key } = (await call("/v1/webhooks/default/secret")).json;
+    assert.ok(sink.received.every((d) => verifies(d, key)), "every message is signed");
+    const bodies = sink.received.map((d) => JSON.parse(d.body));
+    const ids = sink.received.map((d) => d.headers["webhook-id"]);
+    assert.equal(new Set(ids).size, ids.length, `one id per message: ${ids}`);
+    assert.match(ids[0], new RegExp(`^msg_${r.json.id}_1_start$`), "the first is start");
+    assert.equal(bodies[0].status, "processing");
+    const last = bodies.at(-1);
+    assert.equal(last.status, "succeeded", "the last is completed");
+    assert.equal(last.output.length, 2);
+    assert.match(ids.at(-1), /_completed$/);
+    assert.equal(ids.filter((id) => id.endsWith("_completed")).length, 1);
+    // Any output message lists the images made so far.
+    for (const [i, body] of bodies.entries()) {
+      if (ids[i].endsWith("_output")) assert.ok(body.output.length >= 1, JSON.stringify(body));
+    }
   } finally {
     await sink.close();
   }

@@ -32,8 +32,25 @@ const INSTANCES = [
   { name: "closed", env: "CLOSED_URL", vars: ["ALLOW_ANONYMOUS:false", "API_TOKENS:"] },
   // trap.test.mjs traps the Wasm here, away from the other files' requests.
   { name: "trap", env: "TRAP_URL", vars: [] },
-  // jobs-deadline.test.mjs: jobs failed by their object 3 s after creation.
-  { name: "deadline", env: "DEADLINE_URL", vars: ["JOB_DEADLINE_S:3"] },
+  // jobs-lifetime.test.mjs: jobs failed by their object 3 s after creation, deleted 4 s after
+  // they ended; at most 4 images queued per caller. budgets.test.mjs: small budgets.
+  {
+    name: "deadline",
+    env: "DEADLINE_URL",
+    vars: [
+      "JOB_DEADLINE_S:3",
+      "JOB_RETENTION_S:4",
+      "MAX_QUEUED_IMAGES:4",
+      // budgets.test.mjs: small budgets for a few client addresses.
+      `QUOTAS:${JSON.stringify({
+        default: { images_per_day: 1000000, in_flight: 1000 },
+        "ip:203.0.113.5": { images_per_day: 5 },
+        "ip:203.0.113.6": { images_per_day: 2 },
+        "ip:203.0.113.7": { images_per_day: 1 },
+        "ip:203.0.113.8": { images_per_day: 3 },
+      })}`,
+    ],
+  },
 ];
 
 /** The files run against the rehearsal (jobs, permalinks, OpenAI, Replicate's client, its own). */

@@ -69,11 +69,24 @@ test("the gateway's service binding names the jobs Worker, in production and loc
   );
 });
 
-test("the jobs' Durable Object and queues are the jobs Worker's alone, which has no public address", () => {
-  for (const table of ["durable_objects.bindings", "migrations", "queues.producers", "queues.consumers"]) {
+/** The Durable Object classes a config binds (`class_name` lines), in order. */
+const classes = (name) => [...read(name).matchAll(/^class_name = "([^"]+)"$/gm)].map((m) => m[1]);
+
+test("the jobs' Durable Objects and queues are the jobs Worker's alone, which has no public address", () => {
+  for (const table of ["queues.producers", "queues.consumers"]) {
     assert.ok(jobs.has(table) && jobs.has(`env.local.${table}`), `jobs.wrangler.toml has ${table}`);
     assert.ok(!gateway.has(table) && !gateway.has(`env.local.${table}`), `wrangler.toml has no ${table}`);
   }
+  // Production and local bind the same classes: each Worker its own.
+  const jobsClasses = ["JobObject", "CallerObject", "QuotaObject"];
+  assert.deepEqual(classes("jobs.wrangler.toml"), [...jobsClasses, ...jobsClasses]);
+  // The gateway binds one: the budgets' class, the jobs Worker's.
+  assert.deepEqual(classes("wrangler.toml"), ["QuotaObject", "QuotaObject"]);
+  assert.deepEqual(
+    [...read("wrangler.toml").matchAll(/^script_name = "([^"]+)"$/gm)].map((m) => m[1]),
+    [jobs.get("").get("name").replaceAll('"', ""), jobs.get("env.local").get("name").replaceAll('"', "")],
+  );
+  assert.ok(!gateway.has("migrations"), "the gateway declares no class of its own");
   assert.equal(jobs.get("").get("workers_dev"), "false");
 });
 

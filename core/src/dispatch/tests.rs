@@ -43,13 +43,14 @@ fn every_route_takes_its_methods_and_refuses_others_with_allow() {
     let run = format!("/ai/run/{SDXL}");
     let rest = format!("/client/v4/accounts/acc/ai/run/{SDXL}");
     let model = format!("/v1/models/{SDXL}");
-    let table: [(&str, &str); 14] = [
+    let table: [(&str, &str); 15] = [
         ("/", "GET, HEAD, POST"),
         (&run, "GET, HEAD, POST"),
         (&rest, "POST"),
         ("/images/abc", "GET, HEAD"),
         ("/models", "GET, HEAD"),
         ("/openapi.json", "GET, HEAD"),
+        ("/usage", "GET, HEAD"),
         ("/v1/images/generations", "POST"),
         ("/v1/images/edits", "POST"),
         ("/v1/models", "GET, HEAD"),
@@ -180,6 +181,10 @@ fn admin_routes_exist_only_when_local_admin_is_on() {
         "Ok(Admin(ForgetLocally { key: \"abc\" }))"
     );
     assert_eq!(admin_plan("POST", "/__admin/trap", true), "Ok(Admin(Trap))");
+    assert_eq!(
+        admin_plan("GET", "/__admin/r2/job-inputs/ab", true),
+        "Ok(Admin(Stored { key: \"job-inputs/ab\" }))"
+    );
     for (method, url, on) in [
         ("POST", "/__standin/arm", false),
         ("GET", "/__admin/memory", false),
@@ -187,6 +192,8 @@ fn admin_routes_exist_only_when_local_admin_is_on() {
         ("POST", "/__admin/trap", false),
         ("GET", "/__admin/trap", true),
         ("GET", "/__admin/cache-api/abc", true),
+        ("GET", "/__admin/r2/job-inputs/ab", false),
+        ("DELETE", "/__admin/r2/job-inputs/ab", true),
     ] {
         let refused = plan(&head(method, url, None), on).err().map(|e| e.status());
         assert_eq!(refused, Some(404), "{method} {url}");

@@ -20,7 +20,8 @@ use super::json::{
     push_bool, push_opt_str, push_opt_u64, push_str, push_u64, string, variant, whole, JsonError,
     ObjectWriter, Read,
 };
-use super::webhook::{Delivery, WebhookEvent};
+pub use super::webhook::Webhook;
+use super::webhook::{Attempt, WebhookEvent};
 
 /// Replicate's statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,18 +79,6 @@ pub struct Variant {
     pub deliveries: u32,
 }
 
-/// Where a job's webhook goes and how its delivery went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(Serialize, Deserialize))]
-pub struct Webhook {
-    pub url: String,
-    pub events: Vec<WebhookEvent>,
-    /// Every attempt, in order.
-    pub deliveries: Vec<Delivery>,
-    /// True once delivered (2xx), given up, or refused for good (410).
-    pub settled: bool,
-}
-
 /// A job as its Durable Object stores it.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(test, derive(Serialize, Deserialize))]
@@ -112,6 +101,29 @@ pub struct Job {
     pub started_ms: Option<u64>,
     pub completed_ms: Option<u64>,
     pub webhook: Option<Webhook>,
+    /// The R2 key of its input, when the input was too large to travel in its messages: deleted
+    /// when the job ends.
+    pub input_key: Option<String>,
+    /// The caller whose queued images it counts among (`super::queued`), when a cap applies.
+    pub queued_by: Option<String>,
+    /// The caller whose budget its images were reserved against at create, and the
+    /// reservation's id (`crate::quota`): settled by the images made when the job ends.
+    pub charged: Option<Charged>,
+}
+
+/// A job's images reserved against a budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+pub struct Charged {
+    pub caller: String,
+    pub reservation: u64,
+}
+
+/// How long a job lives: `JOB_DEADLINE_S` while it runs, `JOB_RETENTION_S` after it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime {
+    pub deadline_s: u32,
+    pub retention_s: u32,
 }
 
 /// What happens to a job. In JSON externally tagged (serde's default for enums):
@@ -139,19 +151,27 @@ pub struct Applied {
     pub ended: bool,
     /// For `Started`: which delivery of the image's message this is (1-based).
     pub delivery: u32,
+    /// Whether this event made a webhook message due (its `webhook_events_filter` asks for it).
+    pub webhook_due: bool,
+}
+
+impl Applied {
+    const NOTHING: Applied = Applied {
+        proceed: false,
+        ended: false,
+        delivery: 0,
+        webhook_due: false,
+    };
 }
 
 impl Job {
     /// Applies `event` at `now_ms`.
     pub fn apply(&mut self, event: &JobEvent, now_ms: u64) -> Applied {
-        let mut applied = Applied {
-            proceed: false,
-            ended: false,
-            delivery: 0,
-        };
+        let mut applied = Applied::NOTHING;
         if self.status.is_terminal() {
             return applied;
         }
+        let was = self.status;
         match event {
             JobEvent::Started { variant } => {
                 let Some(v) = self.variants.get_mut(*variant) else {
@@ -186,6 +206,22 @@ impl Job {
                 applied.ended = true;
             }
         }
+        // Replicate's events: `start` when the first image begins, `output` when an image is
+        // made and more are to come, `completed` when the job ends (which replaces any message
+        // still due: each message is the prediction as it is when sent). `logs` never: a job
+        // has none.
+        let event = if applied.ended {
+            Some(WebhookEvent::Completed)
+        } else if matches!(event, JobEvent::Made { .. }) {
+            Some(WebhookEvent::Output)
+        } else if was == Status::Starting && self.status == Status::Processing {
+            Some(WebhookEvent::Start)
+        } else {
+            None
+        };
+        if let (Some(event), Some(hook)) = (event, self.webhook.as_mut()) {
+            applied.webhook_due = hook.raise(event);
+        }
         applied
     }
 
@@ -201,31 +237,62 @@ impl Job {
     /// unreachable object).
     pub fn expire(&mut self, now_ms: u64, deadline_s: u32) -> Applied {
         if self.status.is_terminal() || now_ms < self.deadline_ms(deadline_s) {
-            return Applied {
-                proceed: false,
-                ended: false,
-                delivery: 0,
-            };
+            return Applied::NOTHING;
         }
         let reason = format!("the job did not end within {deadline_s} s of its creation");
         self.apply(&JobEvent::Failed { reason }, now_ms)
     }
 
-    /// When the job's object must wake next, `now_ms` being now: for a running job, at its
-    /// deadline; for an ended one, when its webhook is due again (`webhook_retry_ms` from now),
-    /// if it is.
+    /// The images it made.
+    #[must_use]
+    pub fn images_made(&self) -> u64 {
+        self.variants.iter().filter(|v| v.done).count() as u64
+    }
+
+    /// The images it has still to make: none once it ended.
+    #[must_use]
+    pub fn images_to_make(&self) -> u32 {
+        if self.status.is_terminal() {
+            return 0;
+        }
+        let left = self.variants.iter().filter(|v| !v.done).count();
+        u32::try_from(left).unwrap_or(u32::MAX)
+    }
+
+    /// When the job's data is deleted: `retention_s` after it ended, once no webhook message is
+    /// still due (a receiver that is down keeps it until its retries are over).
+    #[must_use]
+    pub fn purge_at_ms(&self, retention_s: u32) -> Option<u64> {
+        let webhook_due = self.webhook.as_ref().is_some_and(|w| w.due.is_some());
+        match self.completed_ms {
+            Some(completed) if self.status.is_terminal() && !webhook_due => {
+                Some(completed + u64::from(retention_s) * 1000)
+            }
+            _ => None,
+        }
+    }
+
+    /// When the job's object must wake next, `now_ms` being now: at the deadline while the job
+    /// runs; when a due webhook message is to be sent (`webhook_retry_ms` from now after a failed
+    /// attempt, else now); once it ended and its webhooks are settled, when its data is deleted.
     #[must_use]
     pub fn next_alarm_ms(
         &self,
         now_ms: u64,
-        deadline_s: u32,
+        lifetime: Lifetime,
         webhook_retry_ms: Option<u64>,
     ) -> Option<u64> {
-        if self.status.is_terminal() {
-            webhook_retry_ms.map(|ms| now_ms + ms)
-        } else {
-            Some(self.deadline_ms(deadline_s).max(now_ms))
-        }
+        let deadline =
+            (!self.status.is_terminal()).then(|| self.deadline_ms(lifetime.deadline_s).max(now_ms));
+        let webhook = self
+            .webhook
+            .as_ref()
+            .filter(|w| w.due.is_some())
+            .map(|_| now_ms + webhook_retry_ms.unwrap_or(0));
+        let purge = self
+            .purge_at_ms(lifetime.retention_s)
+            .map(|at| at.max(now_ms));
+        [deadline, webhook, purge].into_iter().flatten().min()
     }
 
     fn end(&mut self, status: Status, now_ms: u64) {
@@ -292,9 +359,14 @@ impl Job {
             o.field("model"),
             self.model.strip_prefix("@cf/").unwrap_or(&self.model),
         );
+        // Every image once it succeeded; while it runs, those made so far (what an `output`
+        // webhook reports), as Replicate lists a running prediction's outputs.
         let output = o.field("output");
-        if self.status == Status::Succeeded {
-            push_array(output, &self.variants, |out, v| {
+        let made: Vec<&Variant> = self.variants.iter().filter(|v| v.done).collect();
+        if self.status == Status::Succeeded
+            || (self.status == Status::Processing && !made.is_empty())
+        {
+            push_array(output, &made, |out, v| {
                 push_str(out, &format!("{}{}", self.origin, v.permalink));
             });
         } else {
@@ -367,10 +439,24 @@ impl Job {
                     push_opt_str(o.field("error"), d.error.as_deref());
                     o.end();
                 });
-                push_bool(o.field("settled"), w.settled);
+                push_opt_str(o.field("due"), w.due.map(WebhookEvent::name));
+                push_u64(o.field("messages"), w.messages.into());
+                push_u64(o.field("attempts"), w.attempts.into());
                 o.end();
             }
             None => webhook.push_str("null"),
+        }
+        push_opt_str(o.field("input_key"), self.input_key.as_deref());
+        push_opt_str(o.field("queued_by"), self.queued_by.as_deref());
+        let charged = o.field("charged");
+        match &self.charged {
+            Some(c) => {
+                let mut o = ObjectWriter::new(charged);
+                push_str(o.field("caller"), &c.caller);
+                push_u64(o.field("reservation"), c.reservation);
+                o.end();
+            }
+            None => charged.push_str("null"),
         }
         o.end();
     }
@@ -404,7 +490,7 @@ impl Job {
             None => None,
             Some(w) => {
                 let w = object(w, "webhook")?;
-                let events = array(w, "events")?
+                let events: Vec<WebhookEvent> = array(w, "events")?
                     .iter()
                     .map(|e| {
                         e.as_str()
@@ -416,18 +502,35 @@ impl Job {
                     .iter()
                     .map(|d| {
                         let d = object(d, "deliveries")?;
-                        Ok(Delivery {
+                        Ok(Attempt {
                             at_ms: whole(d, "at_ms")?,
                             status: opt_whole(d, "status")?,
                             error: opt_string(d, "error")?,
                         })
                     })
                     .collect::<Read<_>>()?;
+                let due = match get_opt(w, "due") {
+                    Some(due) => Some(
+                        due.as_str()
+                            .and_then(WebhookEvent::named)
+                            .ok_or(JsonError::Field("due"))?,
+                    ),
+                    // A row written before `due` (only `completed` was sent then).
+                    None if get_opt(w, "settled").is_some_and(|s| s == false)
+                        && status.is_terminal()
+                        && events.contains(&WebhookEvent::Completed) =>
+                    {
+                        Some(WebhookEvent::Completed)
+                    }
+                    None => None,
+                };
                 Some(Webhook {
                     url: string(w, "url")?,
                     events,
+                    attempts: opt_whole(w, "attempts")?.unwrap_or(0),
+                    messages: opt_whole(w, "messages")?.unwrap_or(u32::from(due.is_some())),
                     deliveries,
-                    settled: boolean(w, "settled")?,
+                    due,
                 })
             }
         };
@@ -445,6 +548,18 @@ impl Job {
             started_ms: opt_whole(map, "started_ms")?,
             completed_ms: opt_whole(map, "completed_ms")?,
             webhook,
+            input_key: opt_string(map, "input_key")?,
+            queued_by: opt_string(map, "queued_by")?,
+            charged: match get_opt(map, "charged") {
+                Some(c) => {
+                    let c = object(c, "charged")?;
+                    Some(Charged {
+                        caller: string(c, "caller")?,
+                        reservation: whole(c, "reservation")?,
+                    })
+                }
+                None => None,
+            },
         })
     }
 }
@@ -571,15 +686,23 @@ mod tests {
             started_ms: None,
             completed_ms: None,
             webhook: None,
+            input_key: None,
+            queued_by: None,
+            charged: None,
         }
     }
+
+    const LIFE: Lifetime = Lifetime {
+        deadline_s: 10,
+        retention_s: 60,
+    };
 
     #[test]
     fn a_job_still_running_past_its_deadline_fails_and_an_ended_one_is_left_alone() {
         let mut j = job(2);
         // Created at 1 s, a 10 s deadline: at 11 s.
         assert_eq!(j.deadline_ms(10), 11_000);
-        assert_eq!(j.next_alarm_ms(2_000, 10, None), Some(11_000));
+        assert_eq!(j.next_alarm_ms(2_000, LIFE, None), Some(11_000));
         assert!(!j.expire(10_999, 10).ended, "not yet");
         assert!(!j.status.is_terminal());
         j.apply(&JobEvent::Started { variant: 0 }, 3_000);
@@ -591,9 +714,9 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("did not end within 10 s"));
-        // Ended: the deadline no longer wakes it; a webhook retry does.
-        assert_eq!(j.next_alarm_ms(12_000, 10, None), None);
-        assert_eq!(j.next_alarm_ms(12_000, 10, Some(5_000)), Some(17_000));
+        // Ended at 11 s: the deadline no longer wakes it; its deletion, 60 s later, does.
+        assert_eq!(j.next_alarm_ms(12_000, LIFE, None), Some(71_000));
+        assert_eq!(j.purge_at_ms(60), Some(71_000));
         let mut done = job(1);
         done.apply(&JobEvent::Made { variant: 0 }, 2_000);
         assert!(!done.expire(99_000, 10).ended);
@@ -614,10 +737,22 @@ mod tests {
             2
         );
         assert_eq!(j.started_ms, Some(2_000));
+        assert_eq!(
+            pv(j.prediction())["output"],
+            Value::Null,
+            "nothing made yet"
+        );
+        assert_eq!(j.images_to_make(), 2);
         assert!(!j.apply(&JobEvent::Made { variant: 1 }, 3_000).ended);
-        assert_eq!(pv(j.prediction())["output"], Value::Null);
+        assert_eq!(j.images_to_make(), 1);
+        // Running: the images made so far, as an `output` webhook reports them.
+        assert_eq!(
+            pv(j.prediction())["output"],
+            json!(["https://gw.example/images/key1-tag"])
+        );
         assert!(j.apply(&JobEvent::Made { variant: 0 }, 4_000).ended);
         assert_eq!(j.status, Status::Succeeded);
+        assert_eq!(j.images_to_make(), 0);
         let p = pv(j.prediction());
         assert_eq!(
             p["output"],
@@ -629,6 +764,121 @@ mod tests {
         assert_eq!(p["completed_at"], "1970-01-01T00:00:04.000Z");
         assert_eq!(p["metrics"]["predict_time"], 2.0);
         assert_eq!(j.deliveries, 3);
+    }
+
+    fn hooked(variants: usize, events: &[WebhookEvent]) -> Job {
+        let mut j = job(variants);
+        j.webhook = Some(Webhook::new(
+            "https://hooks.example/h".into(),
+            events.to_vec(),
+        ));
+        j
+    }
+
+    fn due(j: &Job) -> Option<WebhookEvent> {
+        j.webhook.as_ref().unwrap().due
+    }
+
+    fn attempt(j: &mut Job, status: u16) -> super::super::webhook::Next {
+        j.webhook.as_mut().unwrap().record(Attempt {
+            at_ms: 0,
+            status: Some(status),
+            error: None,
+        })
+    }
+
+    #[test]
+    fn webhook_messages_follow_the_filter_start_output_completed() {
+        use WebhookEvent::{Completed, Output, Start};
+        let mut j = hooked(3, &[Start, Output, Completed]);
+        assert!(j.apply(&JobEvent::Started { variant: 0 }, 2).webhook_due);
+        assert_eq!(due(&j), Some(Start));
+        let first_id = j.webhook.as_ref().unwrap().message_id(&j.id);
+        // Another image begins: no new message.
+        assert!(!j.apply(&JobEvent::Started { variant: 1 }, 3).webhook_due);
+        // A failed attempt keeps the message and its id; a 2xx settles it.
+        assert!(matches!(
+            attempt(&mut j, 500),
+            super::super::webhook::Next::RetryAfterMs(_)
+        ));
+        assert_eq!(j.webhook.as_ref().unwrap().message_id(&j.id), first_id);
+        attempt(&mut j, 204);
+        assert_eq!(due(&j), None);
+        assert!(j.apply(&JobEvent::Made { variant: 0 }, 4).webhook_due);
+        assert_eq!(due(&j), Some(Output));
+        assert_ne!(j.webhook.as_ref().unwrap().message_id(&j.id), first_id);
+        // Not delivered yet: the next output replaces it (one message, the newest state).
+        assert!(j.apply(&JobEvent::Made { variant: 1 }, 5).webhook_due);
+        assert_eq!(j.webhook.as_ref().unwrap().messages, 3);
+        let ended = j.apply(&JobEvent::Made { variant: 2 }, 6);
+        assert!(ended.ended && ended.webhook_due);
+        assert_eq!(due(&j), Some(Completed));
+        // Nothing replaces `completed`, and an ended job raises nothing.
+        assert!(!j.webhook.as_mut().unwrap().raise(Output));
+        assert!(!j.apply(&JobEvent::Canceled, 7).webhook_due);
+        assert_eq!(due(&j), Some(Completed));
+    }
+
+    #[test]
+    fn only_the_events_the_filter_names_are_sent() {
+        let mut j = hooked(2, &[WebhookEvent::Completed]);
+        assert!(!j.apply(&JobEvent::Started { variant: 0 }, 2).webhook_due);
+        assert!(!j.apply(&JobEvent::Made { variant: 0 }, 3).webhook_due);
+        assert_eq!(due(&j), None);
+        assert!(
+            j.apply(&JobEvent::Failed { reason: "x".into() }, 4)
+                .webhook_due
+        );
+        assert_eq!(due(&j), Some(WebhookEvent::Completed));
+        let mut quiet = hooked(1, &[WebhookEvent::Start]);
+        quiet.apply(&JobEvent::Started { variant: 0 }, 2);
+        attempt(&mut quiet, 200);
+        assert!(!quiet.apply(&JobEvent::Made { variant: 0 }, 3).webhook_due);
+        // `logs` is accepted and never sent.
+        let mut logs = hooked(1, &[WebhookEvent::Logs]);
+        assert!(!logs.apply(&JobEvent::Started { variant: 0 }, 2).webhook_due);
+        assert!(!logs.apply(&JobEvent::Made { variant: 0 }, 3).webhook_due);
+    }
+
+    #[test]
+    fn an_ended_job_is_deleted_after_its_retention_once_its_webhook_settled() {
+        let mut j = hooked(1, &[WebhookEvent::Completed]);
+        assert_eq!(j.purge_at_ms(60), None, "running");
+        j.apply(&JobEvent::Made { variant: 0 }, 5_000);
+        // Its `completed` message is due: sent now, and the job kept until it settles.
+        assert_eq!(j.purge_at_ms(60), None);
+        assert_eq!(j.next_alarm_ms(5_000, LIFE, None), Some(5_000));
+        attempt(&mut j, 503);
+        assert_eq!(j.next_alarm_ms(5_100, LIFE, Some(5_000)), Some(10_100));
+        attempt(&mut j, 200);
+        assert_eq!(j.purge_at_ms(60), Some(65_000));
+        assert_eq!(j.next_alarm_ms(6_000, LIFE, None), Some(65_000));
+        // Late: due now.
+        assert_eq!(j.next_alarm_ms(99_000, LIFE, None), Some(99_000));
+        // Running with a message due: the message first, then the deadline.
+        let mut r = hooked(2, &[WebhookEvent::Start]);
+        r.apply(&JobEvent::Started { variant: 0 }, 2_000);
+        assert_eq!(r.next_alarm_ms(2_000, LIFE, None), Some(2_000));
+        attempt(&mut r, 200);
+        assert_eq!(r.next_alarm_ms(2_000, LIFE, None), Some(11_000));
+    }
+
+    #[test]
+    fn a_row_written_before_webhook_messages_reads_with_its_completed_message_due() {
+        let mut j = hooked(1, &[WebhookEvent::Completed]);
+        j.apply(&JobEvent::Made { variant: 0 }, 5);
+        let mut row: Value = serde_json::from_str(&j.to_json()).unwrap();
+        let hook = row["webhook"].as_object_mut().unwrap();
+        for field in ["due", "messages", "attempts"] {
+            hook.remove(field);
+        }
+        hook.insert("settled".into(), json!(false));
+        row.as_object_mut().unwrap().remove("input_key");
+        let read = Job::from_json(row.to_string().as_bytes()).unwrap();
+        assert_eq!(due(&read), Some(WebhookEvent::Completed));
+        row["webhook"]["settled"] = json!(true);
+        let read = Job::from_json(row.to_string().as_bytes()).unwrap();
+        assert_eq!(due(&read), None);
     }
 
     #[test]
@@ -726,12 +976,14 @@ mod tests {
     /// The prediction as it was built before it was written by hand: a `json!` value.
     fn reference_prediction(j: &Job, status: Status) -> String {
         let get = format!("{}/v1/predictions/{}", j.origin, j.id);
-        let output = (j.status == Status::Succeeded).then(|| {
-            j.variants
-                .iter()
-                .map(|v| format!("{}{}", j.origin, v.permalink))
-                .collect::<Vec<_>>()
-        });
+        let made: Vec<String> = j
+            .variants
+            .iter()
+            .filter(|v| v.done)
+            .map(|v| format!("{}{}", j.origin, v.permalink))
+            .collect();
+        let running_with_output = j.status == Status::Processing && !made.is_empty();
+        let output = (j.status == Status::Succeeded || running_with_output).then_some(made);
         let predict_time = match (j.started_ms, j.completed_ms) {
             (Some(s), Some(c)) => json!({ "predict_time": c.saturating_sub(s) as f64 / 1000.0 }),
             _ => json!({}),
@@ -773,22 +1025,25 @@ mod tests {
             url: "https://hooks.example/a?b=c&d=\"e\"".into(),
             events: vec![WebhookEvent::Start, WebhookEvent::Completed],
             deliveries: vec![
-                Delivery {
+                Attempt {
                     at_ms: 9,
                     status: Some(500),
                     error: None,
                 },
-                Delivery {
+                Attempt {
                     at_ms: u64::MAX,
                     status: None,
                     error: Some("no answer within 10 s\r\n".into()),
                 },
             ],
-            settled: true,
+            due: None,
+            messages: 3,
+            attempts: 0,
         });
         jobs.push(j.clone());
         let mut made = j.clone();
         made.apply(&JobEvent::Made { variant: 0 }, 2_000);
+        jobs.push(made.clone());
         made.apply(&JobEvent::Made { variant: 1 }, 3_001);
         jobs.push(made);
         let mut failed = j.clone();
@@ -800,11 +1055,12 @@ mod tests {
         );
         jobs.push(failed);
         let mut canceled = job(1);
-        canceled.webhook = Some(Webhook {
-            url: "http://h".into(),
-            events: vec![],
-            deliveries: vec![],
-            settled: false,
+        canceled.webhook = Some(Webhook::new("http://h".into(), vec![]));
+        canceled.input_key = Some("job-inputs/x".into());
+        canceled.queued_by = Some("token:alpha".into());
+        canceled.charged = Some(Charged {
+            caller: "token:alpha".into(),
+            reservation: 9_007_199_254_740_991,
         });
         canceled.apply(&JobEvent::Canceled, 5);
         jobs.push(canceled);

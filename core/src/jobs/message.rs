@@ -121,10 +121,11 @@ pub fn must_store(message_len: usize, count: usize) -> bool {
     message_len > INLINE_MAX_BYTES || message_len.saturating_mul(count) > BATCH_MAX_BYTES
 }
 
-/// The R2 key of a request body by its SHA-256 (hex): equal bodies share one object.
+/// The R2 key of a job's input: one object per job, deleted when the job ends (equal inputs of
+/// two jobs are two objects, so that neither's end deletes the other's).
 #[must_use]
-pub fn stored_input_key(sha256_hex: &str) -> String {
-    format!("job-inputs/{sha256_hex}")
+pub fn stored_input_key(job_id: &str) -> String {
+    format!("job-inputs/{job_id}")
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod json;
 pub mod message;
 pub mod openapi;
 pub mod prefer;
+pub mod queued;
 pub mod request;
 pub mod webhook;
 

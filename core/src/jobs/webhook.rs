@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use thiserror::Error;
 
-/// Replicate's webhook events. Only `completed` is sent by this gateway (a job's images are
-/// reported together); the others are accepted in `webhook_events_filter` and never sent.
+/// Replicate's webhook events, as a job's `webhook_events_filter` names them: `start`,
+/// `output` and `completed` are sent (`Job::apply` says when); `logs` never is, a job having
+/// none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Serialize, Deserialize), serde(rename_all = "snake_case"))]
 pub enum WebhookEvent {
@@ -50,12 +51,82 @@ impl WebhookEvent {
 /// One delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(test, derive(Serialize, Deserialize))]
-pub struct Delivery {
+pub struct Attempt {
     pub at_ms: u64,
     /// The receiver's status, when it answered.
     pub status: Option<u16>,
     /// Why no status came back (a network error, a timeout).
     pub error: Option<String>,
+}
+
+/// Where a job's webhook goes and how its messages went. One message is due at a time, the
+/// prediction as it is when sent: a newer event replaces one not yet delivered (as Replicate
+/// throttles `output` messages), except that nothing replaces `completed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Serialize, Deserialize))]
+pub struct Webhook {
+    pub url: String,
+    pub events: Vec<WebhookEvent>,
+    /// Every attempt, in order.
+    pub deliveries: Vec<Attempt>,
+    /// The message to send, if one is due.
+    #[cfg_attr(test, serde(default))]
+    pub due: Option<WebhookEvent>,
+    /// Messages made due so far: numbers each one's `webhook-id`.
+    #[cfg_attr(test, serde(default))]
+    pub messages: u32,
+    /// Attempts at the message due.
+    #[cfg_attr(test, serde(default))]
+    pub attempts: u32,
+}
+
+impl Webhook {
+    /// A webhook to `url` for `events`, nothing sent yet.
+    #[must_use]
+    pub fn new(url: String, events: Vec<WebhookEvent>) -> Webhook {
+        Webhook {
+            url,
+            events,
+            deliveries: Vec::new(),
+            due: None,
+            messages: 0,
+            attempts: 0,
+        }
+    }
+
+    /// Makes a message of `event` due, if the filter asks for it and no `completed` is due.
+    /// Answers whether it did.
+    pub fn raise(&mut self, event: WebhookEvent) -> bool {
+        if !self.events.contains(&event) || self.due == Some(WebhookEvent::Completed) {
+            return false;
+        }
+        self.due = Some(event);
+        self.messages += 1;
+        self.attempts = 0;
+        true
+    }
+
+    /// The `webhook-id` of the message due: the same for every attempt at it, so a receiver
+    /// can drop repeats, and another for each message.
+    #[must_use]
+    pub fn message_id(&self, job_id: &str) -> String {
+        let event = self.due.map_or("none", WebhookEvent::name);
+        format!("msg_{job_id}_{}_{event}", self.messages)
+    }
+
+    /// Records an attempt at the message due; the message is settled by a 2xx, a 410 or the
+    /// last attempt of the schedule.
+    pub fn record(&mut self, attempt: Attempt) -> Next {
+        let status = attempt.status;
+        self.deliveries.push(attempt);
+        self.attempts += 1;
+        let next = next_after(self.attempts as usize, status);
+        if next == Next::Settled {
+            self.due = None;
+            self.attempts = 0;
+        }
+        next
+    }
 }
 
 /// Delays between attempts, after the first (immediate) one: the schedule Standard Webhooks
@@ -161,13 +232,6 @@ pub fn signature(keys: &[Vec<u8>], id: &str, timestamp_s: u64, body: &str) -> St
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The `webhook-id` of a job's `completed` message: the same for every attempt, so receivers
-/// can drop repeats.
-#[must_use]
-pub fn message_id(job_id: &str) -> String {
-    format!("msg_{job_id}_completed")
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! sets `additionalProperties: false`, and the live API refuses `seed`, `width`, `height` and the
 //! rest with 5006, so they are refused here before a run is paid for.
 
+use crate::cost::{Price, PRICING_PAGE};
 use crate::model::{AdditionalFields, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output};
 
 pub static FLUX_1_SCHNELL: ModelSpec = ModelSpec {
@@ -36,4 +37,9 @@ pub static FLUX_1_SCHNELL: ModelSpec = ModelSpec {
     additional_fields: AdditionalFields::Refused,
     // It takes no size: nothing to key.
     default_side: None,
+    price: Price::TilesAndSteps {
+        tile_nano_usd: 52_800,
+        step_nano_usd: 105_600,
+        source: PRICING_PAGE,
+    },
 };

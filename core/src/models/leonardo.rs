@@ -2,6 +2,7 @@
 //! the other models, so every result can be reproduced and cached by what produced it.
 
 use super::{DRAWN_SEED, PROMPT};
+use crate::cost::{Price, PRICING_PAGE};
 use crate::model::{
     AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
 };
@@ -87,6 +88,11 @@ pub static PHOENIX_1_0: ModelSpec = ModelSpec {
     },
     additional_fields: AdditionalFields::Policy,
     default_side: None,
+    price: Price::TilesAndSteps {
+        tile_nano_usd: 5_830_000,
+        step_nano_usd: 110_000,
+        source: PRICING_PAGE,
+    },
 };
 
 pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
@@ -125,4 +131,9 @@ pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
     output: Output::JsonImageBase64,
     additional_fields: AdditionalFields::Policy,
     default_side: None,
+    price: Price::TilesAndSteps {
+        tile_nano_usd: 7_000_000,
+        step_nano_usd: 132_000,
+        source: "the model's page: $0.007 per 512x512 tile, $0.000132 per step",
+    },
 };

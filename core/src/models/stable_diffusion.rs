@@ -5,6 +5,7 @@
 //! it (`num_steps` ≥ 1, `strength` within 0–1, sizes rounded to the 8-pixel latent grid).
 
 use super::{DRAWN_SEED, PROMPT};
+use crate::cost::Price;
 use crate::model::{
     AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
 };
@@ -124,6 +125,7 @@ pub static SDXL_LIGHTNING: ModelSpec = ModelSpec {
     additional_fields: AdditionalFields::Policy,
     // Its page: "high-quality 1024px images"; the live model answers 1024x1024.
     default_side: Some(1024),
+    price: Price::Beta,
 };
 
 pub static SDXL_BASE: ModelSpec = ModelSpec {
@@ -135,6 +137,7 @@ pub static SDXL_BASE: ModelSpec = ModelSpec {
     additional_fields: AdditionalFields::Policy,
     // SDXL's native resolution, which the model answers when no size is sent.
     default_side: Some(1024),
+    price: Price::Beta,
 };
 
 pub static DREAMSHAPER_8_LCM: ModelSpec = ModelSpec {
@@ -145,6 +148,7 @@ pub static DREAMSHAPER_8_LCM: ModelSpec = ModelSpec {
     output: PNG_STREAM,
     additional_fields: AdditionalFields::Policy,
     default_side: None,
+    price: Price::Beta,
 };
 
 pub static SD_V1_5_IMG2IMG: ModelSpec = ModelSpec {
@@ -162,6 +166,7 @@ pub static SD_V1_5_IMG2IMG: ModelSpec = ModelSpec {
     output: PNG_STREAM,
     additional_fields: AdditionalFields::Policy,
     default_side: None,
+    price: Price::Beta,
 };
 
 /// Without a mask the real model answers 3030 "missing required input mask_image"
@@ -182,4 +187,5 @@ pub static SD_V1_5_INPAINTING: ModelSpec = ModelSpec {
     output: PNG_STREAM,
     additional_fields: AdditionalFields::Policy,
     default_side: None,
+    price: Price::Beta,
 };

@@ -19,6 +19,8 @@ pub struct OpenAiError {
     pub param: Option<String>,
     pub code: Option<String>,
     pub retry_after: Option<u32>,
+    /// Retrying soon cannot help (`x-should-retry: false`): `ApiError::retry_is_futile`.
+    pub futile: bool,
 }
 
 const INVALID_REQUEST: &str = "invalid_request_error";
@@ -39,6 +41,7 @@ impl OpenAiError {
             param: Some("model".into()),
             code: Some("model_not_found".into()),
             retry_after: None,
+            futile: false,
         }
     }
 
@@ -52,6 +55,7 @@ impl OpenAiError {
             param: None,
             code: None,
             retry_after: None,
+            futile: false,
         }
     }
 
@@ -83,16 +87,19 @@ impl OpenAiError {
             }
             ApiError::Unauthorized(_) => (None, Some("invalid_api_key".to_owned())),
             ApiError::RateLimited { .. } => (None, Some("rate_limit_exceeded".to_owned())),
+            // OpenAI's own words for a spent budget: its SDKs do not retry it.
+            ApiError::OverQuota { .. } => (None, Some("insufficient_quota".to_owned())),
             ApiError::TooLarge { .. } => (None, Some("request_too_large".to_owned())),
             ApiError::OverBudget(_) => (None, Some("server_busy".to_owned())),
             ApiError::Deadline { .. } => (None, Some("timeout".to_owned())),
             // The native code (Workers AI's, or the gateway's), so a report can be matched.
             _ => (None, items.first().map(|i| i.code.to_string())),
         };
-        let kind = match status {
-            401 => "authentication_error",
-            429 => "rate_limit_error",
-            s if s >= 500 => SERVER_ERROR,
+        let kind = match (status, error) {
+            (_, ApiError::OverQuota { .. }) => "insufficient_quota",
+            (401, _) => "authentication_error",
+            (429, _) => "rate_limit_error",
+            (s, _) if s >= 500 => SERVER_ERROR,
             _ => INVALID_REQUEST,
         };
         OpenAiError {
@@ -102,6 +109,7 @@ impl OpenAiError {
             param,
             code,
             retry_after: error.retry_after(),
+            futile: error.retry_is_futile(),
         }
     }
 

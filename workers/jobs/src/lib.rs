@@ -37,3 +37,33 @@ impl DurableObject for JobObject {
         self.0.alarm().await
     }
 }
+
+/// One caller's queued images (jobs.wrangler.toml's `CallerObject` class).
+#[durable_object(fetch)]
+pub struct CallerObject(jobs::CallerObject);
+
+impl DurableObject for CallerObject {
+    fn new(state: State, env: Env) -> Self {
+        CallerObject(jobs::CallerObject::new(state, env))
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        self.0.fetch(req).await
+    }
+}
+
+/// One caller's budget (jobs.wrangler.toml's `QuotaObject` class, which the gateway binds as
+/// `QUOTA`): here beside the jobs' objects, whose storage glue it shares, rather than in the
+/// gateway's bundle.
+#[durable_object(fetch)]
+pub struct QuotaObject(sdxl_worker::quota::QuotaObject);
+
+impl DurableObject for QuotaObject {
+    fn new(state: State, env: Env) -> Self {
+        QuotaObject(sdxl_worker::quota::QuotaObject::new(state, env))
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        self.0.fetch(req).await
+    }
+}

@@ -1,0 +1,404 @@
+//! Each caller's budget (`sdxl_core::quota`), kept by a Durable Object of its own (`QUOTA`,
+//! class `QuotaObject`, one per caller by name): strongly consistent, so concurrent runs of one
+//! caller are checked against each other. A run reserves its cost before `AI.run` and settles it
+//! after (spent when it ran, given back when it failed); cache hits and joined requests never
+//! reach it (only `pipeline::AiModel::run` calls it).
+//!
+//! The class itself is declared by the gateway's crate (workers/gateway) over [`QuotaObject`].
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use sdxl_core::cost::Cost;
+use sdxl_core::quota::{self, check, day_of, month_of, Limit, Quota, Spent};
+use sdxl_core::ApiError;
+use worker::{Env, Request, Response, Result, State};
+
+use crate::bindings::durable_object;
+use crate::failure::{Failure, Handled};
+
+/// The Durable Object namespace of callers' budgets.
+pub const QUOTA_BINDING: &str = "QUOTA";
+/// A run's reservation never settled (its isolate died mid-run) stops counting after this long:
+/// far past `AI_TIMEOUT_MS` and its retries. A job's counts until its deadline.
+pub const RUN_RESERVATION_MS: u64 = 10 * 60 * 1000;
+
+thread_local! {
+    /// What each caller had spent and reserved when this isolate last asked its object: the
+    /// `RateLimit` header of answers that did not ask (cache hits) says what was last known,
+    /// rather than pay the object a round trip per hit.
+    static LAST_SEEN: RefCell<HashMap<String, Spent>> = RefCell::new(HashMap::new());
+}
+
+/// What a caller's object does.
+pub struct QuotaObject {
+    state: State,
+    env: Env,
+}
+
+impl QuotaObject {
+    #[must_use]
+    pub fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
+        for table in [
+            "CREATE TABLE IF NOT EXISTS spent (window TEXT NOT NULL, model TEXT NOT NULL, \
+             images INTEGER NOT NULL, tile_steps INTEGER NOT NULL, nano_usd INTEGER NOT NULL, \
+             PRIMARY KEY (window, model))",
+            "CREATE TABLE IF NOT EXISTS reserved (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+             model TEXT NOT NULL, images INTEGER NOT NULL, tile_steps INTEGER NOT NULL, \
+             nano_usd INTEGER NOT NULL, until_ms INTEGER NOT NULL)",
+        ] {
+            if let Err(e) = sql.exec(table, None) {
+                worker::console_error!("quota table: {e}");
+            }
+        }
+        QuotaObject { state, env }
+    }
+
+    /// `/reserve?caller&model&images&tile_steps&nano_usd&until_ms` (200 with the reservation's
+    /// id and the spent counts; 429 with the limit and its reset), `/settle?id&made` (the images
+    /// of the reservation that were made: their share of it is spent, the rest given back) and
+    /// `/usage?caller` (JSON).
+    ///
+    /// # Errors
+    /// When the object's storage fails.
+    pub async fn fetch(&self, req: Request) -> Result<Response> {
+        // Read by hand: `Request::url` parses with the `url` crate, whose IDNA tables would
+        // weigh more than this whole object.
+        let head = sdxl_core::request_head::RequestHead::new("POST", &req.inner().url());
+        let query = head.query.as_deref().unwrap_or("");
+        let param = |name: &str| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let number = |name: &str| param(name).parse::<u64>().unwrap_or(0);
+        let now = crate::trace::now_ms();
+        let sql = self.state.storage().sql();
+        match head.path.as_str() {
+            "/reserve" => {
+                let quota = self.quota_of(&param("caller"));
+                let cost = Cost {
+                    images: number("images"),
+                    tile_steps: number("tile_steps"),
+                    nano_usd: number("nano_usd"),
+                };
+                // No `await` from the read to the insert: concurrent runs are counted in turn.
+                sql.exec(
+                    "DELETE FROM reserved WHERE until_ms < ?",
+                    vec![(now as f64).into()],
+                )?;
+                let spent = self.spent(now)?;
+                if let Err(over) = check(&quota, &spent, cost, now) {
+                    return Response::error(
+                        format!("{} {}", over.limit.name(), over.retry_after_s),
+                        429,
+                    );
+                }
+                sql.exec(
+                    "INSERT INTO reserved (model, images, tile_steps, nano_usd, until_ms) \
+                     VALUES (?, ?, ?, ?, ?)",
+                    vec![
+                        param("model").into(),
+                        (cost.images as f64).into(),
+                        (cost.tile_steps as f64).into(),
+                        (cost.nano_usd as f64).into(),
+                        (number("until_ms") as f64).into(),
+                    ],
+                )?;
+                let id = one_number(sql.exec("SELECT last_insert_rowid() AS n", None)?)?;
+                Response::ok(format!("{id} {}", spent_text(&self.spent(now)?)))
+            }
+            "/settle" => {
+                let id = number("id") as f64;
+                let made = number("made") as f64;
+                if made > 0.0 {
+                    // The made images' share of what was reserved (a job's images all cost the
+                    // same); integer division in SQLite, as the reservation's own figures are.
+                    for window in [format!("d{}", day_of(now)), format!("m{}", month_of(now))] {
+                        sql.exec(
+                            "INSERT INTO spent (window, model, images, tile_steps, nano_usd) \
+                             SELECT ?, model, CAST(MIN(?, images) AS INTEGER), \
+                             CAST(tile_steps * MIN(?, images) / images AS INTEGER), \
+                             CAST(nano_usd * MIN(?, images) / images AS INTEGER) FROM reserved \
+                             WHERE id = ? AND images > 0 ON CONFLICT (window, model) DO UPDATE SET \
+                             images = images + excluded.images, \
+                             tile_steps = tile_steps + excluded.tile_steps, \
+                             nano_usd = nano_usd + excluded.nano_usd",
+                            vec![
+                                window.into(),
+                                made.into(),
+                                made.into(),
+                                made.into(),
+                                id.into(),
+                            ],
+                        )?;
+                    }
+                }
+                sql.exec("DELETE FROM reserved WHERE id = ?", vec![id.into()])?;
+                Response::ok(spent_text(&self.spent(now)?))
+            }
+            "/usage" => {
+                let quota = self.quota_of(&param("caller"));
+                let by_model = |window: String| -> Result<Vec<(String, Cost)>> {
+                    let rows = sql.exec(
+                        "SELECT model, images, tile_steps, nano_usd FROM spent WHERE window = ? \
+                         ORDER BY model",
+                        vec![window.into()],
+                    )?;
+                    rows.map(|row| {
+                        let row = row?;
+                        let get = |name: &str| {
+                            js_sys::Reflect::get(&row, &name.into())
+                                .ok()
+                                .and_then(|v| v.as_f64())
+                                .unwrap_or(0.0) as u64
+                        };
+                        let model = js_sys::Reflect::get(&row, &"model".into())?
+                            .as_string()
+                            .unwrap_or_default();
+                        Ok((
+                            model,
+                            Cost {
+                                images: get("images"),
+                                tile_steps: get("tile_steps"),
+                                nano_usd: get("nano_usd"),
+                            },
+                        ))
+                    })
+                    .collect()
+                };
+                let day = by_model(format!("d{}", day_of(now)))?;
+                let month = by_model(format!("m{}", month_of(now)))?;
+                Response::from_json(&quota::usage_json(&quota, &day, &month))
+            }
+            _ => Response::error("no such operation", 404),
+        }
+    }
+
+    fn quota_of(&self, caller: &str) -> Quota {
+        crate::config::cached(&self.env)
+            .as_ref()
+            .as_ref()
+            .map(|c| c.quotas.of(caller))
+            .unwrap_or_default()
+    }
+
+    /// Spent today and this month, the reservations under way counted in.
+    fn spent(&self, now: u64) -> Result<Spent> {
+        let sql = self.state.storage().sql();
+        let sum = |window: String| -> Result<Cost> {
+            let rows = sql.exec(
+                "SELECT COALESCE(SUM(images), 0) AS images, COALESCE(SUM(nano_usd), 0) AS nano_usd \
+                 FROM (SELECT images, nano_usd FROM spent WHERE window = ? \
+                 UNION ALL SELECT images, nano_usd FROM reserved)",
+                vec![window.into()],
+            )?;
+            let (images, nano_usd) = two_numbers(rows)?;
+            Ok(Cost {
+                images,
+                tile_steps: 0,
+                nano_usd,
+            })
+        };
+        // Images under way: a job's reserved images count until they are made.
+        let in_flight =
+            one_number(sql.exec("SELECT COALESCE(SUM(images), 0) AS n FROM reserved", None)?)?;
+        Ok(Spent {
+            day: sum(format!("d{}", day_of(now)))?,
+            month: sum(format!("m{}", month_of(now)))?,
+            in_flight,
+        })
+    }
+}
+
+fn first_row(mut cursor: worker::SqlCursor) -> Result<wasm_bindgen::JsValue> {
+    Iterator::next(&mut cursor).ok_or_else(|| worker::Error::RustError("no row".into()))?
+}
+
+fn field(row: &wasm_bindgen::JsValue, name: &str) -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = js_sys::Reflect::get(row, &name.into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0) as u64;
+    n
+}
+
+fn one_number(cursor: worker::SqlCursor) -> Result<u64> {
+    Ok(field(&first_row(cursor)?, "n"))
+}
+
+fn two_numbers(cursor: worker::SqlCursor) -> Result<(u64, u64)> {
+    let row = first_row(cursor)?;
+    Ok((field(&row, "images"), field(&row, "nano_usd")))
+}
+
+/// `images_day nano_usd_day images_month nano_usd_month in_flight`.
+fn spent_text(spent: &Spent) -> String {
+    format!(
+        "{} {} {} {} {}",
+        spent.day.images,
+        spent.day.nano_usd,
+        spent.month.images,
+        spent.month.nano_usd,
+        spent.in_flight
+    )
+}
+
+fn spent_of(words: &[&str]) -> Option<Spent> {
+    let n = |i: usize| words.get(i)?.parse::<u64>().ok();
+    Some(Spent {
+        day: Cost {
+            images: n(0)?,
+            tile_steps: 0,
+            nano_usd: n(1)?,
+        },
+        month: Cost {
+            images: n(2)?,
+            tile_steps: 0,
+            nano_usd: n(3)?,
+        },
+        in_flight: n(4)?,
+    })
+}
+
+async fn call(env: &Env, caller: &str, query: &str) -> Handled<(u16, String)> {
+    let namespace = durable_object::namespace(env, QUOTA_BINDING).map_err(|e| {
+        Failure::Misconfigured(format!(
+            "the {QUOTA_BINDING} binding (each caller's budget, QUOTAS): {e}"
+        ))
+    })?;
+    let stub = namespace.id_from_name(caller)?.get_stub()?;
+    let req = crate::bindings::fetch::post(&format!("https://quota/{query}"), None, None)?;
+    let response = durable_object::fetch(stub, req.inner()).await?;
+    let status = response.status();
+    let text = crate::bindings::fetch::body_text(response.text()).await?;
+    Ok((status, text))
+}
+
+/// Whether runs are charged: when the `QUOTA` binding is there (runs are then counted, limited
+/// or not, so every caller can read its usage).
+///
+/// # Errors
+/// `QUOTAS` sets limits but nothing could keep them: a misconfiguration, said at once rather
+/// than leave every caller unlimited.
+pub fn metered(env: &Env, config: &sdxl_core::config::Config) -> Handled<bool> {
+    let bound = crate::bindings::binding(env, QUOTA_BINDING).is_some();
+    if !bound && !config.quotas.is_unlimited() {
+        return Err(Failure::Misconfigured(format!(
+            "QUOTAS sets budgets, but there is no {QUOTA_BINDING} binding (the QuotaObject \
+             Durable Object) to keep them"
+        )));
+    }
+    Ok(bound)
+}
+
+/// A cost reserved against a caller's budget.
+pub struct Reservation {
+    pub caller: String,
+    pub id: u64,
+}
+
+impl From<sdxl_core::jobs::job::Charged> for Reservation {
+    fn from(charged: sdxl_core::jobs::job::Charged) -> Reservation {
+        Reservation {
+            caller: charged.caller,
+            id: charged.reservation,
+        }
+    }
+}
+
+/// Reserves `cost` (one run, or a job's images) of `model` for `caller` until `until_ms`, or
+/// refuses it (429, not worth retrying before its window resets).
+pub async fn reserve(
+    env: &Env,
+    caller: &str,
+    model: &str,
+    cost: Cost,
+    until_ms: u64,
+) -> Handled<Reservation> {
+    let query = format!(
+        "reserve?caller={}&model={}&images={}&tile_steps={}&nano_usd={}&until_ms={until_ms}",
+        encode(caller),
+        encode(model),
+        cost.images,
+        cost.tile_steps,
+        cost.nano_usd
+    );
+    let (status, text) = call(env, caller, &query).await?;
+    let words: Vec<&str> = text.split(' ').collect();
+    match status {
+        200 => {
+            let id = words.first().and_then(|w| w.parse().ok()).unwrap_or(0);
+            remember(caller, spent_of(&words[1..]));
+            Ok(Reservation {
+                caller: caller.to_owned(),
+                id,
+            })
+        }
+        429 => {
+            let limit = [
+                Limit::ImagesPerDay,
+                Limit::UsdPerDay,
+                Limit::UsdPerMonth,
+                Limit::InFlight,
+            ]
+            .into_iter()
+            .find(|l| words.first() == Some(&l.name()))
+            .unwrap_or(Limit::ImagesPerDay);
+            let retry_after_s = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(60);
+            Err(ApiError::OverQuota {
+                limit,
+                retry_after_s,
+            }
+            .into())
+        }
+        status => Err(Failure::Internal(format!(
+            "the caller's budget answered {status}: {text}"
+        ))),
+    }
+}
+
+/// Counts the `made` images of a reservation as spent and gives the rest back. A failure is
+/// logged: the reservation stops counting at its `until_ms`.
+pub async fn settle(env: &Env, reservation: Reservation, made: u64) {
+    let query = format!("settle?id={}&made={made}", reservation.id);
+    match call(env, &reservation.caller, &query).await {
+        Ok((200, text)) => {
+            let words: Vec<&str> = text.split(' ').collect();
+            remember(&reservation.caller, spent_of(&words));
+        }
+        _ => worker::console_error!("quota: reservation {} not settled", reservation.id),
+    }
+}
+
+/// `caller`'s usage, as `GET /v1/usage` answers it.
+pub async fn usage(env: &Env, caller: &str) -> Handled<String> {
+    let (status, text) = call(env, caller, &format!("usage?caller={}", encode(caller))).await?;
+    if status != 200 {
+        return Err(Failure::Internal(format!(
+            "the caller's budget answered {status}"
+        )));
+    }
+    Ok(text)
+}
+
+fn remember(caller: &str, spent: Option<Spent>) {
+    if let Some(spent) = spent {
+        LAST_SEEN.with(|seen| seen.borrow_mut().insert(caller.to_owned(), spent));
+    }
+}
+
+/// The `RateLimit-Policy` and `RateLimit` headers of `caller`'s quota, as last seen here
+/// (unspent when this isolate has not asked its object yet).
+pub fn headers(quota: &Quota, caller: &str) -> Option<(String, String)> {
+    let spent = LAST_SEEN.with(|seen| seen.borrow().get(caller).copied().unwrap_or_default());
+    quota::headers(quota, &spent, crate::trace::now_ms())
+}
+
+/// `text` for a URL's query: the few characters callers' ids and model ids hold are kept.
+fn encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

@@ -241,7 +241,7 @@ test("a webhook answered 500 is retried", localWebhooks, async () => {
   }
 });
 
-test("a webhook answered with a redirect is not followed: the attempt failed and is retried", async () => {
+test("a webhook answered with a redirect is not followed: the attempt failed and is retried", localWebhooks, async () => {
   const elsewhere = await webhookSink();
   const sink = await webhookSink([{ status: 307, headers: { location: elsewhere.url } }]);
   try {
@@ -264,7 +264,7 @@ test("a webhook answered with a redirect is not followed: the attempt failed and
   }
 });
 
-test("start, output and completed messages as the filter asks, each its own signed message", async () => {
+test("start, output and completed messages as the filter asks, each its own signed message", localWebhooks, async () => {
   const sink = await webhookSink();
   try {
     const prompt = uniquePrompt("job webhook events");

@@ -38,7 +38,8 @@ export const DEVIATIONS = [
     "Worker of its session and gets its RATE_LIMITER binding (wrangler dev gives one to the first " +
     "only: cloudflare/workers-sdk#14572), and each has a Cache API of its own, as in production " +
     "(the jobs Worker has no zone: its cache is not the gateway's). Each process's rate limiter " +
-    "counts on its own; in production the shared namespace_id shares the counters.",
+    "counts on its own; in production the shared namespace_id shares the counters. The gateway " +
+    "reaches the jobs Worker's QuotaObject (QUOTA) and JOBS_WORKER through that registry.",
   "R2: local R2 lives in each process's state folder; the jobs Worker's is a link to the " +
     "gateway's, so both read and write one bucket, as both bind sdxl-images in production.",
   "The jobs Worker answers on a local port of its own (wrangler dev serves the first Worker of a " +

@@ -19,12 +19,12 @@ use crate::responses::with_mutable_headers;
 /// The service binding to the jobs Worker.
 pub const JOBS_WORKER_BINDING: &str = "JOBS_WORKER";
 
-/// Hands a prediction route to the jobs Worker, once this Worker can serve the permalinks in its
-/// answers (they are read from the `IMAGES` bucket the jobs Worker stores them in).
-pub async fn predictions(gateway: &Gateway<'_>, req: Request) -> Handled {
+/// Whether this Worker can serve the permalinks in the jobs Worker's answers (they are read from
+/// the `IMAGES` bucket the jobs Worker stores them in): checked before a prediction route is
+/// handed over.
+pub fn can_serve_jobs(gateway: &Gateway<'_>) -> Handled<()> {
     images_bucket(Worker::Gateway, R2Bucket::from_env(gateway.env).is_some())
-        .map_err(|reason| Failure::Misconfigured(reason.to_owned()))?;
-    forward(gateway, req).await
+        .map_err(|reason| Failure::Misconfigured(reason.to_owned()))
 }
 
 /// Hands a request to the jobs Worker and returns its answer.

@@ -46,7 +46,10 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
         // OpenAI's Images API: its own errors envelope, so it checks access itself.
         Plan::OpenAi(route) => crate::openai::handle(gateway, head, req, route).await,
         // Answered by the jobs Worker (its build routes with `jobs::route` instead of this).
-        Plan::Jobs(_) => crate::jobs_worker::predictions(gateway, req).await,
+        Plan::Jobs(_) => {
+            crate::jobs_worker::can_serve_jobs(gateway)?;
+            crate::jobs_worker::forward(gateway, req).await
+        }
         // Documentation is public: it says what is enforced, nothing more.
         Plan::Models => {
             let body = DOCS.with(|d| {

@@ -104,6 +104,9 @@ pub enum Worker {
 ///
 /// # Errors
 /// The reason, naming the binding and the config it goes in, when the bucket is not bound.
+// Inlined, so that each Worker's bundle holds its own reason only (the gateway's stays within
+// its size budget).
+#[inline]
 pub fn images_bucket(worker: Worker, bound: bool) -> Result<(), &'static str> {
     match (bound, worker) {
         (true, _) => Ok(()),
@@ -113,8 +116,7 @@ pub fn images_bucket(worker: Worker, bound: bool) -> Result<(), &'static str> {
              IMAGES ([[r2_buckets]] in jobs.wrangler.toml)",
         ),
         (false, Worker::Gateway) => Err(
-            "no IMAGES binding: the jobs Worker stores a job's images in R2, and the permalinks in \
-             its output are read from this Worker's IMAGES bucket; bind the jobs Worker's bucket \
+            "no IMAGES binding: jobs' permalinks are read from it; bind the jobs Worker's bucket \
              as IMAGES ([[r2_buckets]] in wrangler.toml)",
         ),
     }

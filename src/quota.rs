@@ -7,7 +7,8 @@
 //! The class itself is declared by the gateway's crate (workers/gateway) over [`QuotaObject`].
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+
+use futures_util::future::LocalBoxFuture;
 
 use sdxl_core::cost::Cost;
 use sdxl_core::quota::{self, check, day_of, month_of, Limit, Quota, Spent};
@@ -27,7 +28,7 @@ thread_local! {
     /// What each caller had spent and reserved when this isolate last asked its object: the
     /// `RateLimit` header of answers that did not ask (cache hits) says what was last known,
     /// rather than pay the object a round trip per hit.
-    static LAST_SEEN: RefCell<HashMap<String, Spent>> = RefCell::new(HashMap::new());
+    static LAST_SEEN: RefCell<Vec<(String, Spent)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What a caller's object does.
@@ -247,35 +248,47 @@ fn spent_text(spent: &Spent) -> String {
     )
 }
 
-fn spent_of(words: &[&str]) -> Option<Spent> {
-    let n = |i: usize| words.get(i)?.parse::<u64>().ok();
+fn spent_of<'a>(words: impl Iterator<Item = &'a str>) -> Option<Spent> {
+    let n: Vec<u64> = words.map(|w| w.parse().ok()).collect::<Option<_>>()?;
+    let [images_day, nano_usd_day, images_month, nano_usd_month, in_flight] = n[..] else {
+        return None;
+    };
+    let cost = |images, nano_usd| Cost {
+        images,
+        tile_steps: 0,
+        nano_usd,
+    };
     Some(Spent {
-        day: Cost {
-            images: n(0)?,
-            tile_steps: 0,
-            nano_usd: n(1)?,
-        },
-        month: Cost {
-            images: n(2)?,
-            tile_steps: 0,
-            nano_usd: n(3)?,
-        },
-        in_flight: n(4)?,
+        day: cost(images_day, nano_usd_day),
+        month: cost(images_month, nano_usd_month),
+        in_flight,
     })
 }
 
-async fn call(env: &Env, caller: &str, query: &str) -> Handled<(u16, String)> {
-    let namespace = durable_object::namespace(env, QUOTA_BINDING).map_err(|e| {
-        Failure::Misconfigured(format!(
-            "the {QUOTA_BINDING} binding (each caller's budget, QUOTAS): {e}"
-        ))
-    })?;
-    let stub = namespace.id_from_name(caller)?.get_stub()?;
-    let req = crate::bindings::fetch::post(&format!("https://quota/{query}"), None, None)?;
-    let response = durable_object::fetch(stub, req.inner()).await?;
-    let status = response.status();
-    let text = crate::bindings::fetch::body_text(response.text()).await?;
-    Ok((status, text))
+/// One call to `caller`'s object. Boxed, as are [`reserve`] and [`settle`]: the run that awaits
+/// them (`pipeline::AiModel::run`) then holds a pointer, not their state machines inlined into
+/// its own, which weighed ~20 KiB of the gateway's bundle.
+fn call(
+    env: &Env,
+    caller: String,
+    query: String,
+) -> LocalBoxFuture<'static, Handled<(u16, String)>> {
+    let env = env.clone();
+    Box::pin(async move {
+        let req = crate::bindings::fetch::post(&format!("https://quota/{query}"), None, None)?;
+        let response = durable_object::fetch_named(&env, QUOTA_BINDING, &caller, req.inner())
+            .await
+            .map_err(|thrown| match thrown {
+                None => Failure::Misconfigured(format!(
+                    "no {QUOTA_BINDING} binding (each caller's budget, QUOTAS: the jobs Worker's \
+                     QuotaObject)"
+                )),
+                Some(e) => Failure::from(worker::Error::from(e)),
+            })?;
+        let status = response.status();
+        let text = crate::bindings::fetch::body_text(response.text()).await?;
+        Ok((status, text))
+    })
 }
 
 /// Whether runs are charged: when the `QUOTA` binding is there (runs are then counted, limited
@@ -312,13 +325,13 @@ impl From<sdxl_core::jobs::job::Charged> for Reservation {
 
 /// Reserves `cost` (one run, or a job's images) of `model` for `caller` until `until_ms`, or
 /// refuses it (429, not worth retrying before its window resets).
-pub async fn reserve(
+pub fn reserve(
     env: &Env,
     caller: &str,
     model: &str,
     cost: Cost,
     until_ms: u64,
-) -> Handled<Reservation> {
+) -> LocalBoxFuture<'static, Handled<Reservation>> {
     let query = format!(
         "reserve?caller={}&model={}&images={}&tile_steps={}&nano_usd={}&until_ms={until_ms}",
         encode(caller),
@@ -327,56 +340,61 @@ pub async fn reserve(
         cost.tile_steps,
         cost.nano_usd
     );
-    let (status, text) = call(env, caller, &query).await?;
-    let words: Vec<&str> = text.split(' ').collect();
-    match status {
-        200 => {
-            let id = words.first().and_then(|w| w.parse().ok()).unwrap_or(0);
-            remember(caller, spent_of(&words[1..]));
-            Ok(Reservation {
-                caller: caller.to_owned(),
-                id,
-            })
-        }
-        429 => {
-            let limit = [
-                Limit::ImagesPerDay,
-                Limit::UsdPerDay,
-                Limit::UsdPerMonth,
-                Limit::InFlight,
-            ]
-            .into_iter()
-            .find(|l| words.first() == Some(&l.name()))
-            .unwrap_or(Limit::ImagesPerDay);
-            let retry_after_s = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(60);
-            Err(ApiError::OverQuota {
-                limit,
-                retry_after_s,
+    let answer = call(env, caller.to_owned(), query);
+    let caller = caller.to_owned();
+    Box::pin(async move {
+        let (status, text) = answer.await?;
+        let mut words = text.split(' ');
+        let first = words.next().unwrap_or("");
+        match status {
+            200 => {
+                remember(&caller, spent_of(words));
+                Ok(Reservation {
+                    id: first.parse().unwrap_or(0),
+                    caller,
+                })
             }
-            .into())
+            429 => {
+                let limit = [
+                    Limit::ImagesPerDay,
+                    Limit::UsdPerDay,
+                    Limit::UsdPerMonth,
+                    Limit::InFlight,
+                ]
+                .into_iter()
+                .find(|l| first == l.name())
+                .unwrap_or(Limit::ImagesPerDay);
+                let retry_after_s = words.next().and_then(|w| w.parse().ok()).unwrap_or(60);
+                Err(ApiError::OverQuota {
+                    limit,
+                    retry_after_s,
+                }
+                .into())
+            }
+            status => Err(Failure::Internal(format!(
+                "the caller's budget answered {status}: {text}"
+            ))),
         }
-        status => Err(Failure::Internal(format!(
-            "the caller's budget answered {status}: {text}"
-        ))),
-    }
+    })
 }
 
 /// Counts the `made` images of a reservation as spent and gives the rest back. A failure is
 /// logged: the reservation stops counting at its `until_ms`.
-pub async fn settle(env: &Env, reservation: Reservation, made: u64) {
+pub fn settle(env: &Env, reservation: Reservation, made: u64) -> LocalBoxFuture<'static, ()> {
     let query = format!("settle?id={}&made={made}", reservation.id);
-    match call(env, &reservation.caller, &query).await {
-        Ok((200, text)) => {
-            let words: Vec<&str> = text.split(' ').collect();
-            remember(&reservation.caller, spent_of(&words));
+    let answer = call(env, reservation.caller.clone(), query);
+    Box::pin(async move {
+        match answer.await {
+            Ok((200, text)) => remember(&reservation.caller, spent_of(text.split(' '))),
+            _ => worker::console_error!("quota: reservation {} not settled", reservation.id),
         }
-        _ => worker::console_error!("quota: reservation {} not settled", reservation.id),
-    }
+    })
 }
 
 /// `caller`'s usage, as `GET /v1/usage` answers it.
 pub async fn usage(env: &Env, caller: &str) -> Handled<String> {
-    let (status, text) = call(env, caller, &format!("usage?caller={}", encode(caller))).await?;
+    let query = format!("usage?caller={}", encode(caller));
+    let (status, text) = call(env, caller.to_owned(), query).await?;
     if status != 200 {
         return Err(Failure::Internal(format!(
             "the caller's budget answered {status}"
@@ -385,16 +403,30 @@ pub async fn usage(env: &Env, caller: &str) -> Handled<String> {
     Ok(text)
 }
 
+/// Callers remembered in [`LAST_SEEN`]: the most recent first (a linear scan; a map's code
+/// would weigh more than the callers one isolate sees at once).
+const REMEMBERED: usize = 64;
+
 fn remember(caller: &str, spent: Option<Spent>) {
-    if let Some(spent) = spent {
-        LAST_SEEN.with(|seen| seen.borrow_mut().insert(caller.to_owned(), spent));
-    }
+    let Some(spent) = spent else { return };
+    LAST_SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        seen.retain(|(c, _)| c != caller);
+        seen.insert(0, (caller.to_owned(), spent));
+        seen.truncate(REMEMBERED);
+    });
 }
 
 /// The `RateLimit-Policy` and `RateLimit` headers of `caller`'s quota, as last seen here
 /// (unspent when this isolate has not asked its object yet).
 pub fn headers(quota: &Quota, caller: &str) -> Option<(String, String)> {
-    let spent = LAST_SEEN.with(|seen| seen.borrow().get(caller).copied().unwrap_or_default());
+    let spent = LAST_SEEN.with(|seen| {
+        seen.borrow()
+            .iter()
+            .find(|(c, _)| c == caller)
+            .map(|(_, s)| *s)
+            .unwrap_or_default()
+    });
     quota::headers(quota, &spent, crate::trace::now_ms())
 }
 

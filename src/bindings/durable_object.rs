@@ -16,6 +16,35 @@ extern "C" {
 
     #[wasm_bindgen(method, catch, js_name = fetch)]
     fn fetch(this: &RawStub, request: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
+
+    /// A namespace, called raw: `idFromName` and `get` are all a named object needs, and
+    /// `worker::ObjectNamespace`'s glue would weigh on the gateway's bundle.
+    type RawNamespace;
+
+    #[wasm_bindgen(method, catch, js_name = idFromName)]
+    fn id_from_name(this: &RawNamespace, name: &str) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn get(this: &RawNamespace, id: &JsValue) -> Result<RawStub, JsValue>;
+}
+
+/// `request` sent to the object named `name` of the namespace bound as `binding`.
+///
+/// # Errors
+/// `Err(None)`: no such binding; `Err(Some(..))`: what the runtime threw, or an answer that is
+/// no `Response`.
+pub async fn fetch_named(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    request: &web_sys::Request,
+) -> Result<web_sys::Response, Option<JsValue>> {
+    let namespace: RawNamespace = super::binding(env, binding).ok_or(None)?.unchecked_into();
+    let id = namespace.id_from_name(name)?;
+    let promise = namespace.get(&id)?.fetch(request)?;
+    Ok(JsFuture::from(promise)
+        .await?
+        .dyn_into::<web_sys::Response>()?)
 }
 
 /// The namespace bound as `name` (as `env.durable_object(name)`: `typed_binding` says why not).

@@ -126,6 +126,11 @@ export function withoutR2(text) {
   return text.replace(/^\[\[r2_buckets\]\]\n(?:[a-z_]+ = .*\n)*/gm, "");
 }
 
+/** `text` without its top-level `[[queues.producers]]` (rehearsal.test.mjs: a send that fails). */
+export function withoutQueueProducer(text) {
+  return text.replace(/^\[\[queues\.producers\]\]\n(?:[a-z_]+ = .*\n)*/gm, "");
+}
+
 /** Writes the configs, each in a folder of its own with its secrets beside it. */
 export function writeConfigs(standinUrl) {
   const vars = secrets();

@@ -226,10 +226,12 @@ async fn store_and_queue(env: &Env, mut job: Job, request: &CreateRequest<'_>) -
     if let Err(e) = sent {
         // Stored but never queued: the job ends now, failed (its webhook says so), rather than
         // stay `starting` for ever; the caller learns it from this answer.
+        // The answer names the job, which a retry would not find queued: it is failed.
         let failure = match e {
-            SendError::Unbound(e) => {
-                Failure::Misconfigured(format!("the {QUEUE_BINDING} binding: {e}"))
-            }
+            SendError::Unbound(e) => Failure::Misconfigured(format!(
+                "the {QUEUE_BINDING} binding: {e}; job {} was not queued, and is failed",
+                job.id
+            )),
             SendError::Thrown(e) => Failure::from(e),
         };
         let reason = "the job could not be queued".to_owned();

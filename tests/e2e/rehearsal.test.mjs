@@ -85,16 +85,18 @@ const freePort = () =>
   });
 
 /**
- * Serves the rehearsal's config of `worker` (gateway or jobs) alone, without its R2 bucket, calls
- * `probe` with its address once it answers `ready`, and stops it.
+ * Serves the rehearsal's config of `worker` (gateway or jobs) alone, without its R2 bucket (or,
+ * with `drop: "queue"`, without its queue producer), calls `probe` with its address once it
+ * answers `ready`, and stops it.
  */
-async function unbound(worker, ready, probe) {
-  const { DIR, wranglerDev, withoutR2 } = await import("../../scripts/rehearse.mjs");
-  const dir = join(DIR, "unbound", worker);
+async function unbound(worker, ready, probe, drop = "r2") {
+  const { DIR, wranglerDev, withoutR2, withoutQueueProducer } = await import("../../scripts/rehearse.mjs");
+  const dir = join(DIR, "unbound", `${worker}-${drop}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, "state"), { recursive: true });
-  const config = withoutR2(readFileSync(join(DIR, worker, "wrangler.toml"), "utf8"));
-  assert.doesNotMatch(config, /^\[\[r2_buckets\]\]/m);
+  const text = readFileSync(join(DIR, worker, "wrangler.toml"), "utf8");
+  const config = drop === "queue" ? withoutQueueProducer(text) : withoutR2(text);
+  assert.doesNotMatch(config, drop === "queue" ? /^\[\[queues\.producers\]\]/m : /^\[\[r2_buckets\]\]/m);
   writeFileSync(join(dir, "wrangler.toml"), config);
   copyFileSync(join(DIR, worker, ".dev.vars"), join(dir, ".dev.vars"));
   const [port, inspectorPort] = [await freePort(), await freePort()];
@@ -154,5 +156,28 @@ test("a gateway without the IMAGES bucket refuses the prediction routes (their p
       assert.equal(r.status, 500, r.text);
       assert.match(r.text, /misconfigured: .*IMAGES.*r2_buckets/);
     },
+  );
+});
+
+test("a job whose messages cannot be sent ends failed at once, and the create says so, naming it", only, async () => {
+  // The jobs Worker alone with its bucket and objects but no queue to send to: the job is stored,
+  // the send fails, and the job must not stay `starting` for ever.
+  await unbound(
+    "jobs",
+    async (base) => (await fetch(`${base}/v1/predictions/${"0".repeat(64)}`)).status === 401,
+    async (base) => {
+      const r = await createAt(base);
+      assert.equal(r.status, 500, r.text);
+      const id = r.text.match(/job ([0-9a-f]{64}) was not queued, and is failed/)?.[1];
+      assert.ok(id, r.text);
+      const job = await fetch(`${base}/v1/predictions/${id}`, {
+        headers: { authorization: `Bearer ${TOKENS[1]}` },
+      });
+      assert.equal(job.status, 200);
+      const body = await job.json();
+      assert.equal(body.status, "failed");
+      assert.equal(body.error, "the job could not be queued");
+    },
+    "queue",
   );
 });

@@ -32,8 +32,8 @@ pub fn convert_png(png: &[u8], limits: &MaskLimits) -> Result<Vec<u8>, MaskError
     test_codec::convert(MaskReader::new(png, limits)?)
 }
 
-/// [`convert_png`] with the image data written to the decompressor `step` bytes at a time (the Worker
-/// writes pieces; how the bytes are split must not change the outcome).
+/// [`convert_png`] with the image data written to the decompressor `step` bytes at a time (the
+/// Worker writes pieces; how the bytes are split must not change the outcome).
 fn convert_in_steps(png: &[u8], limits: &MaskLimits, step: usize) -> Result<Vec<u8>, MaskError> {
     let mut reader = MaskReader::new(png, limits)?;
     let mut writer = reader.writer();

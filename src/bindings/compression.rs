@@ -44,7 +44,7 @@ export class Pump {
   }
   async next(quiet) {
     const p = this.start();
-    if (quiet) this.q ??= this.wp.then(() => new Promise((resolve) => setTimeout(resolve, 0, QUIET)));
+    if (quiet) this.q ??= this.wp.then(() => new Promise((done) => setTimeout(done, 0, QUIET)));
     const r = await (quiet ? Promise.race([p, this.q]) : p);
     if (r === QUIET) return undefined;
     this.p = undefined;

@@ -5,12 +5,13 @@
 //! zlib codec is in the Worker's Wasm.
 //!
 //! Memory, beside the mask's own PNG (in the request's form) and the converted PNG (held in the
-//! budget before this runs, `converted_bound`): in Wasm, two rows, one read of at most 64 KiB
-//! and the converted rows of [`ROWS_PER_WRITE`] bytes or a little more; in the runtime, one
-//! compressed piece of [`PIECE`] bytes and what it inflates to, at most about 1032 times its size
-//! (deflate's longest match, 258 bytes, takes at least 2 bits): 4 MiB, as every byte of it is
-//! read before the next piece is written; and the compressed rows, at most `converted_bound`
-//! (for black and white rows, far less), read at the end straight into the converted PNG.
+//! budget before this runs, `converted_bound`): in Wasm, two rows, one read of at most 64 KiB,
+//! and converted rows up to [`ROWS_PER_WRITE`] and what one [`INFLATED_STEP`] adds; in the
+//! runtime, one compressed piece of [`PIECE`] bytes and what it inflates to, at most about 1032
+//! times its size (deflate's longest match, 258 bytes, takes at least 2 bits): 4 MiB, as every
+//! byte of it is read before the next piece is written; and the compressed rows, at most
+//! `converted_bound` (for black and white rows, far less), read at the end straight into the
+//! converted PNG.
 
 use js_sys::Uint8Array;
 use sdxl_core::openai::mask::{MaskError, MaskReader};

@@ -701,21 +701,6 @@ fn compressor_failure(halt: Halt<OutgrewBound>) -> ConversionError {
     }
 }
 
-/// Converts an OpenAI mask (alpha 0 = repaint) into a greyscale PNG of the same size where
-/// white = repaint and black = keep, with in-process zlib codecs (see [`convert`]).
-///
-/// # Errors
-/// [`ConversionError`]: [`MaskError`] when `png` is not a whole, non-interlaced PNG with
-/// transparency within `limits` (checked on its header, before anything is sized from it).
-pub fn transparent_to_white(
-    png: &[u8],
-    limits: &MaskLimits,
-    inflater: &mut impl ZlibStream,
-    deflater: &mut impl ZlibStream,
-) -> Result<Vec<u8>, ConversionError> {
-    convert(MaskReader::new(png, limits)?, inflater, deflater)
-}
-
 /// Undoes PNG filter `filter` (RFC 2083 section 6) on `row`, given the unfiltered row above.
 fn unfilter(filter: u8, row: &mut [u8], above: &[u8], step: usize) -> Result<(), &'static str> {
     match filter {
@@ -800,7 +785,7 @@ pub(crate) fn claimed_png(width: u32, height: u32) -> Vec<u8> {
 #[cfg(test)]
 pub(crate) mod test_codec;
 
-/// [`transparent_to_white`] with the test codecs; the compressor never fails.
+/// The conversion of `png` within `limits` with the test codecs (the compressor never fails).
 #[cfg(test)]
 pub(crate) fn convert_for_tests(png: &[u8], limits: &MaskLimits) -> Result<Vec<u8>, MaskError> {
     test_codec::convert(MaskReader::new(png, limits)?)

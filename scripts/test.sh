@@ -29,7 +29,7 @@ cargo test --manifest-path fuzz/Cargo.toml --test replay
 step "node --test tests/js (the entry module's replay of repeats, without the Wasm)"
 node --test tests/js/
 
-step "wasm-bindgen-test (what crosses the JS boundary: AI.run inputs and options, model answers; in Node)"
+step "wasm-bindgen-test (what crosses the JS boundary: AI.run inputs and options, model answers, masks through the runtime's zlib; in Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p sdxl-worker --target wasm32-unknown-unknown
 

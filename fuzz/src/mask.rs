@@ -1,12 +1,73 @@
 //! The `mask_convert` harness: fuzz bytes turned into a PNG whose chunk lengths and CRCs are
-//! right (and, most of the time, whose zlib Adler-32 is too), so that mutations reach the
-//! decoder, the unfilter and the encoder instead of dying at the first CRC check.
+//! right (and, most of the time, whose zlib Adler-32 is too), so that mutations reach the zlib
+//! stream, the rows (unfiltered, converted, refused when too many) and the PNG written instead
+//! of dying at the first CRC check.
+//!
+//! The conversion runs with the in-process zlib codecs of `sdxl-core`'s native tests
+//! (`core/src/openai/mask/test_codec.rs`, included here by path), which refuse what the
+//! runtime's strict `DecompressionStream` refuses; the Worker runs the runtime's streams.
 //!
 //! Input layout: one flags byte, then chunks separated by [`SEP`], each its 4-byte type and its
 //! data. A separator, not a length prefix, so that inserting or deleting a byte moves one
 //! chunk's end instead of desynchronising every chunk after it.
 
-use sdxl_core::openai::mask::{converted_bound, transparent_to_white, MaskError, MaskLimits};
+// `convert` and `ConversionError` are what the shared codec file uses of its parent module.
+use sdxl_core::openai::mask::{
+    convert, converted_bound, ConversionError, Halt, MaskError, MaskLimits, MaskReader, ZlibStream,
+};
+
+/// The zlib codecs `sdxl-core`'s native tests run, shared by path so both run the same ones
+/// (`miniz_oxide` stays a dev-dependency of `sdxl-core`, out of the Worker).
+#[path = "../../core/src/openai/mask/test_codec.rs"]
+mod test_codec;
+
+/// Converts `png` within `limits` with the in-process codecs.
+///
+/// # Errors
+/// The mask's refusal.
+///
+/// # Panics
+/// When the compressor fails, which it never should.
+pub fn convert_png(png: &[u8], limits: &MaskLimits) -> Result<Vec<u8>, MaskError> {
+    test_codec::convert(MaskReader::new(png, limits)?)
+}
+
+/// [`convert_png`] with the image data written to the decompressor `step` bytes at a time (the
+/// Worker writes pieces; how the bytes are split must not change the outcome).
+fn convert_in_steps(png: &[u8], limits: &MaskLimits, step: usize) -> Result<Vec<u8>, MaskError> {
+    let mut reader = MaskReader::new(png, limits)?;
+    let mut writer = reader.writer();
+    let mut inflater = test_codec::Inflater::new();
+    let mut deflater = test_codec::Deflater::new();
+    let mut rows = Vec::new();
+    let data: Vec<u8> = reader.compressed().flatten().copied().collect();
+    let mut take = |bytes: &[u8], reader: &mut MaskReader<'_>| -> Result<(), ConversionError> {
+        reader.push_inflated(bytes, &mut rows)?;
+        deflater
+            .write(&rows, &mut |out| writer.push_compressed(out))
+            .map_err(|_| ConversionError::Compressor)?;
+        rows.clear();
+        Ok(())
+    };
+    let mut inflated = Ok(());
+    for piece in data.chunks(step.max(1)) {
+        inflated = inflater.write(piece, &mut |bytes| take(bytes, &mut reader));
+        if inflated.is_err() {
+            break;
+        }
+    }
+    let inflated = inflated.and_then(|()| inflater.close(&mut |bytes| take(bytes, &mut reader)));
+    match inflated {
+        Ok(()) => reader.finish()?,
+        Err(Halt::Refused) => return Err(reader.stream_refused()),
+        Err(Halt::Sink(ConversionError::Mask(e))) => return Err(e),
+        Err(Halt::Sink(e)) => panic!("the compressor failed: {e}"),
+    }
+    deflater
+        .close(&mut |out| writer.push_compressed(out))
+        .expect("the compressor finishes");
+    Ok(writer.finish())
+}
 
 pub const SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 
@@ -269,7 +330,24 @@ fn oracle(png: &[u8]) -> Option<Vec<bool>> {
 /// When an invariant of the conversion does not hold.
 pub fn run(data: &[u8]) {
     let Case { png, limits } = build(data);
-    match transparent_to_white(&png, &limits) {
+    let converted = convert_png(&png, &limits);
+    // The image data written a few bytes at a time (the step picked by the input's length):
+    // the same outcome.
+    let step = 1 + data.len() % 13;
+    let in_steps = convert_in_steps(&png, &limits, step);
+    match (&converted, &in_steps) {
+        (Ok(whole), Ok(stepped)) => assert!(
+            whole == stepped,
+            "written in {step}-byte steps, the output differs"
+        ),
+        (Err(_), Err(_)) => {}
+        _ => panic!(
+            "written whole: {converted:?}; in {step}-byte steps: {in_steps:?}",
+            converted = converted.as_ref().map(Vec::len),
+            in_steps = in_steps.as_ref().map(Vec::len)
+        ),
+    }
+    match converted {
         Ok(out) => check_converted(&png, &limits, &out),
         Err(e) => {
             let _ = e.to_string();
@@ -349,12 +427,12 @@ fn check_converted(png: &[u8], limits: &MaskLimits, out: &[u8]) {
         None
     };
 
-    // Our own output, with white declared transparent, converts to itself: our inflater reads
-    // our deflater's stream (Adler-32 included) and the pixels survive.
+    // Our own output, with white declared transparent, converts to itself: the writer's PNG
+    // around the compressor's stream reads back (Adler-32 included) and the pixels survive.
     let mut keyed = out[..33].to_vec();
     write_chunk(&mut keyed, b"tRNS", &[0, 255]);
     keyed.extend_from_slice(&out[33..]);
-    let again = transparent_to_white(&keyed, limits)
+    let again = convert_png(&keyed, limits)
         .unwrap_or_else(|e| panic!("our own output, keyed on white, refused: {e}"));
     assert!(again == out, "converting the output again changed it");
 

@@ -431,7 +431,7 @@ fn tally() {
         let bytes = fs::read(entry.unwrap().path()).unwrap();
         let outcome = if dir.contains("mask_convert") {
             let case = mask::build(&bytes);
-            match sdxl_core::openai::mask::transparent_to_white(&case.png, &case.limits) {
+            match mask::convert_png(&case.png, &case.limits) {
                 Ok(_) => "converted".to_owned(),
                 Err(sdxl_core::openai::mask::MaskError::Unreadable(why)) => why.to_owned(),
                 Err(e) => format!("{e:?}")

@@ -1,11 +1,13 @@
 //! The Worker's bindings, one module each, every one called raw (its JS object and the few
 //! methods the Worker uses, declared here and nowhere else): the typed wrappers of the `worker`
 //! crate each brought glue into the bundle that nothing else used. This module reads a binding
-//! off `env` by name; each submodule casts it to its own type.
+//! off `env` by name; each submodule casts it to its own type. `compression` is the runtime's
+//! zlib streams, globals rather than bindings on `env`, kept here on the same terms.
 
 pub mod ai;
 pub mod analytics;
 pub mod assets;
+pub mod compression;
 pub mod durable_object;
 pub mod fetch;
 pub mod queue;

@@ -20,7 +20,7 @@ use sdxl_core::image::ImageFormat;
 use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::openai::answer::{answer_pieces, AnswerItem};
 use sdxl_core::openai::request::{
-    mask_conversion_bytes, read, Body, Endpoint, ImagesRequest, ResponseFormat,
+    mask_conversion_bytes, start, Body, Endpoint, ImagesRequest, ResponseFormat, Started,
 };
 use sdxl_core::openai::seeds::CONCURRENT_RUNS;
 use sdxl_core::parse::ByteSource;
@@ -193,9 +193,15 @@ async fn read_request(
     let _converting = budget
         .hold(bytes_phase(converting))
         .map_err(ApiError::from)?;
-    let request = read(endpoint, &body, config.policy, &mut || {
-        seed_from_unit(js_sys::Math::random())
-    })?;
+    let reading = match start(endpoint, &body, config.policy)? {
+        Started::Ready(reading) => reading,
+        // The header was read and checked by `start`; the image data goes through the runtime's
+        // zlib here, and the outcome (the converted PNG or the refusal) back to the reading.
+        Started::ConvertMask { reader, then } => {
+            then.converted(super::mask::convert(reader).await?)
+        }
+    };
+    let request = reading.finish(&mut || seed_from_unit(js_sys::Math::random()))?;
     drop(body);
     // What stays is the request's own fields (its images' bytes) until the answer.
     hold.resize(bytes_phase(request.held_bytes()))

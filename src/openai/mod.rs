@@ -3,6 +3,7 @@
 //! error envelope (`sdxl_core::openai`), so the OpenAI SDKs raise their typed errors.
 
 mod images;
+mod mask;
 
 use sdxl_core::models;
 use sdxl_core::openai::answer::{model_list, model_object};

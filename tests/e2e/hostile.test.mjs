@@ -5,7 +5,7 @@
 // into values.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { crc32 } from "node:zlib";
+import { crc32, deflateSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { BASE, MODEL, api } from "./helpers.mjs";
 import { settle } from "./jobs-helpers.mjs";
@@ -92,6 +92,49 @@ test("OpenAI edits: a 69-byte mask claiming 16,777,216 x 1 RGBA16 is a 400 namin
     if (withImage) assert.equal(answer.body.error.param, "mask", JSON.stringify(answer.body));
     assert.match(answer.body.error.message, /'\/mask' is 16777216x1; neither side may exceed 4096/);
   }
+});
+
+/** A 64 x 64 RGBA PNG whose image data (18,496 bytes for that header) inflates to 256 MiB:
+ * a decompression bomb of about 260 KB, its CRCs and Adler-32 all valid. */
+function bombPng() {
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(64, 0);
+  ihdr.writeUInt32BE(64, 4);
+  ihdr.set([8, 6, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(Buffer.alloc(256 << 20))),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+test("OpenAI edits: a mask whose image data inflates to 256 MiB for a 64 x 64 header is a 400 naming mask, within the budget", async () => {
+  const mask = bombPng();
+  assert.ok(mask.length < 300_000, `${mask.length} bytes`);
+  const answer = await withinBudget(
+    "gateway",
+    async () => {
+      const form = new FormData();
+      form.append("prompt", "hostile bomb");
+      form.append("image", new Blob([SMALL_PNG], { type: "image/png" }), "image.png");
+      form.append("mask", new Blob([mask], { type: "image/png" }), "mask.png");
+      const res = await api(`${BASE}/v1/images/edits`, { method: "POST", body: form });
+      return { status: res.status, body: await res.json() };
+    },
+    4 * MIB,
+  );
+  assert.equal(answer.status, 400, JSON.stringify(answer.body));
+  assert.equal(answer.body.error.param, "mask", JSON.stringify(answer.body));
+  assert.match(answer.body.error.message, /'\/mask' is not a readable PNG: it has more image data than its size/);
 });
 
 test("jobs: a create near the body limit padded with a numeric array (beside and inside the input, n = 8) is answered within the budget", async () => {

@@ -7,15 +7,15 @@
 //! means nothing.
 //!
 //! The conversion streams one row at a time, so it holds the PNG it reads, the PNG it writes and
-//! two rows, never a decoded image (a 4096x4096 RGBA mask would be 64 MiB).
-
-mod deflate;
-mod inflate;
+//! two rows, never a decoded image (a 4096x4096 RGBA mask would be 64 MiB). It holds no zlib
+//! codec either: [`MaskReader`] is a state machine fed by one, and everything that decides is
+//! here (the chunks and their CRCs, the header against the limits, unfiltering, transparency,
+//! how much image data a header allows, the PNG written). The Worker drives it with the
+//! runtime's `DecompressionStream` / `CompressionStream` (`src/openai/mask.rs`), so no inflater
+//! or deflater is in its Wasm; the native tests and the fuzz harness drive it with [`convert`]
+//! and an in-process [`ZlibStream`].
 
 use thiserror::Error;
-
-use deflate::MaskDeflater;
-use inflate::inflate_zlib;
 
 /// Why a mask cannot be converted.
 #[derive(Debug, Error)]
@@ -124,13 +124,14 @@ impl MaskLimits {
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
-/// The most bytes [`transparent_to_white`] writes for a `width` x `height` mask: one byte per
-/// pixel and one filter byte per row (deflate's stored blocks, the worst case, add 5 bytes per
-/// 64 KiB), plus the PNG's chunks.
+/// The most bytes a converted `width` x `height` mask takes: one grey byte per pixel and one
+/// filter byte per row, as zlib's own bound for its default settings (`deflateBound`: 5 bytes
+/// per 16 KiB stored block and a little more, which the runtime's `CompressionStream` uses)
+/// allows for them, plus the PNG's chunks. Black and white rows compress far below it.
 #[must_use]
 pub fn converted_bound(width: u32, height: u32) -> u64 {
     let raw = (u64::from(width) + 1) * u64::from(height);
-    raw + raw / 65_535 * 5 + 4096
+    raw + raw / 4096 + raw / 16_384 + raw / 33_554_432 + 4096
 }
 
 /// Where a pixel's transparency comes from, for each PNG colour type and bit depth.
@@ -188,18 +189,20 @@ struct Parsed<'a> {
     color_type: u8,
     palette_entries: usize,
     transparency: Option<&'a [u8]>,
-    compressed: Vec<u8>,
+    /// The chunks from the first IDAT to IEND, whole: their IDAT data is the zlib stream.
+    image_chunks: &'a [u8],
 }
 
 /// Reads the chunks of `png` (signature checked), checking each one's CRC.
 fn parse<'a>(png: &'a [u8], limits: &MaskLimits) -> Result<Parsed<'a>, MaskError> {
     let mut rest = &png[PNG_SIGNATURE.len()..];
     let mut parsed: Option<Parsed<'_>> = None;
-    let mut seen_idat = false;
+    let mut first_idat: Option<usize> = None;
     loop {
         if rest.len() < 12 {
             return Err(MaskError::Unreadable("it ends before its IEND chunk"));
         }
+        let at = png.len() - rest.len();
         let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         if len > rest.len() - 12 {
             return Err(MaskError::Unreadable(
@@ -224,7 +227,7 @@ fn parse<'a>(png: &'a [u8], limits: &MaskLimits) -> Result<Parsed<'a>, MaskError
         };
         match kind {
             b"IHDR" => return Err(MaskError::Unreadable("it has two IHDR chunks")),
-            b"PLTE" if !seen_idat && p.palette_entries == 0 => {
+            b"PLTE" if first_idat.is_none() && p.palette_entries == 0 => {
                 if len == 0 || !len.is_multiple_of(3) || len / 3 > 256 {
                     return Err(MaskError::Unreadable(
                         "its PLTE chunk has an invalid length",
@@ -232,12 +235,19 @@ fn parse<'a>(png: &'a [u8], limits: &MaskLimits) -> Result<Parsed<'a>, MaskError
                 }
                 p.palette_entries = len / 3;
             }
-            b"tRNS" if !seen_idat && p.transparency.is_none() => p.transparency = Some(data),
-            b"IDAT" => {
-                p.compressed.extend_from_slice(data);
-                seen_idat = true;
+            b"tRNS" if first_idat.is_none() && p.transparency.is_none() => {
+                p.transparency = Some(data);
             }
-            b"IEND" => break,
+            b"IDAT" => {
+                first_idat.get_or_insert(at);
+            }
+            b"IEND" => {
+                let end = png.len() - rest.len();
+                if let Some(first) = first_idat {
+                    p.image_chunks = &png[first..end];
+                }
+                break;
+            }
             // Critical chunks (upper-case first letter) the decoder does not know cannot be
             // skipped; ancillary ones can.
             _ if kind[0].is_ascii_uppercase() && kind != b"PLTE" => {
@@ -250,7 +260,7 @@ fn parse<'a>(png: &'a [u8], limits: &MaskLimits) -> Result<Parsed<'a>, MaskError
         }
     }
     let parsed = parsed.ok_or(MaskError::Unreadable("it has no IHDR chunk"))?;
-    if !seen_idat {
+    if first_idat.is_none() {
         return Err(MaskError::Unreadable("it has no image data"));
     }
     Ok(parsed)
@@ -289,7 +299,7 @@ fn header(data: &[u8], limits: &MaskLimits) -> Result<Parsed<'static>, MaskError
         color_type,
         palette_entries: 0,
         transparency: None,
-        compressed: Vec::new(),
+        image_chunks: &[],
     })
 }
 
@@ -343,80 +353,352 @@ fn alpha_of(parsed: &Parsed<'_>) -> Result<Alpha, MaskError> {
     }
 }
 
-/// Converts an OpenAI mask (alpha 0 = repaint) into a greyscale PNG of the same size where
-/// white = repaint and black = keep.
+/// An OpenAI mask being converted, a row at a time: its chunks and their CRCs checked, its header
+/// within [`MaskLimits`] (checked before anything is sized from it), its transparency found.
 ///
-/// # Errors
-/// [`MaskError`] when `png` is not a whole, non-interlaced PNG with transparency within
-/// `limits` (checked on its header, before anything is sized from it).
-pub fn transparent_to_white(png: &[u8], limits: &MaskLimits) -> Result<Vec<u8>, MaskError> {
-    if !png.starts_with(PNG_SIGNATURE) {
-        return Err(MaskError::NotPng);
-    }
-    let parsed = parse(png, limits)?;
-    let alpha = alpha_of(&parsed)?;
-    let (width, height) = (parsed.width as usize, parsed.height as usize);
-    let channels = match parsed.color_type {
-        2 => 3,
-        4 => 2,
-        6 => 4,
-        _ => 1,
-    };
-    let bits_per_pixel = channels * usize::from(parsed.depth);
-    let stride = (width * bits_per_pixel).div_ceil(8);
-    // Filters work on whole bytes: the byte "to the left" is one pixel back, at least one byte.
-    let filter_step = bits_per_pixel.div_ceil(8);
+/// It does not inflate: whoever drives it feeds [`MaskReader::compressed`] (a zlib stream) to a
+/// zlib decompressor and each piece the decompressor makes to [`MaskReader::push_inflated`],
+/// which unfilters the rows as they complete and hands on their converted rows for a zlib
+/// compressor, whose output goes to the [`MaskWriter`] of [`MaskReader::writer`]. The Worker runs
+/// the runtime's streams (`src/openai/mask.rs`); [`convert`] runs a [`ZlibStream`] in-process.
+/// Held at once: the PNG read, two rows, the rows converted from one inflated piece, and the PNG
+/// written, never a decoded image.
+pub struct MaskReader<'a> {
+    width: u32,
+    height: u32,
+    alpha: Alpha,
+    image_chunks: &'a [u8],
+    /// Filters work on whole bytes: the byte "to the left" is one pixel back, at least one byte.
+    filter_step: usize,
+    /// The row being filled: its filter type, then its bytes.
+    row: Vec<u8>,
+    /// The unfiltered row above (zeros above the first).
+    previous: Vec<u8>,
+    filled: usize,
+    rows: u32,
+}
 
-    // The output grows with the rows the image data actually holds, not with the header's claim.
-    let mut deflater = MaskDeflater::new(stride.min(64 * 1024));
-    let mut row = vec![0u8; stride + 1];
-    let mut previous = vec![0u8; stride];
-    let mut grey = vec![0u8; width + 1];
-    let (mut filled, mut rows) = (0usize, 0usize);
-    let mut take = |mut bytes: &[u8]| -> Result<(), &'static str> {
+impl<'a> MaskReader<'a> {
+    /// Reads `png`'s chunks and header: everything that decides before its image data is
+    /// inflated.
+    ///
+    /// # Errors
+    /// [`MaskError`] when `png` is not a whole, non-interlaced PNG with transparency within
+    /// `limits`.
+    pub fn new(png: &'a [u8], limits: &MaskLimits) -> Result<MaskReader<'a>, MaskError> {
+        if !png.starts_with(PNG_SIGNATURE) {
+            return Err(MaskError::NotPng);
+        }
+        let parsed = parse(png, limits)?;
+        let alpha = alpha_of(&parsed)?;
+        let channels = match parsed.color_type {
+            2 => 3,
+            4 => 2,
+            6 => 4,
+            _ => 1,
+        };
+        let bits_per_pixel = channels * usize::from(parsed.depth);
+        // Within the limits, so at most `max_side` x 8 bytes.
+        let stride = (parsed.width as usize * bits_per_pixel).div_ceil(8);
+        Ok(MaskReader {
+            width: parsed.width,
+            height: parsed.height,
+            alpha,
+            image_chunks: parsed.image_chunks,
+            filter_step: bits_per_pixel.div_ceil(8),
+            row: vec![0; stride + 1],
+            previous: vec![0; stride],
+            filled: 0,
+            rows: 0,
+        })
+    }
+
+    /// The mask's width and height (its header's, within the limits).
+    #[must_use]
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Exactly how many bytes the image data must inflate to: a filter byte and the row's bytes,
+    /// for every row.
+    #[must_use]
+    pub fn inflated_len(&self) -> u64 {
+        self.row.len() as u64 * u64::from(self.height)
+    }
+
+    /// The IDAT chunks' data, in order: together, the zlib stream to inflate.
+    #[must_use]
+    pub fn compressed(&self) -> Compressed<'a> {
+        Compressed {
+            rest: self.image_chunks,
+        }
+    }
+
+    /// The writer of the converted mask: an 8-bit greyscale PNG of the same size.
+    #[must_use]
+    pub fn writer(&self) -> MaskWriter {
+        MaskWriter::new(self.width, self.height)
+    }
+
+    /// Takes the next bytes the zlib stream inflated to: each row they complete is unfiltered,
+    /// and its converted row (filter type none, then 255 for each fully transparent pixel and 0
+    /// for the others) appended to `rows`, for the compressor.
+    ///
+    /// # Errors
+    /// [`MaskError::Unreadable`] as soon as the bytes run past the header's last row (a
+    /// decompression bomb stops here, whatever it would go on to inflate to), or a row has an
+    /// unknown filter type.
+    pub fn push_inflated(&mut self, mut bytes: &[u8], rows: &mut Vec<u8>) -> Result<(), MaskError> {
         while !bytes.is_empty() {
-            if rows == height {
-                return Err("it has more image data than its size");
+            if self.rows == self.height {
+                return Err(MaskError::Unreadable(
+                    "it has more image data than its size",
+                ));
             }
-            let n = (row.len() - filled).min(bytes.len());
-            row[filled..filled + n].copy_from_slice(&bytes[..n]);
-            (filled, bytes) = (filled + n, &bytes[n..]);
-            if filled < row.len() {
+            let n = (self.row.len() - self.filled).min(bytes.len());
+            self.row[self.filled..self.filled + n].copy_from_slice(&bytes[..n]);
+            (self.filled, bytes) = (self.filled + n, &bytes[n..]);
+            if self.filled < self.row.len() {
                 return Ok(());
             }
-            unfilter(row[0], &mut row[1..], &previous, filter_step)?;
-            // grey[0] stays 0: the output row's filter type, none.
-            for (x, g) in grey[1..].iter_mut().enumerate() {
-                *g = if alpha.transparent(&row[1..], x) {
+            let (&mut filter, row) = self
+                .row
+                .split_first_mut()
+                .ok_or(MaskError::Unreadable("a row is empty"))?;
+            unfilter(filter, row, &self.previous, self.filter_step)
+                .map_err(MaskError::Unreadable)?;
+            rows.reserve(self.width as usize + 1);
+            rows.push(0);
+            rows.extend((0..self.width as usize).map(|x| {
+                if self.alpha.transparent(row, x) {
                     255
                 } else {
                     0
-                };
-            }
-            deflater.write(&grey);
-            previous.copy_from_slice(&row[1..]);
-            (filled, rows) = (0, rows + 1);
+                }
+            }));
+            self.previous.copy_from_slice(row);
+            (self.filled, self.rows) = (0, self.rows + 1);
         }
         Ok(())
-    };
-    inflate_zlib(&parsed.compressed, &mut take).map_err(MaskError::Unreadable)?;
-    if rows != height || filled != 0 {
-        return Err(MaskError::Unreadable(
-            "its image data ends before its last row",
-        ));
     }
 
-    let deflated = deflater.finish();
-    let mut out = Vec::with_capacity(deflated.len() + 64);
-    out.extend_from_slice(PNG_SIGNATURE);
-    let mut ihdr = [0u8; 13];
-    ihdr[..4].copy_from_slice(&parsed.width.to_be_bytes());
-    ihdr[4..8].copy_from_slice(&parsed.height.to_be_bytes());
-    ihdr[8] = 8; // bit depth; colour type 0 (greyscale), default methods, no interlacing
-    write_chunk(&mut out, b"IHDR", &ihdr);
-    write_chunk(&mut out, b"IDAT", &deflated);
-    write_chunk(&mut out, b"IEND", &[]);
-    Ok(out)
+    /// What is wrong with the image data when the zlib decompressor refuses it: the stream is
+    /// corrupt, fails its Adler-32 check, ends early or has bytes after its end (the runtime's
+    /// decompressor says no more than that).
+    #[must_use]
+    pub fn stream_refused(&self) -> MaskError {
+        if self.rows < self.height {
+            MaskError::Unreadable("its image data is not a valid zlib stream")
+        } else {
+            MaskError::Unreadable(
+                "its image data does not end as a zlib stream must (its Adler-32 check, or bytes after its end)",
+            )
+        }
+    }
+
+    /// The end of the inflated data: every row must have arrived.
+    ///
+    /// # Errors
+    /// [`MaskError::Unreadable`] when the image data ended before its last row.
+    pub fn finish(self) -> Result<(), MaskError> {
+        if self.rows == self.height && self.filled == 0 {
+            Ok(())
+        } else {
+            Err(MaskError::Unreadable(
+                "its image data ends before its last row",
+            ))
+        }
+    }
+}
+
+/// The IDAT chunks' data of a mask (its chunks checked by [`MaskReader::new`]), in order.
+#[derive(Clone)]
+pub struct Compressed<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Compressed<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        while self.rest.len() >= 12 {
+            let len = u32::from_be_bytes([self.rest[0], self.rest[1], self.rest[2], self.rest[3]])
+                as usize;
+            let kind = &self.rest[4..8];
+            let data = self.rest.get(8..8 + len)?;
+            self.rest = self.rest.get(12 + len..).unwrap_or_default();
+            match kind {
+                b"IEND" => self.rest = &[],
+                b"IDAT" if !data.is_empty() => return Some(data),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// The compressed rows outgrew [`converted_bound`]: never for a zlib compressor, whose own bound
+/// is within it; refused rather than held beyond what the memory budget was asked for.
+#[derive(Debug, Error)]
+#[error("the compressed mask outgrew its bound of {bound} bytes")]
+pub struct OutgrewBound {
+    pub bound: u64,
+}
+
+/// The converted mask's PNG: signature, IHDR (8-bit greyscale, no interlacing), one IDAT of the
+/// compressed rows as they come, IEND.
+pub struct MaskWriter {
+    png: Vec<u8>,
+    bound: usize,
+}
+
+/// Where the IDAT chunk's length goes: after the signature and the 25 bytes of IHDR.
+const IDAT_AT: usize = 8 + 25;
+
+impl MaskWriter {
+    fn new(width: u32, height: u32) -> MaskWriter {
+        let bound = usize::try_from(converted_bound(width, height)).unwrap_or(usize::MAX);
+        // Grown as the compressed rows come, not sized for the bound: a flat mask compresses
+        // about a thousand times.
+        let mut png = Vec::with_capacity(4096.min(bound));
+        png.extend_from_slice(PNG_SIGNATURE);
+        let mut ihdr = [0u8; 13];
+        ihdr[..4].copy_from_slice(&width.to_be_bytes());
+        ihdr[4..8].copy_from_slice(&height.to_be_bytes());
+        ihdr[8] = 8; // bit depth; colour type 0 (greyscale), default methods, no interlacing
+        write_chunk(&mut png, b"IHDR", &ihdr);
+        png.extend_from_slice(&[0; 4]); // the IDAT length, written by `finish`
+        png.extend_from_slice(b"IDAT");
+        MaskWriter { png, bound }
+    }
+
+    /// Appends the next bytes the compressor made of the converted rows.
+    ///
+    /// # Errors
+    /// [`OutgrewBound`] when the PNG would pass [`converted_bound`] (its IDAT CRC and IEND
+    /// counted).
+    pub fn push_compressed(&mut self, bytes: &[u8]) -> Result<(), OutgrewBound> {
+        self.append(bytes.len())?.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The next `len` bytes of compressed rows, zeroed, for the caller to fill (from JS memory,
+    /// say, with no copy between).
+    ///
+    /// # Errors
+    /// As [`MaskWriter::push_compressed`].
+    pub fn append(&mut self, len: usize) -> Result<&mut [u8], OutgrewBound> {
+        let at = self.png.len();
+        let needed = at.saturating_add(len);
+        if needed.saturating_add(16) > self.bound {
+            return Err(OutgrewBound {
+                bound: self.bound as u64,
+            });
+        }
+        if needed > self.png.capacity() {
+            // Doubling, but never past the bound the budget holds.
+            let wanted = needed.max(2 * self.png.capacity()).min(self.bound);
+            self.png.reserve_exact(wanted - at);
+        }
+        self.png.resize(needed, 0);
+        Ok(&mut self.png[at..])
+    }
+
+    /// The finished PNG.
+    #[must_use]
+    pub fn finish(mut self) -> Vec<u8> {
+        let len = u32::try_from(self.png.len() - IDAT_AT - 8).unwrap_or(u32::MAX);
+        self.png[IDAT_AT..IDAT_AT + 4].copy_from_slice(&len.to_be_bytes());
+        let crc = crate::crc32::hash(&self.png[IDAT_AT + 4..]);
+        self.png.extend_from_slice(&crc.to_be_bytes());
+        write_chunk(&mut self.png, b"IEND", &[]);
+        self.png
+    }
+}
+
+/// Why a [`ZlibStream`] stopped.
+#[derive(Debug)]
+pub enum Halt<E> {
+    /// The codec refused its input: for a decompressor, a corrupt stream, a wrong Adler-32, bytes
+    /// after its end, or (on closing) an end never reached.
+    Refused,
+    /// Whoever took the output refused it.
+    Sink(E),
+}
+
+/// A zlib codec run in-process, as [`convert`] drives it: what the native tests and the fuzz
+/// harness run in place of the runtime's `DecompressionStream("deflate")` /
+/// `CompressionStream("deflate")`, which the Worker drives asynchronously.
+pub trait ZlibStream {
+    /// Takes `input`, handing what it becomes to `out` as it is made; stops at `out`'s refusal.
+    ///
+    /// # Errors
+    /// [`Halt`].
+    fn write<E>(
+        &mut self,
+        input: &[u8],
+        out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), Halt<E>>;
+
+    /// Ends the input, handing what is left to `out`.
+    ///
+    /// # Errors
+    /// [`Halt`].
+    fn close<E>(&mut self, out: &mut dyn FnMut(&[u8]) -> Result<(), E>) -> Result<(), Halt<E>>;
+}
+
+/// Why a conversion stopped: the client's mask refused, or the compressor failed (the gateway's
+/// fault, answered as such).
+#[derive(Debug, Error)]
+pub enum ConversionError {
+    #[error(transparent)]
+    Mask(#[from] MaskError),
+    #[error("the zlib compressor failed")]
+    Compressor,
+    #[error(transparent)]
+    Outgrew(#[from] OutgrewBound),
+}
+
+/// Converts the mask `reader` reads with in-process zlib codecs: the order and the checks of the
+/// Worker's asynchronous conversion (`src/openai/mask.rs`), run synchronously.
+///
+/// # Errors
+/// [`ConversionError`].
+pub fn convert(
+    mut reader: MaskReader<'_>,
+    inflater: &mut impl ZlibStream,
+    deflater: &mut impl ZlibStream,
+) -> Result<Vec<u8>, ConversionError> {
+    let mut writer = reader.writer();
+    let mut rows = Vec::new();
+    let mut take = |bytes: &[u8], reader: &mut MaskReader<'_>| -> Result<(), ConversionError> {
+        reader.push_inflated(bytes, &mut rows)?;
+        deflater
+            .write(&rows, &mut |compressed| writer.push_compressed(compressed))
+            .map_err(compressor_failure)?;
+        rows.clear();
+        Ok(())
+    };
+    let inflating = reader
+        .compressed()
+        .try_for_each(|data| inflater.write(data, &mut |bytes| take(bytes, &mut reader)))
+        .and_then(|()| inflater.close(&mut |bytes| take(bytes, &mut reader)));
+    match inflating {
+        Ok(()) => reader.finish()?,
+        Err(Halt::Refused) => return Err(reader.stream_refused().into()),
+        Err(Halt::Sink(e)) => return Err(e),
+    }
+    deflater
+        .close(&mut |compressed| writer.push_compressed(compressed))
+        .map_err(compressor_failure)?;
+    Ok(writer.finish())
+}
+
+fn compressor_failure(halt: Halt<OutgrewBound>) -> ConversionError {
+    match halt {
+        Halt::Refused => ConversionError::Compressor,
+        Halt::Sink(e) => ConversionError::Outgrew(e),
+    }
 }
 
 /// Undoes PNG filter `filter` (RFC 2083 section 6) on `row`, given the unfiltered row above.
@@ -499,6 +781,16 @@ pub(crate) fn claimed_png(width: u32, height: u32) -> Vec<u8> {
     png
 }
 
+/// In-process zlib codecs over `miniz_oxide` (a dev-dependency: none of it is in the Worker).
+#[cfg(test)]
+pub(crate) mod test_codec;
+
+/// The conversion of `png` within `limits` with the test codecs (the compressor never fails).
+#[cfg(test)]
+pub(crate) fn convert_for_tests(png: &[u8], limits: &MaskLimits) -> Result<Vec<u8>, MaskError> {
+    test_codec::convert(MaskReader::new(png, limits)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,7 +845,7 @@ mod tests {
     fn a_transparent_square_becomes_white_and_the_rest_black() {
         let (w, h) = (64, 48);
         let hole = (16, 8, 40, 30);
-        let converted = transparent_to_white(&mask_with_hole(w, h, hole), &ANY).unwrap();
+        let converted = convert_for_tests(&mask_with_hole(w, h, hole), &ANY).unwrap();
         let (cw, ch, grey) = decode_grey(&converted);
         assert_eq!((cw, ch), (w, h));
         for y in 0..h {
@@ -570,7 +862,7 @@ mod tests {
         // Alpha 0, 1, 128, 255 in a grey+alpha row: only the first is repainted.
         let pixels = [9, 0, 9, 1, 9, 128, 9, 255];
         let png = encode(4, 1, png::ColorType::GrayscaleAlpha, &pixels);
-        let (_, _, grey) = decode_grey(&transparent_to_white(&png, &ANY).unwrap());
+        let (_, _, grey) = decode_grey(&convert_for_tests(&png, &ANY).unwrap());
         assert_eq!(grey, [255, 0, 0, 0]);
     }
 
@@ -578,22 +870,22 @@ mod tests {
     fn masks_without_transparency_or_not_png_are_refused() {
         let opaque = encode(2, 2, png::ColorType::Rgb, &[0; 12]);
         assert!(matches!(
-            transparent_to_white(&opaque, &ANY),
+            convert_for_tests(&opaque, &ANY),
             Err(MaskError::NoAlpha)
         ));
         assert!(matches!(
-            transparent_to_white(b"\xff\xd8\xff\xe0 a jpeg", &ANY),
+            convert_for_tests(b"\xff\xd8\xff\xe0 a jpeg", &ANY),
             Err(MaskError::NotPng)
         ));
         let whole = mask_with_hole(32, 32, (0, 0, 8, 8));
         for cut in [9, 30, whole.len() / 2, whole.len() - 13] {
             assert!(
-                transparent_to_white(&whole[..cut], &ANY).is_err(),
+                convert_for_tests(&whole[..cut], &ANY).is_err(),
                 "cut at {cut}"
             );
         }
         assert!(matches!(
-            transparent_to_white(
+            convert_for_tests(
                 &whole,
                 &MaskLimits {
                     max_pixels: 32 * 32 - 1,
@@ -617,7 +909,7 @@ mod tests {
             writer.write_image_data(&[0b0001_1011]).unwrap();
         }
         assert!(matches!(
-            transparent_to_white(&encoder_out, &ANY),
+            convert_for_tests(&encoder_out, &ANY),
             Err(MaskError::Unreadable(reason)) if reason.contains("tRNS key")
         ));
     }
@@ -629,20 +921,20 @@ mod tests {
         let long = claimed_png(16_777_216, 1);
         assert!(long.len() < 80);
         assert!(matches!(
-            transparent_to_white(&long, &limits),
+            convert_for_tests(&long, &limits),
             Err(MaskError::SideTooLong { max_side: 4096, .. })
         ));
         assert!(matches!(
-            transparent_to_white(&claimed_png(1, 16_777_216), &limits),
+            convert_for_tests(&claimed_png(1, 16_777_216), &limits),
             Err(MaskError::SideTooLong { .. })
         ));
         // Within the sides, a mask must be the image's size.
         let of_image = MaskLimits::new(16_777_216, Some((64, 64)));
-        let wrong = transparent_to_white(&claimed_png(64, 65), &of_image).unwrap_err();
+        let wrong = convert_for_tests(&claimed_png(64, 65), &of_image).unwrap_err();
         assert!(wrong.is_size(), "{wrong}");
         // The right size gets as far as its (too short) image data.
         assert!(matches!(
-            transparent_to_white(&claimed_png(64, 64), &of_image),
+            convert_for_tests(&claimed_png(64, 64), &of_image),
             Err(MaskError::Unreadable(_))
         ));
     }
@@ -651,7 +943,7 @@ mod tests {
     fn the_output_stays_within_its_bound() {
         let (w, h) = (300, 200);
         let png = mask_with_hole(w, h, (10, 10, 290, 190));
-        let converted = transparent_to_white(&png, &ANY).unwrap();
+        let converted = convert_for_tests(&png, &ANY).unwrap();
         assert!(converted.len() as u64 <= converted_bound(w, h));
     }
 
@@ -794,7 +1086,7 @@ mod tests {
                     &data,
                 );
                 let want = oracle(&png).expect("the png crate reads it");
-                let converted = transparent_to_white(&png, &ANY)
+                let converted = convert_for_tests(&png, &ANY)
                     .unwrap_or_else(|e| panic!("{color:?} {depth:?} {filter:?}: {e}"));
                 let (cw, ch, grey) = decode_grey(&converted);
                 assert_eq!((cw, ch), (width, height));
@@ -806,15 +1098,15 @@ mod tests {
     }
 
     #[test]
-    fn noisy_masks_fall_back_to_stored_blocks_within_the_bound() {
+    fn noisy_masks_stay_within_the_bound() {
         for (w, h) in [(1, 1), (1, 5000), (255, 255), (700, 300)] {
             let mut pixels = noise(w * h, (w * h * 4) as usize);
-            // Alpha alternates 0 and not 0: the worst case for 9-bit literal 255s.
+            // Alpha alternates 0 and not 0: the output that compresses least.
             for (i, p) in pixels.chunks_exact_mut(4).enumerate() {
                 p[3] = if i % 2 == 0 { 0 } else { 1 };
             }
             let png = encode(w, h, png::ColorType::Rgba, &pixels);
-            let converted = transparent_to_white(&png, &ANY).unwrap();
+            let converted = convert_for_tests(&png, &ANY).unwrap();
             assert!(converted.len() as u64 <= converted_bound(w, h), "{w}x{h}");
             let (_, _, grey) = decode_grey(&converted);
             let want: Vec<u8> = (0..w * h)
@@ -837,20 +1129,204 @@ mod tests {
         }
         let w = want.len() as u32;
         let png = encode(w, 1, png::ColorType::Rgba, &pixels);
-        let converted = transparent_to_white(&png, &ANY).unwrap();
+        let converted = convert_for_tests(&png, &ANY).unwrap();
         assert!(converted.len() < want.len() / 10, "runs compress");
         let (_, _, grey) = decode_grey(&converted);
         assert_eq!(grey, want);
-        // Our own decoder reads our own output too (and checks its Adler-32, which png skips).
+        // The zlib stand-in reads the output too, Adler-32 included (which png skips).
         assert!(oracle(&converted).is_none(), "no alpha in the output");
         let mut decoded = Vec::new();
         let idat = &converted[PNG_SIGNATURE.len() + 25 + 8..converted.len() - 12 - 4];
-        inflate::inflate_zlib(idat, &mut |b: &[u8]| {
+        let mut inflater = test_codec::Inflater::new();
+        let mut keep = |b: &[u8]| -> Result<(), ()> {
             decoded.extend_from_slice(b);
             Ok(())
-        })
-        .unwrap();
+        };
+        inflater.write(idat, &mut keep).unwrap();
+        inflater.close(&mut keep).unwrap();
         assert_eq!(decoded.len(), want.len() + 1);
+    }
+
+    /// An 8-bit RGBA PNG of `width` x `height` whose image data is `idat`, in IDAT chunks of the
+    /// given sizes, with a tEXt chunk after the first (IDAT chunks need not be consecutive here).
+    fn rgba_png_with(width: u32, height: u32, idat: &[u8], split: &[usize]) -> Vec<u8> {
+        let mut png = PNG_SIGNATURE.to_vec();
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+        write_chunk(&mut png, b"IHDR", &ihdr);
+        let mut rest = idat;
+        for (i, &len) in split.iter().enumerate() {
+            let (chunk, tail) = rest.split_at(len.min(rest.len()));
+            write_chunk(&mut png, b"IDAT", chunk);
+            if i == 0 {
+                write_chunk(&mut png, b"tEXt", b"Comment\0between IDATs");
+            }
+            rest = tail;
+        }
+        write_chunk(&mut png, b"IDAT", rest);
+        write_chunk(&mut png, b"IEND", &[]);
+        png
+    }
+
+    fn zlib(raw: &[u8]) -> Vec<u8> {
+        miniz_oxide::deflate::compress_to_vec_zlib(raw, 6)
+    }
+
+    /// The filter bytes and pixels of a `width` x `height` RGBA image, transparent where
+    /// `transparent(x, y)`.
+    fn rgba_rows(width: u32, height: u32, transparent: impl Fn(u32, u32) -> bool) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for y in 0..height {
+            raw.push(0);
+            for x in 0..width {
+                let alpha = if transparent(x, y) { 0 } else { 255 };
+                raw.extend_from_slice(&[7, 7, 7, alpha]);
+            }
+        }
+        raw
+    }
+
+    #[test]
+    fn the_image_data_is_every_idat_chunk_in_order() {
+        let data: Vec<u8> = (0..=255).collect();
+        let png = rgba_png_with(2, 2, &data, &[10, 0, 100]);
+        let reader = MaskReader::new(&png, &ANY).unwrap();
+        let pieces: Vec<&[u8]> = reader.compressed().collect();
+        // The empty IDAT is skipped; the tEXt chunk between IDATs is not image data.
+        assert_eq!(
+            pieces.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [10, 100, 146]
+        );
+        assert_eq!(pieces.concat(), data);
+        assert_eq!(reader.inflated_len(), 2 * (1 + 2 * 4));
+    }
+
+    #[test]
+    fn rows_are_the_same_however_the_inflated_bytes_are_split() {
+        let (w, h) = (13, 7);
+        let raw = rgba_rows(w, h, |x, y| (x + y) % 3 == 0);
+        let png = rgba_png_with(w, h, &zlib(&raw), &[]);
+        let mut whole_rows = Vec::new();
+        let mut whole = MaskReader::new(&png, &ANY).unwrap();
+        whole.push_inflated(&raw, &mut whole_rows).unwrap();
+        whole.finish().unwrap();
+        let mut byte_rows = Vec::new();
+        let mut bytewise = MaskReader::new(&png, &ANY).unwrap();
+        for b in &raw {
+            bytewise
+                .push_inflated(std::slice::from_ref(b), &mut byte_rows)
+                .unwrap();
+        }
+        bytewise.finish().unwrap();
+        assert_eq!(whole_rows, byte_rows);
+        assert_eq!(whole_rows.len(), (h * (w + 1)) as usize);
+        for (y, row) in whole_rows.chunks_exact(w as usize + 1).enumerate() {
+            assert_eq!(row[0], 0, "filter type none");
+            for (x, &g) in row[1..].iter().enumerate() {
+                let want = if (x + y) % 3 == 0 { 255 } else { 0 };
+                assert_eq!(g, want, "pixel ({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
+    fn a_decompression_bomb_stops_as_soon_as_its_rows_are_full() {
+        // A 4x2 header: 2 x (1 + 16) = 34 bytes of image data, not one more.
+        let raw = rgba_rows(4, 2, |_, _| true);
+        let png = rgba_png_with(4, 2, &zlib(&raw), &[]);
+        let mut reader = MaskReader::new(&png, &ANY).unwrap();
+        assert_eq!(reader.inflated_len(), 34);
+        let mut rows = Vec::new();
+        reader.push_inflated(&raw, &mut rows).unwrap();
+        assert!(matches!(
+            reader.push_inflated(&[0], &mut rows),
+            Err(MaskError::Unreadable(why)) if why.contains("more image data")
+        ));
+
+        // A 1x1 mask whose image data inflates to 64 MiB: the inflater stops at its first piece.
+        let bomb = zlib(&vec![0; 64 << 20]);
+        assert!(bomb.len() < 100 * 1024, "{} bytes", bomb.len());
+        let png = rgba_png_with(1, 1, &bomb, &[]);
+        let mut reader = MaskReader::new(&png, &ANY).unwrap();
+        let mut handed = 0usize;
+        let mut rows = Vec::new();
+        let mut inflater = test_codec::Inflater::new();
+        let outcome = reader.compressed().try_for_each(|data| {
+            inflater.write(data, &mut |bytes| {
+                handed += bytes.len();
+                reader.push_inflated(bytes, &mut rows)
+            })
+        });
+        assert!(matches!(
+            outcome,
+            Err(Halt::Sink(MaskError::Unreadable(why))) if why.contains("more image data")
+        ));
+        assert!(
+            handed <= 16 * 1024,
+            "{handed} bytes inflated before the refusal"
+        );
+        assert!(matches!(
+            convert_for_tests(&png, &ANY),
+            Err(MaskError::Unreadable(why)) if why.contains("more image data")
+        ));
+    }
+
+    #[test]
+    fn image_data_ending_before_the_last_row_is_refused() {
+        let raw = rgba_rows(5, 4, |_, _| false);
+        // A whole zlib stream of three rows out of four.
+        let png = rgba_png_with(5, 4, &zlib(&raw[..3 * 21]), &[]);
+        assert!(matches!(
+            convert_for_tests(&png, &ANY),
+            Err(MaskError::Unreadable(why)) if why.contains("ends before its last row")
+        ));
+    }
+
+    #[test]
+    fn a_stream_the_codec_refuses_is_refused_by_how_far_it_got() {
+        let raw = rgba_rows(5, 4, |x, _| x == 2);
+        let stream = zlib(&raw);
+        let refused = |idat: &[u8]| match convert_for_tests(&rgba_png_with(5, 4, idat, &[]), &ANY) {
+            Err(MaskError::Unreadable(why)) => why,
+            other => panic!("not refused as unreadable: {other:?}"),
+        };
+        // Rows still missing: the stream is not a valid one.
+        let cut = &stream[..stream.len() - 8];
+        assert!(refused(cut).contains("not a valid zlib stream"));
+        let mut corrupt = stream.clone();
+        corrupt[2] = 0xff; // a reserved block type
+        assert!(refused(&corrupt).contains("not a valid zlib stream"));
+        let mut dictionary = stream.clone();
+        dictionary[1] = 0xbb; // FDICT set, header check still right (0x78bb % 31 == 0)
+        assert!(refused(&dictionary).contains("not a valid zlib stream"));
+        // Every row there, but the stream's end is wrong.
+        let mut adler = stream.clone();
+        *adler.last_mut().unwrap() ^= 1;
+        assert!(refused(&adler).contains("Adler-32"));
+        let short_adler = &stream[..stream.len() - 1];
+        assert!(refused(short_adler).contains("Adler-32"));
+        let trailing = [&stream[..], &[0]].concat();
+        assert!(refused(&trailing).contains("bytes after its end"));
+        // And whole, it converts.
+        let (_, _, grey) =
+            decode_grey(&convert_for_tests(&rgba_png_with(5, 4, &stream, &[]), &ANY).unwrap());
+        assert_eq!(grey.iter().filter(|&&g| g == 255).count(), 4);
+    }
+
+    #[test]
+    fn the_writer_refuses_to_outgrow_its_bound() {
+        let png = mask_with_hole(3, 2, (0, 0, 1, 1));
+        let mut writer = MaskReader::new(&png, &ANY).unwrap().writer();
+        let bound = usize::try_from(converted_bound(3, 2)).unwrap();
+        assert!(writer.push_compressed(&vec![0; bound / 2]).is_ok());
+        assert!(writer.push_compressed(&vec![0; bound / 2]).is_err());
+        let png = writer.finish();
+        assert!(png.len() as u64 <= converted_bound(3, 2));
+        assert_eq!(&png[12..16], b"IHDR");
+        assert_eq!(&png[IDAT_AT + 4..IDAT_AT + 8], b"IDAT");
+        assert_eq!(&png[png.len() - 8..png.len() - 4], b"IEND");
     }
 
     #[test]
@@ -860,7 +1336,7 @@ mod tests {
         for i in PNG_SIGNATURE.len()..whole.len() {
             let mut bad = whole.clone();
             bad[i] ^= 0x10;
-            assert!(transparent_to_white(&bad, &ANY).is_err(), "byte {i}");
+            assert!(convert_for_tests(&bad, &ANY).is_err(), "byte {i}");
         }
         // Raw deflate garbage with valid chunk framing and CRCs must not panic either.
         for seed in 1..200 {
@@ -874,7 +1350,7 @@ mod tests {
             idat.extend(noise(seed, 64));
             write_chunk(&mut png, b"IDAT", &idat);
             write_chunk(&mut png, b"IEND", &[]);
-            let _ = transparent_to_white(&png, &ANY);
+            let _ = convert_for_tests(&png, &ANY);
         }
         let interlaced = {
             let mut png = whole.clone();
@@ -885,7 +1361,7 @@ mod tests {
             png
         };
         assert!(matches!(
-            transparent_to_white(&interlaced, &ANY),
+            convert_for_tests(&interlaced, &ANY),
             Err(MaskError::Interlaced)
         ));
     }

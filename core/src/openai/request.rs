@@ -14,7 +14,7 @@ use crate::inputs::Normalized;
 use crate::model::{FieldSpec, ModelSpec, Output};
 use crate::models;
 use crate::normalize::{normalize, Policy};
-use crate::openai::mask::{converted_bound, transparent_to_white, MaskLimits};
+use crate::openai::mask::{converted_bound, MaskError, MaskLimits, MaskReader};
 use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
 use crate::openai::size::{check_size, edit_size, parse_size, SizeRequest};
 use crate::parse::object_fields::{
@@ -253,17 +253,60 @@ pub fn mask_conversion_bytes(body: &Body, policy: Policy) -> u64 {
         .sum()
 }
 
-/// Reads and checks an OpenAI Images request.
+/// A request read as far as the conversion of an edit's mask, which needs zlib codecs: the
+/// Worker runs the runtime's streams (asynchronously), the tests in-process ones.
+pub enum Started<'a> {
+    /// Nothing to convert: [`Reading::finish`] checks the rest.
+    Ready(Reading),
+    /// The edit's mask, its header read and within the limits, to convert with `reader`; the
+    /// conversion's outcome goes to `then`. (A mask refused on its header is a violation in
+    /// [`Started::Ready`]'s reading instead, and nothing is converted.)
+    ConvertMask {
+        reader: MaskReader<'a>,
+        then: MaskPending,
+    },
+}
+
+/// A reading that waits for its mask's conversion.
+pub struct MaskPending {
+    reading: Reading,
+    field: &'static FieldSpec,
+}
+
+impl MaskPending {
+    /// The reading with the converted mask in its fields, or the mask's refusal among its
+    /// violations.
+    #[must_use]
+    pub fn converted(self, outcome: Result<Vec<u8>, MaskError>) -> Reading {
+        let MaskPending { mut reading, field } = self;
+        match outcome {
+            Ok(png) => reading.raw.insert(field, RawValue::Bytes(png)),
+            Err(e) => reading.mine.mask_refused(&e),
+        }
+        reading
+    }
+}
+
+/// A request read but for its model's rules, which [`Reading::finish`] checks.
+pub struct Reading {
+    spec: &'static ModelSpec,
+    mine: Reader,
+    raw: RawRequest,
+    policy: Policy,
+    n: u32,
+    size: SizeRequest,
+    input_size: Option<(u32, u32)>,
+    response_format: ResponseFormat,
+    output_format: Option<ImageFormat>,
+    ignored: Vec<String>,
+}
+
+/// Reads an OpenAI Images request as far as its mask's conversion (see [`Started`]).
 ///
 /// # Errors
-/// [`ApiError::NoSuchModel`] for a `model` no table has (OpenAI's 404 `model_not_found`);
-/// [`ApiError::Invalid`] with every violation otherwise.
-pub fn read(
-    endpoint: Endpoint,
-    body: &Body,
-    policy: Policy,
-    draw_seed: &mut dyn FnMut() -> i64,
-) -> Result<ImagesRequest, ApiError> {
+/// [`ApiError::NoSuchModel`] for a `model` no table has (OpenAI's 404 `model_not_found`); every
+/// other violation is listed by [`Reading::finish`].
+pub fn start(endpoint: Endpoint, body: &Body, policy: Policy) -> Result<Started<'_>, ApiError> {
     let sent: Vec<(&str, Sent<'_>)> = match body {
         Body::Json(map) => map
             .iter()
@@ -389,9 +432,11 @@ pub fn read(
     };
 
     let mut input_size = None;
+    let mut to_convert = None;
     if endpoint == Endpoint::Edits {
         input_size = mine.input_image(spec, &images, &mut raw);
-        let masked = mine.mask(spec, mask, input_size, &mut raw, policy);
+        let masked = mask.is_some();
+        to_convert = mine.mask(spec, mask, input_size, policy);
         if !masked && !raw.has("strength") {
             if let Some(field) = spec.field("strength") {
                 raw.insert(field, RawValue::Json(Value::from(EDIT_STRENGTH)));
@@ -399,90 +444,148 @@ pub fn read(
         }
     }
 
-    let wanted_size = match size {
-        SizeRequest::Exact { width, height } => match check_size(spec, width, height) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                mine.push(Violation::new("/size", Rule::Maximum, e.to_string()));
-                None
-            }
-        },
-        SizeRequest::Auto => input_size.and_then(|(w, h)| edit_size(spec, w, h)),
-    };
-    if let Some((w, h)) = wanted_size {
-        for (name, value) in [("width", w), ("height", h)] {
-            if let Some(field) = spec.field(name) {
-                raw.insert(field, RawValue::Json(Value::from(value)));
-            }
-        }
-    }
-    let seed_field = spec.field("seed");
-    if seed_field.is_none() && n > 1 {
-        mine.push(
-            Violation::new(
-                "/n",
-                Rule::Maximum,
-                format!(
-                    "must be 1 for {}, which takes no seed: its images would all be the same one",
-                    spec.id
-                ),
-            )
-            .with_limit(1),
-        );
-    }
-
-    // The model's rules, checked once now exactly as each image will be.
-    let mut drawn = false;
-    let mut counting_draw = || {
-        drawn = true;
-        draw_seed()
-    };
-    let checked = normalize(spec, raw.clone(), policy, &mut counting_draw);
-    let mut violations = mine.violations;
-    // A JSON object's members arrive in no particular order: list in OPENAI_FIELDS' order.
-    violations.sort_by_key(|v| {
-        let root = param_root(&v.path);
-        OPENAI_FIELDS
-            .iter()
-            .position(|f| *f == root)
-            .unwrap_or(OPENAI_FIELDS.len())
-    });
-    let normalized = match checked {
-        Ok(normalized) => Some(normalized),
-        Err(theirs) => {
-            // A field this reader already refused is not refused twice.
-            let refused: Vec<String> = violations.iter().map(|v| param_root(&v.path)).collect();
-            violations.extend(
-                theirs
-                    .into_iter()
-                    .filter(|v| !refused.contains(&param_root(&v.path))),
-            );
-            None
-        }
-    };
-    let Some(normalized) = normalized.filter(|_| violations.is_empty()) else {
-        return Err(ApiError::Invalid(violations));
-    };
-
-    let seeds = match (seed_field, normalized.seed()) {
-        (Some(_), Some(base)) => seed_schedule(base, n).map_err(|e| {
-            ApiError::Invalid(vec![Violation::new("/seed", Rule::Maximum, e.to_string())])
-        })?,
-        _ => Vec::new(),
-    };
-    raw.take("seed");
-    ignored.extend(normalized.ignored_fields.iter().cloned());
-    Ok(ImagesRequest {
-        model: spec,
+    let reading = Reading {
+        spec,
+        mine,
         raw,
-        seeds,
-        seed_drawn: drawn,
+        policy,
         n,
-        size: forwarded_size(&normalized),
+        size,
+        input_size,
         response_format,
         output_format,
         ignored,
+    };
+    Ok(match to_convert {
+        Some((field, reader)) => Started::ConvertMask {
+            reader,
+            then: MaskPending { reading, field },
+        },
+        None => Started::Ready(reading),
     })
+}
+
+impl Reading {
+    /// Checks the rest: the size, `n`, and the model's rules, exactly as each image will be
+    /// checked.
+    ///
+    /// # Errors
+    /// [`ApiError::Invalid`] with every violation, OpenAI's fields first.
+    pub fn finish(self, draw_seed: &mut dyn FnMut() -> i64) -> Result<ImagesRequest, ApiError> {
+        let Reading {
+            spec,
+            mut mine,
+            mut raw,
+            policy,
+            n,
+            size,
+            input_size,
+            response_format,
+            output_format,
+            mut ignored,
+        } = self;
+        let wanted_size = match size {
+            SizeRequest::Exact { width, height } => match check_size(spec, width, height) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    mine.push(Violation::new("/size", Rule::Maximum, e.to_string()));
+                    None
+                }
+            },
+            SizeRequest::Auto => input_size.and_then(|(w, h)| edit_size(spec, w, h)),
+        };
+        if let Some((w, h)) = wanted_size {
+            for (name, value) in [("width", w), ("height", h)] {
+                if let Some(field) = spec.field(name) {
+                    raw.insert(field, RawValue::Json(Value::from(value)));
+                }
+            }
+        }
+        let seed_field = spec.field("seed");
+        if seed_field.is_none() && n > 1 {
+            mine.push(
+                Violation::new(
+                    "/n",
+                    Rule::Maximum,
+                    format!(
+                        "must be 1 for {}, which takes no seed: its images would all be the same one",
+                        spec.id
+                    ),
+                )
+                .with_limit(1),
+            );
+        }
+
+        // The model's rules, checked once now exactly as each image will be.
+        let mut drawn = false;
+        let mut counting_draw = || {
+            drawn = true;
+            draw_seed()
+        };
+        let checked = normalize(spec, raw.clone(), policy, &mut counting_draw);
+        let mut violations = mine.violations;
+        // A JSON object's members arrive in no particular order: list in OPENAI_FIELDS' order.
+        violations.sort_by_key(|v| {
+            let root = param_root(&v.path);
+            OPENAI_FIELDS
+                .iter()
+                .position(|f| *f == root)
+                .unwrap_or(OPENAI_FIELDS.len())
+        });
+        let normalized = match checked {
+            Ok(normalized) => Some(normalized),
+            Err(theirs) => {
+                // A field this reader already refused is not refused twice.
+                let refused: Vec<String> = violations.iter().map(|v| param_root(&v.path)).collect();
+                violations.extend(
+                    theirs
+                        .into_iter()
+                        .filter(|v| !refused.contains(&param_root(&v.path))),
+                );
+                None
+            }
+        };
+        let Some(normalized) = normalized.filter(|_| violations.is_empty()) else {
+            return Err(ApiError::Invalid(violations));
+        };
+
+        let seeds = match (seed_field, normalized.seed()) {
+            (Some(_), Some(base)) => seed_schedule(base, n).map_err(|e| {
+                ApiError::Invalid(vec![Violation::new("/seed", Rule::Maximum, e.to_string())])
+            })?,
+            _ => Vec::new(),
+        };
+        raw.take("seed");
+        ignored.extend(normalized.ignored_fields.iter().cloned());
+        Ok(ImagesRequest {
+            model: spec,
+            raw,
+            seeds,
+            seed_drawn: drawn,
+            n,
+            size: forwarded_size(&normalized),
+            response_format,
+            output_format,
+            ignored,
+        })
+    }
+}
+
+/// [`start`], the mask converted with the in-process test codecs, then [`Reading::finish`].
+#[cfg(test)]
+pub(crate) fn read(
+    endpoint: Endpoint,
+    body: &Body,
+    policy: Policy,
+    draw_seed: &mut dyn FnMut() -> i64,
+) -> Result<ImagesRequest, ApiError> {
+    let reading = match start(endpoint, body, policy)? {
+        Started::Ready(reading) => reading,
+        Started::ConvertMask { reader, then } => {
+            then.converted(crate::openai::mask::test_codec::convert(reader))
+        }
+    };
+    reading.finish(draw_seed)
 }
 
 /// The size the image will have: the one forwarded, or where a text-to-image request sends
@@ -687,31 +790,25 @@ impl Reader {
         }
     }
 
-    /// The edit's mask, converted from OpenAI's (transparent = repaint) to the models' (white =
-    /// repaint), into `raw`; refused on its header alone when its size is not the image's
-    /// (`image_size`, when the image's header told it) or breaks the limits. Answers whether a
-    /// mask was sent.
-    fn mask(
+    /// The edit's mask, to convert from OpenAI's (transparent = repaint) to the models' (white =
+    /// repaint): its reader, its header read and within the limits (its size the image's, when
+    /// `image_size` is known), with the field it goes into; `None` when there is nothing to
+    /// convert (no mask, or one refused here, on its header alone).
+    fn mask<'a>(
         &mut self,
         spec: &'static ModelSpec,
-        mask: Option<&Sent<'_>>,
+        mask: Option<&Sent<'a>>,
         image_size: Option<(u32, u32)>,
-        raw: &mut RawRequest,
         policy: Policy,
-    ) -> bool {
-        let Some(mask) = mask else { return false };
-        let Some(field) = self.field_for(spec, "mask", "a mask") else {
-            return true;
-        };
+    ) -> Option<(&'static FieldSpec, MaskReader<'a>)> {
+        let mask = mask?;
+        let field = self.field_for(spec, "mask", "a mask")?;
         match mask {
             Sent::File(bytes) => {
                 let limits = MaskLimits::new(policy.max_image_pixels, image_size);
-                match transparent_to_white(bytes, &limits) {
-                    Ok(converted) => raw.insert(field, RawValue::Bytes(converted)),
-                    Err(e) if e.is_size() => {
-                        self.push(Violation::new("/mask", Rule::SameDimensions, e.to_string()));
-                    }
-                    Err(e) => self.push(Violation::new("/mask", Rule::Image, e.to_string())),
+                match MaskReader::new(bytes, &limits) {
+                    Ok(reader) => return Some((field, reader)),
+                    Err(e) => self.mask_refused(&e),
                 }
             }
             _ => self.push(Violation::new(
@@ -720,7 +817,17 @@ impl Reader {
                 "must be a file part of the form (a PNG whose transparent pixels mark the area to edit)",
             )),
         }
-        true
+        None
+    }
+
+    /// The mask's refusal, on its header or in its conversion.
+    fn mask_refused(&mut self, e: &MaskError) {
+        let rule = if e.is_size() {
+            Rule::SameDimensions
+        } else {
+            Rule::Image
+        };
+        self.push(Violation::new("/mask", rule, e.to_string()));
     }
 
     fn field_for(

@@ -168,6 +168,17 @@ async fn cache_api_put(url: &str, key: &str, stored: &Stored) -> Result<(), JsVa
     Ok(())
 }
 
+impl Tiers {
+    /// Whether R2, the store of record the gateway's permalinks read, holds `key` (false
+    /// without a bucket, or when the bucket cannot say).
+    pub async fn in_r2(&self, key: &str) -> bool {
+        match &self.r2 {
+            Some(bucket) => bucket.exists(&r2_path(key)).await.unwrap_or(false),
+            None => false,
+        }
+    }
+}
+
 fn r2_path(key: &str) -> String {
     format!("images/{key}")
 }

@@ -108,6 +108,8 @@ pub enum ApiError {
     QueueFull { queued: u64, adding: u32, cap: u32 },
     #[error("the model did not answer within {ms} ms")]
     Deadline { ms: u32 },
+    #[error("the image was made but not stored where its permalink is read: {0}")]
+    NotStored(String),
     #[error("{0}; retry in a moment")]
     OverBudget(#[from] OverBudget),
 }
@@ -131,6 +133,7 @@ impl ApiError {
                 UpstreamKind::Other => 502,
             },
             ApiError::NotAnImage | ApiError::Incomplete(_) => 502,
+            ApiError::NotStored(_) => 503,
             ApiError::Unauthorized(_) => 401,
             ApiError::RateLimited { .. }
             | ApiError::QueueFull { .. }
@@ -185,7 +188,9 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoSuchImage(_) => whole(CODE_NO_ROUTE),
             ApiError::MethodNotAllowed { .. } => whole(CODE_METHOD),
             ApiError::Upstream(e) => whole(e.code.unwrap_or(CODE_BAD_UPSTREAM)),
-            ApiError::NotAnImage | ApiError::Incomplete(_) => whole(CODE_BAD_UPSTREAM),
+            ApiError::NotAnImage | ApiError::Incomplete(_) | ApiError::NotStored(_) => {
+                whole(CODE_BAD_UPSTREAM)
+            }
             ApiError::Unauthorized(_) => whole(CODE_AUTH),
             ApiError::RateLimited { .. } | ApiError::QueueFull { .. } => whole(CODE_RATE_LIMITED),
             ApiError::OverQuota { .. } => whole(CODE_OVER_QUOTA),

@@ -21,6 +21,9 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = get)]
     fn get_raw(this: &R2Bucket, key: &str) -> Result<Promise, JsValue>;
 
+    #[wasm_bindgen(method, catch, js_name = head)]
+    fn head_raw(this: &R2Bucket, key: &str) -> Result<Promise, JsValue>;
+
     #[wasm_bindgen(method, catch, js_name = delete)]
     fn delete_raw(this: &R2Bucket, key: &str) -> Result<Promise, JsValue>;
 
@@ -65,6 +68,15 @@ impl R2Bucket {
             bytes: Uint8Array::new(&buffer),
             seed,
         }))
+    }
+
+    /// Whether an object is at `path` (its metadata only: the body is not read).
+    ///
+    /// # Errors
+    /// What the binding threw.
+    pub async fn exists(&self, path: &str) -> Result<bool, JsValue> {
+        let object = JsFuture::from(self.head_raw(path)?).await?;
+        Ok(!object.is_null() && !object.is_undefined())
     }
 
     /// Deletes the object at `path` (nothing when there is none).

@@ -199,13 +199,22 @@ async fn make_image(
     // The job's URLs must work the moment it says `succeeded`, from any isolate: its image's
     // stores are awaited here, and an image found only in this isolate (its memory, a joined
     // run whose stores are still under way) is written to the durable tiers.
-    match after {
-        Some(after) => after.await,
-        None if !matches!(status, CacheStatus::Hit(Tier::CacheApi | Tier::R2)) => {
-            let tiers = Tiers::new(gateway.env, gateway.config.memory_tier_bytes(), origin);
-            tiers.put(&message.key, &image, Writes::Fresh).await;
+    if let Some(after) = after {
+        after.await;
+    }
+    // The gateway serves the job's permalinks from R2 (this Worker's Cache API is not its): the
+    // image must be there before the job may say it is made. A store that fails (the tiers then
+    // write this Worker's Cache API instead) is retried with the message, never reported made.
+    let tiers = Tiers::new(gateway.env, gateway.config.memory_tier_bytes(), origin);
+    if status != CacheStatus::Hit(Tier::R2) && !tiers.in_r2(&message.key).await {
+        tiers.put(&message.key, &image, Writes::Fresh).await;
+        if !tiers.in_r2(&message.key).await {
+            return Err(ApiError::NotStored(format!(
+                "the IMAGES bucket does not hold image {}",
+                message.key
+            ))
+            .into());
         }
-        None => {}
     }
     Ok(())
 }

@@ -30,7 +30,8 @@ pub enum Disposition {
 pub fn is_transient(error: &ApiError) -> bool {
     match error {
         ApiError::Upstream(e) => matches!(e.kind(), UpstreamKind::Capacity | UpstreamKind::Timeout),
-        ApiError::Deadline { .. } | ApiError::OverBudget(_) => true,
+        // A store that failed: the next delivery finds the image in the cache and stores it.
+        ApiError::Deadline { .. } | ApiError::OverBudget(_) | ApiError::NotStored(_) => true,
         _ => false,
     }
 }
@@ -105,6 +106,17 @@ mod tests {
             let mid = redelivery_delay_s(d, 0.5).unwrap();
             assert!(low <= mid && mid <= step);
         }
+    }
+
+    #[test]
+    fn an_image_not_stored_is_made_again_later_not_reported_made() {
+        let not_stored = ApiError::NotStored("the R2 write failed".into());
+        assert!(is_transient(&not_stored));
+        assert!(matches!(
+            disposition(&not_stored, 1, 0.5),
+            Disposition::RetryAfter(_)
+        ));
+        assert_eq!(not_stored.status(), 503);
     }
 
     #[test]

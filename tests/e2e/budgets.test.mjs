@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import OpenAI from "openai";
+import Replicate from "replicate";
 import { MODEL, fetchAs, statsFor, uniquePrompt } from "./helpers.mjs";
 
 const BASE = process.env.DEADLINE_URL;
@@ -124,4 +125,23 @@ test("a job's images are reserved at create: a job the budget cannot cover is re
   assert.equal((await statsFor(prompt, BASE)).prompt_runs, 2, "nothing ran for the refused job");
   // One image is left of the three.
   assert.equal((await create(2)).status, 429);
+});
+
+test("Replicate's client reports a spent budget as the refusal it is", { skip }, async () => {
+  const ip = "203.0.113.9"; // a budget of no images at all
+  const replicate = new Replicate({
+    auth: "unused-locally",
+    baseUrl: `${BASE}/v1`,
+    fetch: (url, init = {}) => fetch(url, { ...init, headers: { ...init.headers, "cf-connecting-ip": ip } }),
+  });
+  const prompt = uniquePrompt("budget replicate");
+  await assert.rejects(
+    replicate.predictions.create({ version: MODEL, input: { prompt, ...small } }),
+    (e) => {
+      assert.equal(e.response?.status, 429, String(e));
+      assert.match(e.message, /budget/);
+      return true;
+    },
+  );
+  assert.equal((await statsFor(prompt, BASE)).prompt_runs, 0);
 });

@@ -48,6 +48,7 @@ const INSTANCES = [
         "ip:203.0.113.6": { images_per_day: 2 },
         "ip:203.0.113.7": { images_per_day: 1 },
         "ip:203.0.113.8": { images_per_day: 3 },
+        "ip:203.0.113.9": { images_per_day: 0 },
       })}`,
     ],
   },

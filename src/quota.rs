@@ -15,7 +15,7 @@ use sdxl_core::quota::{self, check, day_of, month_of, Limit, Quota, Spent};
 use sdxl_core::ApiError;
 use worker::{Env, Request, Response, Result, State};
 
-use crate::bindings::durable_object;
+use crate::bindings::durable_object::{self, first_row, whole, ObjectCall};
 use crate::failure::{Failure, Handled};
 
 /// The Durable Object namespace of callers' budgets.
@@ -64,20 +64,11 @@ impl QuotaObject {
     /// # Errors
     /// When the object's storage fails.
     pub async fn fetch(&self, req: Request) -> Result<Response> {
-        // Read by hand: `Request::url` parses with the `url` crate, whose IDNA tables would
-        // weigh more than this whole object.
-        let head = sdxl_core::request_head::RequestHead::new("POST", &req.inner().url());
-        let query = head.query.as_deref().unwrap_or("");
-        let param = |name: &str| {
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let number = |name: &str| param(name).parse::<u64>().unwrap_or(0);
+        let call = ObjectCall::of(&req);
+        let (param, number) = (|name| call.param(name), |name| call.number(name));
         let now = crate::trace::now_ms();
         let sql = self.state.storage().sql();
-        match head.path.as_str() {
+        match call.path.as_str() {
             "/reserve" => {
                 let quota = self.quota_of(&param("caller"));
                 let cost = Cost {
@@ -109,7 +100,14 @@ impl QuotaObject {
                     ],
                 )?;
                 let id = one_number(sql.exec("SELECT last_insert_rowid() AS n", None)?)?;
-                Response::ok(format!("{id} {}", spent_text(&self.spent(now)?)))
+                // What `spent` would read again now: the reservation counts in both windows and
+                // its images in flight.
+                let after = Spent {
+                    day: spent.day.plus(cost),
+                    month: spent.month.plus(cost),
+                    in_flight: spent.in_flight + cost.images,
+                };
+                Response::ok(format!("{id} {}", spent_text(&after)))
             }
             "/settle" => {
                 let id = number("id") as f64;
@@ -150,12 +148,7 @@ impl QuotaObject {
                     )?;
                     rows.map(|row| {
                         let row = row?;
-                        let get = |name: &str| {
-                            js_sys::Reflect::get(&row, &name.into())
-                                .ok()
-                                .and_then(|v| v.as_f64())
-                                .unwrap_or(0.0) as u64
-                        };
+                        let get = |name| whole(&row, name);
                         let model = js_sys::Reflect::get(&row, &"model".into())?
                             .as_string()
                             .unwrap_or_default();
@@ -214,26 +207,13 @@ impl QuotaObject {
     }
 }
 
-fn first_row(mut cursor: worker::SqlCursor) -> Result<wasm_bindgen::JsValue> {
-    Iterator::next(&mut cursor).ok_or_else(|| worker::Error::RustError("no row".into()))?
-}
-
-fn field(row: &wasm_bindgen::JsValue, name: &str) -> u64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let n = js_sys::Reflect::get(row, &name.into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0) as u64;
-    n
-}
-
 fn one_number(cursor: worker::SqlCursor) -> Result<u64> {
-    Ok(field(&first_row(cursor)?, "n"))
+    Ok(whole(&first_row(cursor)?, "n"))
 }
 
 fn two_numbers(cursor: worker::SqlCursor) -> Result<(u64, u64)> {
     let row = first_row(cursor)?;
-    Ok((field(&row, "images"), field(&row, "nano_usd")))
+    Ok((whole(&row, "images"), whole(&row, "nano_usd")))
 }
 
 /// `images_day nano_usd_day images_month nano_usd_month in_flight`.

@@ -68,3 +68,56 @@ pub async fn fetch(stub: Stub, request: &web_sys::Request) -> worker::Result<web
         .dyn_into::<web_sys::Response>()
         .map_err(worker::Error::from)
 }
+
+/// A call an object received through [`fetch_named`]: its path and its query's parameters, read
+/// by hand (`Request::url` parses with the `url` crate, whose IDNA tables would weigh more than
+/// an object's whole code).
+pub struct ObjectCall {
+    pub path: String,
+    query: String,
+}
+
+impl ObjectCall {
+    #[must_use]
+    pub fn of(req: &worker::Request) -> ObjectCall {
+        let head = sdxl_core::request_head::RequestHead::new("POST", &req.inner().url());
+        ObjectCall {
+            path: head.path,
+            query: head.query.unwrap_or_default(),
+        }
+    }
+
+    /// The parameter `name` (empty when absent).
+    #[must_use]
+    pub fn param(&self, name: &str) -> String {
+        form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The parameter `name` as a whole number (0 when absent or not one).
+    #[must_use]
+    pub fn number(&self, name: &str) -> u64 {
+        self.param(name).parse().unwrap_or(0)
+    }
+}
+
+/// The first row of an object's SQL query that always answers one (a `SUM`, a `COUNT`).
+///
+/// # Errors
+/// No row, or what the storage threw.
+pub fn first_row(mut cursor: worker::SqlCursor) -> worker::Result<JsValue> {
+    Iterator::next(&mut cursor).ok_or_else(|| worker::Error::RustError("no row".into()))?
+}
+
+/// The whole number in column `name` of a SQL row (0 when absent).
+#[must_use]
+pub fn whole(row: &JsValue, name: &str) -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = js_sys::Reflect::get(row, &name.into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0) as u64;
+    n
+}

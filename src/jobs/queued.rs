@@ -11,7 +11,7 @@ use sdxl_core::jobs::queued::admit;
 use sdxl_core::ApiError;
 use worker::{Env, Request, Response, Result, State};
 
-use crate::bindings::durable_object;
+use crate::bindings::durable_object::{self, first_row, whole, ObjectCall};
 use crate::failure::{Failure, Handled};
 use crate::trace::now_ms;
 
@@ -42,20 +42,11 @@ impl CallerObject {
     /// # Errors
     /// When the object's storage fails.
     pub async fn fetch(&self, req: Request) -> Result<Response> {
-        // Read by hand: `Request::url` parses with the `url` crate, whose IDNA tables would
-        // weigh more than this whole object.
-        let head = sdxl_core::request_head::RequestHead::new("POST", &req.inner().url());
-        let query = head.query.as_deref().unwrap_or("");
-        let param = |name: &str| {
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let number = |name: &str| param(name).parse::<u64>().unwrap_or(0);
+        let call = ObjectCall::of(&req);
+        let (param, number) = (|name| call.param(name), |name| call.number(name));
         let sql = self.state.storage().sql();
         let now = now_ms();
-        match head.path.as_str() {
+        match call.path.as_str() {
             "/admit" => {
                 // No `await` between the count and the insert: two creates cannot both pass.
                 sql.exec(
@@ -98,31 +89,22 @@ impl CallerObject {
 
     /// The images queued now (rows past their deadline deleted first).
     fn queued(&self) -> Result<u64> {
-        let mut cursor = self
-            .state
-            .storage()
-            .sql()
-            .exec("SELECT COALESCE(SUM(images), 0) AS n FROM queued", None)?;
-        let Some(row) = Iterator::next(&mut cursor) else {
-            return Ok(0);
-        };
-        let n = js_sys::Reflect::get(&row?, &"n".into())?
-            .as_f64()
-            .unwrap_or(0.0);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        Ok(n as u64)
+        let sql = self.state.storage().sql();
+        let row = first_row(sql.exec("SELECT COALESCE(SUM(images), 0) AS n FROM queued", None)?)?;
+        Ok(whole(&row, "n"))
     }
 }
 
 async fn call(env: &Env, caller: &str, query: &str) -> Handled<web_sys::Response> {
-    let namespace = durable_object::namespace(env, CALLERS_BINDING).map_err(|e| {
-        Failure::Misconfigured(format!(
-            "the {CALLERS_BINDING} binding (each caller's queued images, MAX_QUEUED_IMAGES): {e}"
-        ))
-    })?;
-    let stub = namespace.id_from_name(caller)?.get_stub()?;
     let req = crate::bindings::fetch::post(&format!("https://caller/{query}"), None, None)?;
-    Ok(durable_object::fetch(stub, req.inner()).await?)
+    durable_object::fetch_named(env, CALLERS_BINDING, caller, req.inner())
+        .await
+        .map_err(|thrown| match thrown {
+            None => Failure::Misconfigured(format!(
+                "no {CALLERS_BINDING} binding (each caller's queued images, MAX_QUEUED_IMAGES)"
+            )),
+            Some(e) => Failure::from(worker::Error::from(e)),
+        })
 }
 
 /// Admits `images` of job `job` to `caller`'s queue until `until_ms`, or refuses them (429).

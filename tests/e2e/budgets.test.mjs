@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import OpenAI from "openai";
 import Replicate from "replicate";
-import { MODEL, fetchAs, statsFor, uniquePrompt } from "./helpers.mjs";
+import { MODEL, arm, fetchAs, statsFor, uniquePrompt } from "./helpers.mjs";
 
 const BASE = process.env.DEADLINE_URL;
 const skip = !BASE;
@@ -53,12 +53,7 @@ test("a cache hit and a failed run are not charged; the usage equals the runs; R
   assert.equal(again.status, 200);
   assert.equal(again.headers.get("x-cache"), "HIT", "a hit");
   const failing = uniquePrompt("budget refused input");
-  const armed = await fetch(`${BASE}/__standin/arm`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ prompt_contains: failing, behaviour: "bad_input", times: 1 }),
-  });
-  assert.equal(armed.status, 200, await armed.text());
+  await arm(failing, "bad_input", { times: 1 }, BASE);
   const failed = await post(ip, { prompt: failing, seed: 2, ...small });
   assert.equal(failed.status, 400, "the model refused it");
   const second = await post(ip, { prompt, seed: 3, ...small });

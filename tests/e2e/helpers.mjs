@@ -100,13 +100,24 @@ function assertJsonType(res) {
   if (!type.startsWith("application/json")) throw new Error(`expected JSON, got ${type}`);
 }
 
-export async function arm(promptContains, behaviour, extra = {}) {
-  const res = await fetch(`${STANDIN}/__standin/arm`, {
+/** Arms the stand-in of `standin` (by default the instance under test's) for a prompt. */
+export async function arm(promptContains, behaviour, extra = {}, standin = STANDIN) {
+  const res = await fetch(`${standin}/__standin/arm`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ prompt_contains: promptContains, behaviour, ...extra }),
   });
   if (res.status !== 200) throw new Error(`arming failed: ${res.status} ${await res.text()}`);
+}
+
+/**
+ * The base64 of a PNG of random pixels: noise does not compress, so a 320x256 one is ~240 KiB of
+ * base64, more than a job's queue messages carry inline.
+ */
+export function noisePngBase64(width = 320, height = 256) {
+  const png = new PNG({ width, height });
+  for (let i = 0; i < png.data.length; i++) png.data[i] = (Math.random() * 256) | 0;
+  return PNG.sync.write(png).toString("base64");
 }
 
 export async function runsFor(prompt) {

@@ -5,8 +5,7 @@
 // and `JOB_RETENTION_S:4`.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PNG } from "pngjs";
-import { MODEL, fetchAs, someIp, uniquePrompt } from "./helpers.mjs";
+import { MODEL, arm, fetchAs, noisePngBase64, someIp, uniquePrompt } from "./helpers.mjs";
 
 const BASE = process.env.DEADLINE_URL;
 const ip = someIp();
@@ -15,12 +14,7 @@ test("a job whose images never come is failed at its deadline, with the reason",
   const prompt = uniquePrompt("job deadline");
   // Every run of this prompt hangs for 20 s, so each delivery outlasts AI_TIMEOUT_MS (5 s) and is
   // retried later: the job would run for minutes.
-  const armed = await fetch(`${BASE}/__standin/arm`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ prompt_contains: prompt, behaviour: "timeout", times: 0, delay_ms: 20_000 }),
-  });
-  assert.equal(armed.status, 200, await armed.text());
+  await arm(prompt, "timeout", { times: 0, delay_ms: 20_000 }, BASE);
   const created = await fetchAs(ip, "/v1/predictions", {
     method: "POST",
     base: BASE,
@@ -42,9 +36,7 @@ test("a job whose images never come is failed at its deadline, with the reason",
 test("a finished job's stored input is deleted, and the job answers 404 after its retention", { skip: !BASE }, async () => {
   // Noise does not compress: ~240 KiB of base64, over what the job's messages carry, so the
   // input goes to R2 as the job's own object.
-  const png = new PNG({ width: 320, height: 256 });
-  for (let i = 0; i < png.data.length; i++) png.data[i] = (Math.random() * 256) | 0;
-  const image = PNG.sync.write(png).toString("base64");
+  const image = noisePngBase64();
   const created = await fetchAs(ip, "/v1/predictions", {
     method: "POST",
     base: BASE,
@@ -88,20 +80,13 @@ test("a finished job's stored input is deleted, and the job answers 404 after it
 test("a job's input is stored while it runs", { skip: !BASE }, async () => {
   const prompt = uniquePrompt("job input kept");
   // Slow enough to look while it runs.
-  const armed = await fetch(`${BASE}/__standin/arm`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ prompt_contains: prompt, behaviour: "slow", times: 0, delay_ms: 2_000 }),
-  });
-  assert.equal(armed.status, 200, await armed.text());
-  const png = new PNG({ width: 320, height: 256 });
-  for (let i = 0; i < png.data.length; i++) png.data[i] = (Math.random() * 256) | 0;
+  await arm(prompt, "slow", { times: 0, delay_ms: 2_000 }, BASE);
   const created = await fetchAs(ip, "/v1/predictions", {
     method: "POST",
     base: BASE,
     body: {
       version: "@cf/runwayml/stable-diffusion-v1-5-img2img",
-      input: { prompt, image_b64: PNG.sync.write(png).toString("base64"), strength: 0.5 },
+      input: { prompt, image_b64: noisePngBase64(), strength: 0.5 },
     },
   });
   const job = await created.json();
@@ -113,12 +98,7 @@ test("a job's input is stored while it runs", { skip: !BASE }, async () => {
 test("a caller's queued images are capped: 429 in Replicate's shape with Retry-After, room again once a job ends", { skip: !BASE }, async () => {
   const caller = someIp(); // a queue of its own
   const prompt = uniquePrompt("job queue cap");
-  const armed = await fetch(`${BASE}/__standin/arm`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ prompt_contains: prompt, behaviour: "slow", times: 0, delay_ms: 1_500 }),
-  });
-  assert.equal(armed.status, 200, await armed.text());
+  await arm(prompt, "slow", { times: 0, delay_ms: 1_500 }, BASE);
   const create = (n) =>
     fetchAs(caller, "/v1/predictions", {
       method: "POST",

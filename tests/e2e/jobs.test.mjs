@@ -2,8 +2,17 @@
 // and a Queue, against `npm start`'s setup (the stand-in as Workers AI).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PNG } from "pngjs";
-import { LOCKED, MODEL, REHEARSAL, arm, generate, statsFor, uniquePrompt, decodePng } from "./helpers.mjs";
+import {
+  LOCKED,
+  MODEL,
+  REHEARSAL,
+  arm,
+  decodePng,
+  generate,
+  noisePngBase64,
+  statsFor,
+  uniquePrompt,
+} from "./helpers.mjs";
 import {
   LOCAL_WEBHOOK_SECRET,
   call,
@@ -322,9 +331,7 @@ test("locked: only the token that made a job can read or cancel it", { skip: !LO
 
 test("a large img2img input travels by R2 (the message carries its key) and the job succeeds", async () => {
   // Noise does not compress: a 320x256 PNG of it is ~240 KiB, over the 96 KiB a message carries.
-  const png = new PNG({ width: 320, height: 256 });
-  for (let i = 0; i < png.data.length; i++) png.data[i] = (Math.random() * 256) | 0;
-  const image = PNG.sync.write(png).toString("base64");
+  const image = noisePngBase64();
   assert.ok(image.length > 96 * 1024, `${image.length} bytes of base64`);
   const prompt = uniquePrompt("job img2img");
   const r = await create(

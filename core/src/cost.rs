@@ -23,6 +23,16 @@ pub enum Price {
         /// Where the figures come from.
         source: &'static str,
     },
+    /// Per 512x512 tile of each input image and of the output, each per step when `per_step`
+    /// (FLUX.2 [dev]) or once (the klein models, fixed at 4 steps).
+    InputAndOutputTiles {
+        input_tile_nano_usd: u64,
+        output_tile_nano_usd: u64,
+        per_step: bool,
+        source: &'static str,
+    },
+    /// No published price (yet): images and tiles x steps count, dollars do not.
+    Unpublished { source: &'static str },
 }
 
 /// The side assumed when neither the request, its input image nor the model's table says how
@@ -78,14 +88,23 @@ impl Cost {
 #[must_use]
 pub fn cost_of(request: &Normalized) -> Cost {
     let (width, height) = output_size(request);
-    let tiles = u64::from(width.div_ceil(512)) * u64::from(height.div_ceil(512));
+    let tiles = tiles_of(width, height);
     let steps = ["num_steps", "steps"]
         .iter()
         .find_map(|name| request.inputs.integer(name))
         .and_then(|s| u32::try_from(s).ok())
         .unwrap_or(ASSUMED_STEPS);
     let nano_usd = match request.model.price {
-        Price::Beta => 0,
+        Price::Beta | Price::Unpublished { .. } => 0,
+        Price::InputAndOutputTiles {
+            input_tile_nano_usd,
+            output_tile_nano_usd,
+            per_step,
+            ..
+        } => {
+            let times = if per_step { u64::from(steps) } else { 1 };
+            (input_tiles(request) * input_tile_nano_usd + tiles * output_tile_nano_usd) * times
+        }
         Price::TilesAndSteps {
             tile_nano_usd,
             step_nano_usd,
@@ -97,6 +116,22 @@ pub fn cost_of(request: &Normalized) -> Cost {
         tile_steps: tiles * u64::from(steps),
         nano_usd,
     }
+}
+
+/// Tiles of 512x512 of every input image (the reference images of FLUX.2).
+fn input_tiles(request: &Normalized) -> u64 {
+    request
+        .inputs
+        .iter()
+        .filter_map(|(_, v)| match v {
+            InputValue::Image(image) => Some(tiles_of(image.info.width, image.info.height)),
+            _ => None,
+        })
+        .sum()
+}
+
+fn tiles_of(width: u32, height: u32) -> u64 {
+    u64::from(width.div_ceil(512)) * u64::from(height.div_ceil(512))
 }
 
 fn output_size(request: &Normalized) -> (u32, u32) {
@@ -175,5 +210,38 @@ mod tests {
         );
         assert_eq!(c.times(3).images, 3);
         assert_eq!(c.plus(c).tile_steps, 32);
+    }
+
+    /// FLUX.2 [dev]'s page prices input and output tiles per step: a 1024x768 answer is four
+    /// output tiles; 25 steps by the gateway's default.
+    #[test]
+    fn flux2_dev_charges_output_and_input_tiles_per_step() {
+        let dev = "@cf/black-forest-labs/flux-2-dev";
+        let c = cost(dev, r#"{"prompt":"a"}"#);
+        assert_eq!(c.nano_usd, 4 * 410_000 * 25);
+        assert_eq!(c.usd(), "0.041000");
+        assert_eq!(c.tile_steps, 4 * 25);
+        // Two 256x256 reference images: one input tile each, per step.
+        let photo = include_bytes!("../../tests/fixtures/photo-256.png");
+        let bytes = format!("{:?}", photo.as_slice()).replace(' ', "");
+        let body = format!(
+            r#"{{"prompt":"a","steps":10,"input_image_0":{bytes},"input_image_1":{bytes}}}"#
+        );
+        let with_inputs = cost(dev, &body);
+        assert_eq!(with_inputs.nano_usd, (2 * 210_000 + 4 * 410_000) * 10);
+    }
+
+    /// The klein models run a fixed 4 steps and are priced per tile, not per step; 9B has no
+    /// published price, so only its work counts.
+    #[test]
+    fn flux2_klein_charges_tiles_once() {
+        let c = cost(
+            "@cf/black-forest-labs/flux-2-klein-4b",
+            r#"{"prompt":"a","width":1024,"height":1024}"#,
+        );
+        assert_eq!(c.nano_usd, 4 * 287_000);
+        assert_eq!(c.tile_steps, 16);
+        let nine = cost("@cf/black-forest-labs/flux-2-klein-9b", r#"{"prompt":"a"}"#);
+        assert_eq!((nine.nano_usd, nine.tile_steps, nine.images), (0, 16, 1));
     }
 }

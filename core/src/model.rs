@@ -8,6 +8,8 @@
 pub struct ModelSpec {
     /// The Workers AI model id, e.g. `@cf/bytedance/stable-diffusion-xl-lightning`.
     pub id: &'static str,
+    /// How `env.AI.run` takes the inputs.
+    pub input: Input,
     /// Every accepted field, in the order they are documented and forwarded.
     pub fields: &'static [FieldSpec],
     /// Rules that span more than one field.
@@ -25,6 +27,17 @@ pub struct ModelSpec {
     pub default_side: Option<i64>,
     /// What Workers AI charges for a run (`crate::cost`).
     pub price: crate::cost::Price,
+}
+
+/// How a model takes its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// A plain object of the fields (images as byte arrays or base64 text, as the table says).
+    Json,
+    /// `{multipart: {body, contentType}}`: the fields as a `multipart/form-data` body, images as
+    /// binary file parts, even for a prompt alone (the FLUX.2 family). The REST API takes the same
+    /// form as the request's own body.
+    Multipart,
 }
 
 /// What `env.AI.run` resolves to for a model.

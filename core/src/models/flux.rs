@@ -3,10 +3,13 @@
 //! rest with 5006, so they are refused here before a run is paid for.
 
 use crate::cost::{Price, PRICING_PAGE};
-use crate::model::{AdditionalFields, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output};
+use crate::model::{
+    AdditionalFields, FieldKind, FieldSpec, Input, IntegerDefault, ModelSpec, Output,
+};
 
 pub static FLUX_1_SCHNELL: ModelSpec = ModelSpec {
     id: "@cf/black-forest-labs/flux-1-schnell",
+    input: Input::Json,
     summary: "FLUX.1 [schnell] by Black Forest Labs: 1024x1024 images in 1-8 steps",
     fields: &[
         FieldSpec {

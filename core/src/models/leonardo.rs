@@ -4,7 +4,7 @@
 use super::{DRAWN_SEED, PROMPT};
 use crate::cost::{Price, PRICING_PAGE};
 use crate::model::{
-    AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
+    AdditionalFields, CrossRule, FieldKind, FieldSpec, Input, IntegerDefault, ModelSpec, Output,
 };
 
 /// The smallest side the gateway forwards to these models. Their published schemas say
@@ -45,6 +45,7 @@ const fn steps(name: &'static str, max: i64, default: IntegerDefault) -> FieldSp
 
 pub static PHOENIX_1_0: ModelSpec = ModelSpec {
     id: "@cf/leonardo/phoenix-1.0",
+    input: Input::Json,
     summary: "Leonardo Phoenix 1.0: prompt adherence and legible text in images",
     fields: &[
         PROMPT,
@@ -97,6 +98,7 @@ pub static PHOENIX_1_0: ModelSpec = ModelSpec {
 
 pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
     id: "@cf/leonardo/lucid-origin",
+    input: Input::Json,
     summary: "Leonardo Lucid Origin: photorealistic images with strong prompt adherence",
     fields: &[
         PROMPT,

@@ -2,10 +2,14 @@
 //! stand-in and the OpenAPI document alike.
 
 mod flux;
+mod flux2;
 mod leonardo;
 mod stable_diffusion;
 
 pub use flux::FLUX_1_SCHNELL;
+pub use flux2::{
+    FLUX_2_DEV, FLUX_2_KLEIN_4B, FLUX_2_KLEIN_9B, MAX_REFERENCE_IMAGES, REFERENCE_IMAGES,
+};
 pub use leonardo::{LUCID_ORIGIN, PHOENIX_1_0};
 pub use stable_diffusion::{
     DREAMSHAPER_8_LCM, SDXL_BASE, SDXL_LIGHTNING, SD_V1_5_IMG2IMG, SD_V1_5_INPAINTING,
@@ -48,6 +52,9 @@ pub static ALL: &[&ModelSpec] = &[
     &FLUX_1_SCHNELL,
     &PHOENIX_1_0,
     &LUCID_ORIGIN,
+    &FLUX_2_DEV,
+    &FLUX_2_KLEIN_4B,
+    &FLUX_2_KLEIN_9B,
 ];
 
 /// The table of the model with Workers AI id `id`.

@@ -7,7 +7,7 @@
 use super::{DRAWN_SEED, PROMPT};
 use crate::cost::Price;
 use crate::model::{
-    AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec, Output,
+    AdditionalFields, CrossRule, FieldKind, FieldSpec, Input, IntegerDefault, ModelSpec, Output,
 };
 
 static FIELDS: [FieldSpec; 11] = [
@@ -118,6 +118,7 @@ const PNG_STREAM: Output = Output::ImageStream {
 
 pub static SDXL_LIGHTNING: ModelSpec = ModelSpec {
     id: "@cf/bytedance/stable-diffusion-xl-lightning",
+    input: Input::Json,
     summary: "SDXL-Lightning: high-quality 1024px images in a few steps",
     fields: &FIELDS,
     rules: &IMAGE_RULES,
@@ -130,6 +131,7 @@ pub static SDXL_LIGHTNING: ModelSpec = ModelSpec {
 
 pub static SDXL_BASE: ModelSpec = ModelSpec {
     id: "@cf/stabilityai/stable-diffusion-xl-base-1.0",
+    input: Input::Json,
     summary: "Stable Diffusion XL base 1.0 by Stability AI",
     fields: &FIELDS,
     rules: &IMAGE_RULES,
@@ -142,6 +144,7 @@ pub static SDXL_BASE: ModelSpec = ModelSpec {
 
 pub static DREAMSHAPER_8_LCM: ModelSpec = ModelSpec {
     id: "@cf/lykon/dreamshaper-8-lcm",
+    input: Input::Json,
     summary: "DreamShaper 8 (Stable Diffusion 1.5 fine-tune) with a latent consistency model",
     fields: &FIELDS,
     rules: &IMAGE_RULES,
@@ -153,6 +156,7 @@ pub static DREAMSHAPER_8_LCM: ModelSpec = ModelSpec {
 
 pub static SD_V1_5_IMG2IMG: ModelSpec = ModelSpec {
     id: "@cf/runwayml/stable-diffusion-v1-5-img2img",
+    input: Input::Json,
     summary: "Stable Diffusion 1.5 img2img: transforms an input image (required) by the prompt",
     fields: &FIELDS,
     rules: &[
@@ -173,6 +177,7 @@ pub static SD_V1_5_IMG2IMG: ModelSpec = ModelSpec {
 /// (cloudflare-docs#21061): both the image and the mask are required.
 pub static SD_V1_5_INPAINTING: ModelSpec = ModelSpec {
     id: "@cf/runwayml/stable-diffusion-v1-5-inpainting",
+    input: Input::Json,
     summary: "Stable Diffusion 1.5 inpainting: repaints the white parts of a mask (both required)",
     fields: &FIELDS,
     rules: &[

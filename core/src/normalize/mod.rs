@@ -596,3 +596,6 @@ mod other_models_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod size_from_input_tests;
+
+#[cfg(test)]
+mod flux2_tests;

@@ -36,7 +36,7 @@ fn refusal(spec: &'static ModelSpec, body: serde_json::Value) -> Vec<(String, Ru
 
 #[test]
 fn every_model_is_found_by_its_id_and_ids_are_unique() {
-    assert_eq!(models::ALL.len(), 8);
+    assert_eq!(models::ALL.len(), 11);
     for spec in models::ALL {
         assert_eq!(models::by_id(spec.id), Some(*spec));
         assert_eq!(models::ALL.iter().filter(|m| m.id == spec.id).count(), 1);

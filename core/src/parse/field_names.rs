@@ -13,7 +13,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// Most distinct unknown field names one request may carry; a request with more is refused
-/// (rule `too_many_unknown_fields`). Many times the fields of the largest model table (11), so a
+/// (rule `too_many_unknown_fields`). Many times the fields of the largest model table (14, FLUX.2), so a
 /// client that sends extra fields of its own is not refused for that, while a hostile request
 /// costs little. The repeats of known fields are kept under the same cap, which they can never
 /// reach (there are only the table's names to repeat).

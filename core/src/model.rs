@@ -106,6 +106,10 @@ pub enum FieldKind {
     ImageBytes,
     /// Base64 (or a `data:` URL) of an image; decoded and forwarded as the field `into`.
     ImageBase64 { into: &'static str },
+    /// A list of images, each base64 or a `data:` URL (in a form: a file part, or such a text,
+    /// the field repeated), forwarded in order as `into[0]`, `into[1]`, ...: at most
+    /// `into.len()` of them.
+    ImageList { into: &'static [&'static str] },
 }
 
 /// What an absent integer becomes.
@@ -128,6 +132,12 @@ pub enum CrossRule {
     RequiresOneOf {
         field: &'static str,
         needs: &'static [&'static str],
+    },
+    /// `field` must not be sent together with any of `others` (a list of images and the
+    /// fields it stands for).
+    ExcludesAll {
+        field: &'static str,
+        others: &'static [&'static str],
     },
     /// At least one of these must be sent (an image model needs its image, in either encoding).
     RequiredAnyOf(&'static [&'static str]),

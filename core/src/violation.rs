@@ -16,6 +16,8 @@ pub enum Rule {
     Base64,
     Image,
     MaxPixels,
+    /// A list with more items than the field takes.
+    MaxItems,
     Exclusive,
     Requires,
     SameDimensions,

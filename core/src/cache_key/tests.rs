@@ -178,3 +178,32 @@ fn supplied_image_digests_give_the_same_key() {
         cache_key(&n)
     );
 }
+
+/// FLUX.2: every reference image is in the key, in its order, however it was sent.
+#[test]
+fn reference_images_are_keyed_each_and_in_order() {
+    use crate::models::FLUX_2_KLEIN_4B;
+    use base64::Engine;
+    const OTHER: &[u8] = include_bytes!("../../../tests/fixtures/photo-64x48.jpg");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let key = |body: serde_json::Value| {
+        let text = serde_json::to_vec(&body).unwrap();
+        cache_key(&validate_json(&FLUX_2_KLEIN_4B, &text, Policy::default(), &mut || 1).unwrap())
+    };
+    let ab = key(json!({"prompt": "p", "seed": 3, "input_image_0": PNG, "input_image_1": OTHER}));
+    let ba = key(json!({"prompt": "p", "seed": 3, "input_image_0": OTHER, "input_image_1": PNG}));
+    assert_ne!(ab, ba, "swapping two reference images is another request");
+    let listed = key(json!({"prompt": "p", "seed": 3, "images": [b64(PNG), b64(OTHER)]}));
+    assert_eq!(
+        listed, ab,
+        "images: [a, b] is input_image_0 = a, input_image_1 = b"
+    );
+    let as_b64 = key(
+        json!({"prompt": "p", "seed": 3, "input_image_0_b64": b64(PNG), "input_image_1_b64": format!("data:image/jpeg;base64,{}", b64(OTHER))}),
+    );
+    assert_eq!(as_b64, ab);
+    let first_only = key(json!({"prompt": "p", "seed": 3, "images": [b64(PNG)]}));
+    assert_ne!(first_only, ab, "a second image is in the key");
+    let swapped_list = key(json!({"prompt": "p", "seed": 3, "images": [b64(OTHER), b64(PNG)]}));
+    assert_eq!(swapped_list, ba);
+}

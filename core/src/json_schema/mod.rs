@@ -88,6 +88,17 @@ fn field_schema(field: &FieldSpec, policy: &Policy, shape: BodyShape) -> Value {
             "contentEncoding": "base64",
             "contentMediaType": "image/*",
         }),
+        FieldKind::ImageList { into } => {
+            let item = match shape {
+                BodyShape::Json => json!({
+                    "type": "string",
+                    "contentEncoding": "base64",
+                    "contentMediaType": "image/*",
+                }),
+                BodyShape::Multipart => json!({"type": "string", "contentMediaType": "image/*"}),
+            };
+            json!({"type": "array", "items": item, "maxItems": into.len()})
+        }
     };
     s["description"] = Value::String(field.description.to_owned());
     s
@@ -99,6 +110,10 @@ fn rule_schema(rule: &CrossRule) -> Option<Value> {
         CrossRule::RequiresOneOf { field, needs } => Some(json!({
             "if": {"required": [field]},
             "then": {"anyOf": needs.iter().map(|n| json!({"required": [n]})).collect::<Vec<_>>()},
+        })),
+        CrossRule::ExcludesAll { field, others } => Some(json!({
+            "if": {"required": [field]},
+            "then": {"not": {"anyOf": others.iter().map(|n| json!({"required": [n]})).collect::<Vec<_>>()}},
         })),
         CrossRule::RequiredAnyOf(fields) => Some(json!({
             "anyOf": fields.iter().map(|n| json!({"required": [n]})).collect::<Vec<_>>(),

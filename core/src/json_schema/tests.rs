@@ -77,6 +77,18 @@ fn samples(spec: &crate::ModelSpec) -> Vec<Value> {
                 b["image"] = json!(PNG_256);
                 out.push(b);
             }
+            crate::model::FieldKind::ImageList { into } => {
+                let b64 =
+                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PNG_256);
+                for count in [0, 1, into.len(), into.len() + 1] {
+                    out.push(with(name, json!(vec![b64.clone(); count])));
+                }
+                out.push(with(name, json!(b64)));
+                out.push(with(name, json!([7])));
+                let mut mixed = with(name, json!([b64]));
+                mixed[into[0]] = json!(PNG_256);
+                out.push(mixed);
+            }
         }
     }
     out

@@ -6,7 +6,10 @@
 //! parts, `steps` (dev only: the klein models are distilled to a fixed 4 steps and refuse
 //! changes), `guidance`, `width` and `height` 256–1920 (default 1024 x 768), `seed`. Each
 //! reference image can also be sent as base64 (or a `data:` URL) in `input_image_<i>_b64`, as
-//! `image_b64` is for the other models; either way it is forwarded as the binary part.
+//! `image_b64` is for the other models; either way it is forwarded as the binary part. Or all
+//! of them at once, in order, as `images`: a list of base64 strings or data URLs (in a form, the
+//! field repeated, file parts or such texts), the gateway's own shorthand, forwarded as
+//! `input_image_0..` like the rest.
 //!
 //! The gateway fills `width`, `height` and dev's `steps` when absent and forwards them, so the
 //! cost of a run and its cache key are exact whatever the model's own defaults become.
@@ -65,6 +68,30 @@ const fn reference_b64(name: &'static str, into: &'static str) -> FieldSpec {
     }
 }
 
+/// `images`: the reference images as one list, in the model's order.
+const IMAGES: FieldSpec = FieldSpec {
+    name: "images",
+    kind: FieldKind::ImageList {
+        into: &REFERENCE_IMAGES,
+    },
+    required: false,
+    description: "Up to 4 reference images in order, each base64 or a data: URL (in a form: the \
+                  field repeated, as file parts), forwarded as input_image_0, input_image_1, ...; \
+                  not together with input_image_*",
+};
+
+/// Every name `images` stands for, in either encoding.
+const REFERENCE_FIELDS: [&str; 2 * MAX_REFERENCE_IMAGES] = [
+    "input_image_0",
+    "input_image_0_b64",
+    "input_image_1",
+    "input_image_1_b64",
+    "input_image_2",
+    "input_image_2_b64",
+    "input_image_3",
+    "input_image_3_b64",
+];
+
 const GUIDANCE: FieldSpec = FieldSpec {
     name: "guidance",
     kind: FieldKind::Number {
@@ -84,6 +111,9 @@ macro_rules! flux2_fields {
     ($steps:expr) => {
         [
             PROMPT,
+            // Before the fields it stands for, which it excludes: a list and the same images
+            // sent one by one normalize to the same inputs, in the same order.
+            IMAGES,
             reference("input_image_0"),
             reference_b64("input_image_0_b64", "input_image_0"),
             reference("input_image_1"),
@@ -101,7 +131,7 @@ macro_rules! flux2_fields {
     };
 }
 
-static DEV_FIELDS: [FieldSpec; 14] = flux2_fields!(FieldSpec {
+static DEV_FIELDS: [FieldSpec; 15] = flux2_fields!(FieldSpec {
     name: "steps",
     kind: FieldKind::Integer {
         min: 1,
@@ -114,7 +144,7 @@ static DEV_FIELDS: [FieldSpec; 14] = flux2_fields!(FieldSpec {
     description: "The number of inference steps; more can improve quality but take longer",
 });
 
-static KLEIN_FIELDS: [FieldSpec; 14] = flux2_fields!(FieldSpec {
+static KLEIN_FIELDS: [FieldSpec; 15] = flux2_fields!(FieldSpec {
     name: "steps",
     kind: FieldKind::Integer {
         min: 4,
@@ -127,8 +157,13 @@ static KLEIN_FIELDS: [FieldSpec; 14] = flux2_fields!(FieldSpec {
     description: "Fixed at 4: the klein models are distilled to four steps and refuse other values",
 });
 
-/// One of each pair, and in order: `input_image_<i>` only after `input_image_<i-1>`.
-static RULES: [CrossRule; 10] = [
+/// One of each pair, and in order: `input_image_<i>` only after `input_image_<i-1>`; the list or
+/// the fields, not both.
+static RULES: [CrossRule; 11] = [
+    CrossRule::ExcludesAll {
+        field: "images",
+        others: &REFERENCE_FIELDS,
+    },
     CrossRule::Exclusive("input_image_0", "input_image_0_b64"),
     CrossRule::Exclusive("input_image_1", "input_image_1_b64"),
     CrossRule::Exclusive("input_image_2", "input_image_2_b64"),

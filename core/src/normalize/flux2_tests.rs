@@ -148,3 +148,168 @@ fn a_reference_image_that_is_not_an_image_is_refused_by_name() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, "/input_image_0");
 }
+
+const JPEG: &[u8] = include_bytes!("../../../tests/fixtures/photo-64x48.jpg");
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn an_images_list_is_the_same_request_as_the_fields_one_by_one() {
+    let listed = run(
+        &FLUX_2_KLEIN_4B,
+        &json!({"prompt": "p", "images": [b64(PNG_256), format!("data:image/jpeg;base64,{}", b64(JPEG))]}),
+    )
+    .unwrap();
+    let fields = run(
+        &FLUX_2_KLEIN_4B,
+        &json!({"prompt": "p", "input_image_0": PNG_256, "input_image_1_b64": b64(JPEG)}),
+    )
+    .unwrap();
+    assert_eq!(
+        names(&listed),
+        [
+            "prompt",
+            "input_image_0",
+            "input_image_1",
+            "width",
+            "height",
+            "seed"
+        ]
+    );
+    assert_eq!(listed.inputs, fields.inputs);
+    assert_eq!(
+        &listed.inputs.image("input_image_1").unwrap().bytes[..],
+        JPEG
+    );
+}
+
+#[test]
+fn the_images_list_is_decoded_as_it_is_read() {
+    use crate::parse::{parse_json_fast, parse_json_with_serde, with_base64_decoded, RawValue};
+    let body = serde_json::to_vec(&json!({
+        "prompt": "p",
+        "images": [b64(PNG_256), format!("data:image/jpeg;base64,{}", b64(JPEG))],
+        "seed": 1,
+    }))
+    .unwrap();
+    for window in [16, 64, 1 << 20] {
+        let fast = parse_json_fast(&FLUX_2_KLEIN_4B, &body[..], window)
+            .expect("the fast path reads a list of base64 strings")
+            .unwrap();
+        let Some((_, RawValue::List { items, sent: 2 })) =
+            fast.fields.iter().find(|(f, _)| f.name == "images")
+        else {
+            panic!("no list: {fast:?}");
+        };
+        assert!(
+            matches!(&items[..], [RawValue::DecodedBase64(a, _), RawValue::DecodedBase64(b, _)] if a == PNG_256 && b == JPEG)
+        );
+        let serde = parse_json_with_serde(&FLUX_2_KLEIN_4B, &body).unwrap();
+        assert_eq!(with_base64_decoded(fast), with_base64_decoded(serde));
+    }
+    // More than the field takes: left to the serde path, which keeps four and counts the rest.
+    let five =
+        serde_json::to_vec(&json!({"prompt": "p", "images": vec![b64(PNG_256); 5]})).unwrap();
+    assert!(parse_json_fast(&FLUX_2_KLEIN_4B, &five[..], 64).is_none());
+    let raw = parse_json_with_serde(&FLUX_2_KLEIN_4B, &five).unwrap();
+    assert!(matches!(
+        raw.fields.iter().find(|(f, _)| f.name == "images"),
+        Some((_, RawValue::List { items, sent: 5 })) if items.len() == 4
+    ));
+}
+
+#[test]
+fn a_fifth_image_is_refused_naming_images() {
+    let got = rules(
+        &FLUX_2_DEV,
+        json!({"prompt": "p", "images": vec![b64(PNG_256); 5]}),
+    );
+    assert_eq!(got, [("/images".to_owned(), Rule::MaxItems)]);
+    let four = run(
+        &FLUX_2_DEV,
+        &json!({"prompt": "p", "images": vec![b64(PNG_256); 4]}),
+    )
+    .unwrap();
+    assert!(four.inputs.image("input_image_3").is_some());
+}
+
+#[test]
+fn images_and_input_image_fields_are_one_way_or_the_other() {
+    for other in ["input_image_0", "input_image_2_b64"] {
+        let mut body = json!({"prompt": "p", "images": [b64(PNG_256)]});
+        body[other] = if other.ends_with("_b64") {
+            json!(b64(PNG_256))
+        } else {
+            json!(PNG_256)
+        };
+        let got = rules(&FLUX_2_KLEIN_9B, body);
+        assert!(
+            got.contains(&("/images".to_owned(), Rule::Exclusive)),
+            "{other}: {got:?}"
+        );
+    }
+}
+
+#[test]
+fn each_listed_image_is_refused_under_its_index() {
+    assert_eq!(
+        rules(
+            &FLUX_2_KLEIN_4B,
+            json!({"prompt": "p", "images": [b64(PNG_256), 7, "!!", b64(b"not an image")]})
+        ),
+        [
+            ("/images/1".to_owned(), Rule::Type),
+            ("/images/2".to_owned(), Rule::Base64),
+            ("/images/3".to_owned(), Rule::Image),
+        ]
+    );
+    assert_eq!(
+        rules(
+            &FLUX_2_KLEIN_4B,
+            json!({"prompt": "p", "images": b64(PNG_256)})
+        ),
+        [("/images".to_owned(), Rule::Type)]
+    );
+    let none = run(&FLUX_2_KLEIN_4B, &json!({"prompt": "p", "images": []})).unwrap();
+    assert_eq!(names(&none), ["prompt", "width", "height", "seed"]);
+}
+
+#[test]
+fn repeated_images_parts_of_a_form_or_query_are_the_list() {
+    use crate::parse::{parse_form, parse_query};
+    use crate::FormPart;
+    let fields = run(
+        &FLUX_2_KLEIN_4B,
+        &json!({"prompt": "p", "input_image_0": PNG_256, "input_image_1": JPEG}),
+    )
+    .unwrap();
+    let form = parse_form(
+        &FLUX_2_KLEIN_4B,
+        [
+            ("prompt", FormPart::Text("p".into())),
+            ("images", FormPart::File(PNG_256.to_vec())),
+            ("images", FormPart::Text(b64(JPEG))),
+        ],
+    );
+    let form = crate::normalize(&FLUX_2_KLEIN_4B, form, Policy::default(), &mut || 7).unwrap();
+    assert_eq!(form.inputs, fields.inputs);
+    let query = parse_query(
+        &FLUX_2_KLEIN_4B,
+        [
+            ("prompt", "p".to_owned()),
+            ("images", b64(PNG_256)),
+            ("images", b64(JPEG)),
+        ],
+    );
+    let query = crate::normalize(&FLUX_2_KLEIN_4B, query, Policy::default(), &mut || 7).unwrap();
+    assert_eq!(query.inputs, fields.inputs);
+    let five = parse_form(
+        &FLUX_2_KLEIN_4B,
+        (0..5).map(|_| ("images", FormPart::File(PNG_256.to_vec()))),
+    );
+    let refused = crate::normalize(&FLUX_2_KLEIN_4B, five, Policy::default(), &mut || 7);
+    let paths: Vec<String> = refused.unwrap_err().into_iter().map(|v| v.path).collect();
+    assert_eq!(paths, ["/prompt", "/images"]);
+}

@@ -7,7 +7,9 @@ use crate::base64_image;
 use crate::echo::echoed_name;
 use crate::image::{self, ImageInfo};
 use crate::inputs::{InputImage, InputValue, Inputs, Normalized};
-use crate::model::{AdditionalFields, CrossRule, FieldKind, FieldSpec, IntegerDefault, ModelSpec};
+use crate::model::{
+    AdditionalFields, CrossRule, FieldKind, FieldSpec, Input, IntegerDefault, ModelSpec,
+};
 use crate::parse::{
     ByteArrayProblem, ElementProblem, FieldNames, RawRequest, RawValue, MAX_UNKNOWN_FIELDS,
 };
@@ -96,9 +98,29 @@ pub fn normalize(
             }
             continue;
         };
+        if let FieldKind::ImageList { into } = field.kind {
+            check_list(
+                field.name,
+                into,
+                value,
+                &policy,
+                &mut values,
+                &mut violations,
+            );
+            continue;
+        }
         match check_field(field, value, &policy) {
             Ok((name, v)) => values.push((name, v)),
             Err(v) => violations.push(v),
+        }
+    }
+    if spec.input == Input::Multipart {
+        // Such a model is sent bytes, never text: a client's text kept to be sent would only be
+        // held (in the Worker, a JS string as long as the image's base64) until the request ends.
+        for (_, value) in &mut values {
+            if let InputValue::Image(image) = value {
+                image.text = None;
+            }
         }
     }
     fill_sides_from_input_image(&mut values, &absent_sides);
@@ -374,6 +396,84 @@ fn check_field(
         (FieldKind::ImageBytes, other) => {
             Err(type_error("an array of integers 0-255", json_kind(&other)))
         }
+        // Read by `check_list`, never here.
+        (FieldKind::ImageList { .. }, other) => Err(type_error("an array", json_kind(&other))),
+    }
+}
+
+/// Checks a list of images, each under its index (`/images/1`), and forwards them in order as
+/// `into[0]`, `into[1]`, ...: at most as many as `into` names.
+fn check_list(
+    name: &'static str,
+    into: &'static [&'static str],
+    value: RawValue,
+    policy: &Policy,
+    values: &mut Vec<(&'static str, InputValue)>,
+    violations: &mut Vec<Violation>,
+) {
+    let path = format!("/{name}");
+    let items = match value {
+        RawValue::List { sent, .. } if sent > into.len() => {
+            violations.push(
+                Violation::new(
+                    path,
+                    Rule::MaxItems,
+                    format!(
+                        "has {sent} images; at most {} are accepted ({} to {})",
+                        into.len(),
+                        into.first().copied().unwrap_or_default(),
+                        into.last().copied().unwrap_or_default()
+                    ),
+                )
+                .with_limit(into.len()),
+            );
+            return;
+        }
+        RawValue::List { items, .. } => items,
+        RawValue::BadBytes(ByteArrayProblem::NotAnArray(kind)) => {
+            violations.push(Violation::new(
+                path,
+                Rule::Type,
+                format!("must be an array of base64 strings or data: URLs, not {kind}"),
+            ));
+            return;
+        }
+        other => {
+            let kind = json_kind(&other);
+            violations.push(Violation::new(
+                path,
+                Rule::Type,
+                format!("must be an array of base64 strings or data: URLs, not {kind}"),
+            ));
+            return;
+        }
+    };
+    for ((index, item), forwarded) in items.into_iter().enumerate().zip(into) {
+        let path = format!("/{name}/{index}");
+        let decoded = match item {
+            RawValue::Bytes(bytes) => Ok((bytes, None)),
+            RawValue::DecodedBase64(bytes, text) => Ok((bytes, text)),
+            RawValue::Json(Value::String(s)) => base64_image::decode(&s)
+                .map(|bytes| (bytes, None))
+                .map_err(|e| Violation::new(path.clone(), Rule::Base64, e.to_string())),
+            other => Err(Violation::new(
+                path.clone(),
+                Rule::Type,
+                format!(
+                    "must be a base64 string or a data: URL (in a form: a file), not {}",
+                    json_kind(&other)
+                ),
+            )),
+        };
+        match decoded
+            .and_then(|(bytes, text)| Ok((image_info(&path, &bytes, policy)?, bytes, text)))
+        {
+            Ok((info, bytes, text)) => values.push((
+                forwarded,
+                InputValue::Image(InputImage::new(bytes, info, text)),
+            )),
+            Err(v) => violations.push(v),
+        }
     }
 }
 
@@ -487,6 +587,7 @@ fn json_kind(v: &RawValue) -> &'static str {
         RawValue::Json(Value::Number(_)) => "a number",
         RawValue::Json(Value::String(_)) => "a string",
         RawValue::Json(Value::Array(_))
+        | RawValue::List { .. }
         | RawValue::Bytes(_)
         | RawValue::BadBytes(_)
         | RawValue::NotInQuery => "an array",
@@ -510,6 +611,23 @@ fn check_cross_rules(
                         format!("/{b}"),
                         Rule::Exclusive,
                         format!("must not be sent together with '/{a}'"),
+                    ));
+                }
+            }
+            CrossRule::ExcludesAll { field, others } => {
+                let with: Vec<String> = others
+                    .iter()
+                    .filter(|o| sent.contains(o))
+                    .map(|o| format!("'/{o}'"))
+                    .collect();
+                if sent.contains(field) && !with.is_empty() {
+                    violations.push(Violation::new(
+                        format!("/{field}"),
+                        Rule::Exclusive,
+                        format!(
+                            "must not be sent together with {}: send the images one way",
+                            with.join(", ")
+                        ),
                     ));
                 }
             }

@@ -30,6 +30,8 @@ pub(super) enum Taken {
     /// An `image_b64` string, decoded (it was valid base64), with the source's copy of its
     /// text when that is the bytes' standard base64.
     Base64(Vec<u8>, Option<SourceText>),
+    /// A list of such strings (`images`), each decoded, no more than the field takes.
+    List(Vec<(Vec<u8>, Option<SourceText>)>),
 }
 
 /// What the fast path took out of a body.
@@ -71,7 +73,9 @@ pub(super) fn split<S: ByteSource + ?Sized>(
             .filter(|f| {
                 matches!(
                     f.kind,
-                    FieldKind::ImageBytes | FieldKind::ImageBase64 { .. }
+                    FieldKind::ImageBytes
+                        | FieldKind::ImageBase64 { .. }
+                        | FieldKind::ImageList { .. }
                 )
             });
         cur.skip_ws();
@@ -90,18 +94,13 @@ pub(super) fn split<S: ByteSource + ?Sized>(
                         Some((Taken::Bytes(read_bytes(&mut cur, count)?), &b"[]"[..]))
                     }
                     (FieldKind::ImageBase64 { .. }, Some(b'"')) => {
-                        let (bytes, text) = match base64_stream::decode_by_source(&mut cur) {
-                            Some(decoded) => decoded,
-                            None => {
-                                cur.seek(start);
-                                let len = string_len(body, start)?;
-                                let capacity = base64_stream::decoded_capacity(len);
-                                let bytes = Base64Stream::decode_json_string(&mut cur, capacity)?;
-                                (bytes, None)
-                            }
-                        };
+                        let (bytes, text) = read_base64(&mut cur)?;
                         Some((Taken::Base64(bytes, text), &b"\"\""[..]))
                     }
+                    (FieldKind::ImageList { into }, Some(b'[')) => Some((
+                        Taken::List(read_base64_list(&mut cur, into.len())?),
+                        &b"[]"[..],
+                    )),
                     _ => None,
                 };
                 match taken {
@@ -132,6 +131,55 @@ pub(super) fn split<S: ByteSource + ?Sized>(
         return None;
     }
     Some(split)
+}
+
+/// The base64 string at the cursor (`"`), decoded; the cursor just past it. By the source's
+/// decoder when it takes the text, else a window at a time into a buffer sized by the string's
+/// length, counted first.
+fn read_base64<S: ByteSource + ?Sized>(
+    cur: &mut Cursor<'_, S>,
+) -> Option<(Vec<u8>, Option<SourceText>)> {
+    let start = cur.pos();
+    if let Some(decoded) = base64_stream::decode_by_source(cur) {
+        return Some(decoded);
+    }
+    cur.seek(start);
+    let len = string_len(cur.source(), start)?;
+    let capacity = base64_stream::decoded_capacity(len);
+    let bytes = Base64Stream::decode_json_string(cur, capacity)?;
+    Some((bytes, None))
+}
+
+/// `["<base64>", ...]` at the cursor (`[`), each string decoded as it is read; the cursor just
+/// past `]`. `None` for anything else, or more than `most` strings: the serde path reads it and
+/// the validator says what is wrong.
+fn read_base64_list<S: ByteSource + ?Sized>(
+    cur: &mut Cursor<'_, S>,
+    most: usize,
+) -> Option<Vec<(Vec<u8>, Option<SourceText>)>> {
+    let mut items = Vec::new();
+    cur.advance(1);
+    cur.skip_ws();
+    if cur.peek() == Some(b']') {
+        cur.advance(1);
+        return Some(items);
+    }
+    loop {
+        if items.len() == most || cur.peek() != Some(b'"') {
+            return None;
+        }
+        items.push(read_base64(cur)?);
+        cur.skip_ws();
+        match cur.peek()? {
+            b',' => cur.advance(1),
+            b']' => {
+                cur.advance(1);
+                return Some(items);
+            }
+            _ => return None,
+        }
+        cur.skip_ws();
+    }
 }
 
 /// The longest key kept for matching: no field name is longer, so a longer key is unknown.
@@ -362,6 +410,9 @@ mod tests {
                 .into_iter()
                 .map(|(f, t)| match t {
                     Taken::Bytes(b) | Taken::Base64(b, _) => (f.name, b),
+                    Taken::List(items) => {
+                        (f.name, items.into_iter().flat_map(|(b, _)| b).collect())
+                    }
                 })
                 .collect();
             (String::from_utf8(rest).unwrap(), taken)

@@ -44,6 +44,12 @@ pub enum RawValue {
     TextForFile,
     /// A text field sent as a file that is not UTF-8.
     BinaryForText,
+    /// A list of images: each item a value as above (base64 text, decoded or not, or a file's
+    /// bytes), at most the field's count of them kept; `sent` says how many were sent.
+    List {
+        items: Vec<RawValue>,
+        sent: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +101,31 @@ impl RawRequest {
             self.duplicates.note(field.name);
         } else {
             self.fields.push((field, value));
+        }
+    }
+
+    /// [`RawRequest::insert`], but a list field sent once per item (a form's or a query's
+    /// repeated name) gathers its items: at most the field's count are kept, all are counted.
+    pub fn insert_or_append(&mut self, field: &'static FieldSpec, value: RawValue) {
+        let FieldKind::ImageList { into } = field.kind else {
+            return self.insert(field, value);
+        };
+        let at = match self.fields.iter().position(|(f, _)| f.name == field.name) {
+            Some(at) => at,
+            None => {
+                let empty = RawValue::List {
+                    items: Vec::new(),
+                    sent: 0,
+                };
+                self.fields.push((field, empty));
+                self.fields.len() - 1
+            }
+        };
+        if let RawValue::List { items, sent } = &mut self.fields[at].1 {
+            if items.len() < into.len() {
+                items.push(value);
+            }
+            *sent += 1;
         }
     }
 }
@@ -150,6 +181,13 @@ pub fn parse_json_fast<S: ByteSource + ?Sized>(
             *value = match taken {
                 Taken::Bytes(bytes) => RawValue::Bytes(bytes),
                 Taken::Base64(bytes, text) => RawValue::DecodedBase64(bytes, text),
+                Taken::List(decoded) => RawValue::List {
+                    sent: decoded.len(),
+                    items: decoded
+                        .into_iter()
+                        .map(|(bytes, text)| RawValue::DecodedBase64(bytes, text))
+                        .collect(),
+                },
             };
         }
     }
@@ -222,19 +260,28 @@ fn is_blank<S: ByteSource + ?Sized>(body: &S) -> bool {
 #[must_use]
 pub fn with_base64_decoded(mut request: RawRequest) -> RawRequest {
     for (field, value) in &mut request.fields {
-        if let (FieldKind::ImageBase64 { .. }, RawValue::Json(serde_json::Value::String(s))) =
-            (&field.kind, &*value)
-        {
-            if let Ok(bytes) = crate::base64_image::decode(s) {
-                *value = RawValue::DecodedBase64(bytes, None);
+        match (&field.kind, value) {
+            (FieldKind::ImageBase64 { .. }, value) => decoded_as_read(value),
+            (FieldKind::ImageList { .. }, RawValue::List { items, .. }) => {
+                items.iter_mut().for_each(decoded_as_read);
             }
-        }
-        // Which path kept the client's text is not part of what the request says.
-        if let RawValue::DecodedBase64(_, text) = value {
-            *text = None;
+            _ => {}
         }
     }
     request
+}
+
+/// A base64 text shown decoded, as the fast path leaves it, without the source's text.
+fn decoded_as_read(value: &mut RawValue) {
+    if let RawValue::Json(serde_json::Value::String(s)) = &*value {
+        if let Ok(bytes) = crate::base64_image::decode(s) {
+            *value = RawValue::DecodedBase64(bytes, None);
+        }
+    }
+    // Which path kept the client's text is not part of what the request says.
+    if let RawValue::DecodedBase64(_, text) = value {
+        *text = None;
+    }
 }
 
 /// Reads a query string's `(name, value)` pairs for the model `spec`, typed by exactly the rules
@@ -258,7 +305,7 @@ where
             FieldKind::ImageBytes => RawValue::NotInQuery,
             _ => text_value(field, value),
         };
-        request.insert(field, raw);
+        request.insert_or_append(field, raw);
     }
     request
 }
@@ -313,12 +360,13 @@ where
             (FieldKind::ImageBytes, FormPart::File(bytes)) => RawValue::Bytes(bytes),
             (FieldKind::ImageBytes, FormPart::Text(_)) => RawValue::TextForFile,
             (_, FormPart::Text(text)) => text_value(field, &text),
+            (FieldKind::ImageList { .. }, FormPart::File(bytes)) => RawValue::Bytes(bytes),
             (_, FormPart::File(bytes)) => match String::from_utf8(bytes) {
                 Ok(text) => text_value(field, &text),
                 Err(_) => RawValue::BinaryForText,
             },
         };
-        request.insert(field, raw);
+        request.insert_or_append(field, raw);
     }
     request
 }
@@ -404,6 +452,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
             }
             let value = match field.kind {
                 FieldKind::ImageBytes => map.next_value_seed(ByteArraySeed)?,
+                FieldKind::ImageList { into } => map.next_value_seed(ImageListSeed(into.len()))?,
                 _ => RawValue::Json(map.next_value()?),
             };
             request.insert(field, value);
@@ -488,6 +537,57 @@ impl<'de> Visitor<'de> for ByteArrayVisitor {
             index += 1;
         }
         Ok(RawValue::Bytes(bytes))
+    }
+}
+
+/// A list of images, its first `.0` items kept as JSON values (the validator decodes them), the
+/// rest only counted: a list longer than the field takes holds no more than one that fits.
+struct ImageListSeed(usize);
+
+impl<'de> DeserializeSeed<'de> for ImageListSeed {
+    type Value = RawValue;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<RawValue, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ImageListSeed {
+    type Value = RawValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of base64 strings")
+    }
+
+    wrong_shapes!(not_an_array);
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawValue, E> {
+        Ok(not_an_array("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawValue, E> {
+        Ok(not_an_array("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawValue, E> {
+        Ok(not_an_array("a number"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawValue, A::Error> {
+        let mut items = Vec::new();
+        let mut sent = 0;
+        while items.len() < self.0 {
+            match seq.next_element::<serde_json::Value>()? {
+                Some(item) => items.push(RawValue::Json(item)),
+                None => {
+                    let sent = items.len();
+                    return Ok(RawValue::List { items, sent });
+                }
+            }
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            sent += 1;
+        }
+        sent += items.len();
+        Ok(RawValue::List { items, sent })
     }
 }
 

@@ -22,6 +22,7 @@ pub mod json_text;
 pub mod lru;
 pub mod model;
 pub mod models;
+pub mod multipart;
 pub mod normalize;
 pub mod observe;
 pub mod openai;

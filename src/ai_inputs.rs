@@ -5,11 +5,49 @@
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 pub use sdxl_core::config::ImageEncoding;
-use sdxl_core::{InputValue, Inputs};
+use sdxl_core::model::Input;
+use sdxl_core::{InputValue, Inputs, Normalized};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
+use crate::ai_form::FormInputs;
 use crate::base64_js::base64_into_js;
+
+/// The inputs of one model run, made once and handed to each attempt of it.
+pub enum RunInputs {
+    /// A plain object of the fields (`to_js`).
+    Object(JsValue),
+    /// A form (`Input::Multipart`), streamed afresh for each attempt.
+    Form(FormInputs),
+}
+
+impl RunInputs {
+    /// The inputs of `normalized`, keyed `key`, as its model takes them.
+    ///
+    /// # Errors
+    /// Only if the runtime refuses to make them (see `to_js`, `FormInputs::new`).
+    pub fn of(
+        normalized: &Normalized,
+        key: &str,
+        encoding: ImageEncoding,
+    ) -> Result<RunInputs, JsValue> {
+        Ok(match normalized.model.input {
+            Input::Multipart => RunInputs::Form(FormInputs::new(normalized, key)?),
+            Input::Json => RunInputs::Object(to_js(&normalized.inputs, encoding)?.into()),
+        })
+    }
+
+    /// What one attempt of `AI.run` is handed.
+    ///
+    /// # Errors
+    /// As `FormInputs::for_attempt`.
+    pub fn for_attempt(&self) -> Result<JsValue, JsValue> {
+        match self {
+            RunInputs::Object(inputs) => Ok(inputs.clone()),
+            RunInputs::Form(form) => form.for_attempt(),
+        }
+    }
+}
 
 // Measured on a 1.5 MB image in V8 (build the array, then structured-clone it for the RPC):
 // `Array.from(u8)` 70 ms + 10 ms; `new Array(n)` filled by index 9 ms + 64 ms, because the

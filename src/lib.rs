@@ -11,6 +11,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod access;
+mod ai_form;
 mod ai_inputs;
 mod base64_js;
 mod bindings;

@@ -10,16 +10,16 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use sdxl_core::answer::CacheStatus;
-use sdxl_core::budget::{output_bound, Hold, Phase};
-use sdxl_core::config::{Config, ImageEncoding};
+use sdxl_core::budget::{Hold, Phase};
+use sdxl_core::config::Config;
 use sdxl_core::pipeline::{
     AfterAnswer, Ask, Clock, Model, Outcome, RunFailure, SingleFlight, Timings,
 };
-use sdxl_core::{ApiError, InputValue, Normalized};
+use sdxl_core::{ApiError, Normalized};
 use wasm_bindgen::JsValue;
 use worker::{Context, Delay, Env};
 
-use crate::ai_inputs;
+use crate::ai_inputs::RunInputs;
 use crate::bindings::ai::{run_options, AiBinding};
 use crate::cache_tiers::{Stored, Tiers};
 use crate::failure::Failure;
@@ -50,7 +50,8 @@ impl Clock for WorkerClock {
 /// model to ask (no binding, no request): one type for both, so the pipeline is compiled once
 /// into the bundle, not once per caller.
 struct AiModel<'a> {
-    run: Option<(AiBinding, &'a Normalized)>,
+    /// The binding, the request and its cache key.
+    run: Option<(AiBinding, &'a Normalized, &'a str)>,
     options: JsValue,
     config: &'a Config,
     hold: RefCell<Option<Hold>>,
@@ -66,7 +67,7 @@ impl Model for AiModel<'_> {
     type Error = Failure;
 
     async fn run(&self) -> Result<Stored, RunFailure<Failure>> {
-        let Some((ai, normalized)) = &self.run else {
+        let Some((ai, normalized, key)) = &self.run else {
             return Err(RunFailure::Alone(Failure::Internal(
                 "a lookup asked for a model run".into(),
             )));
@@ -82,7 +83,7 @@ impl Model for AiModel<'_> {
             }
             None => None,
         };
-        let ran = self.run_charged(ai, normalized).await;
+        let ran = self.run_charged(ai, normalized, key).await;
         if let (Some((env, _)), Some((reservation, cost))) = (self.charge, reservation) {
             quota::settle(env, reservation, u64::from(ran.is_ok())).await;
             if ran.is_ok() {
@@ -98,17 +99,17 @@ impl AiModel<'_> {
         &self,
         ai: &AiBinding,
         normalized: &Normalized,
+        key: &str,
     ) -> Result<Stored, RunFailure<Failure>> {
         // Over the budget: those waiting on this run would need the same memory.
         let shared = |e: ApiError| RunFailure::Shared(Rc::new(e));
         if let Some(hold) = self.hold.borrow_mut().as_mut() {
-            hold.resize(run_phase(normalized, self.config))
+            hold.resize(Phase::run_of(normalized, self.config.image_encoding))
                 .map_err(|e| shared(e.into()))?;
         }
         // A runtime failure is this request's alone: a follower runs instead.
-        let inputs: JsValue = ai_inputs::to_js(&normalized.inputs, self.config.image_encoding)
-            .map_err(|e| RunFailure::Alone(e.into()))?
-            .into();
+        let inputs = RunInputs::of(normalized, key, self.config.image_encoding)
+            .map_err(|e| RunFailure::Alone(e.into()))?;
         let image = run_model(self, ai, normalized.model.id, &inputs)
             .await
             .map_err(shared)?;
@@ -147,7 +148,7 @@ pub async fn produce(
         None => None,
     };
     let model = AiModel {
-        run: Some((ai, normalized)),
+        run: Some((ai, normalized, ask.key)),
         options: run_options(config.ai_gateway_id.as_deref(), ask.key),
         config,
         hold: RefCell::new(Some(hold)),
@@ -254,14 +255,17 @@ async fn run_model(
     model: &AiModel<'_>,
     ai: &AiBinding,
     id: &str,
-    inputs: &JsValue,
+    inputs: &RunInputs,
 ) -> Result<ModelImage, ApiError> {
     let config = model.config;
     let work = async {
         let mut retry = 0;
         loop {
             model.attempts.set(model.attempts.get() + 1);
-            match ai.run(id, inputs, &model.options).await {
+            let attempt = inputs
+                .for_attempt()
+                .map_err(|e| ApiError::Upstream(crate::js_error::read_error(&e)))?;
+            match ai.run(id, &attempt, &model.options).await {
                 Ok(output) => return read_image(output).await,
                 Err(error) => {
                     retry += 1;
@@ -281,30 +285,5 @@ async fn run_model(
         Either::Right(((), _)) => Err(ApiError::Deadline {
             ms: config.ai_timeout_ms,
         }),
-    }
-}
-
-/// What a model run holds: the input images, their text for `AI.run`, and the answer, at most
-/// an uncompressed image of the requested size (1024x1024 for models without one).
-fn run_phase(normalized: &Normalized, config: &Config) -> Phase {
-    let image_bytes = normalized
-        .inputs
-        .iter()
-        .filter_map(|(_, v)| match v {
-            InputValue::Image(image) => Some(image.bytes.len() as u64),
-            _ => None,
-        })
-        .sum();
-    let side = |name| {
-        normalized
-            .inputs
-            .integer(name)
-            .and_then(|v| u64::try_from(v).ok())
-            .unwrap_or(1024)
-    };
-    Phase::Run {
-        image_bytes,
-        as_arrays: config.image_encoding == ImageEncoding::Array,
-        output_bytes: output_bound(side("width"), side("height")),
     }
 }

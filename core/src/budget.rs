@@ -15,6 +15,10 @@ use std::rc::Rc;
 
 use thiserror::Error;
 
+use crate::config::ImageEncoding;
+use crate::inputs::{InputValue, Normalized};
+use crate::model::Input;
+
 const MIB: u64 = 1024 * 1024;
 
 /// What an isolate may hold in all, JS heap and Wasm memory together (Cloudflare's limit).
@@ -85,6 +89,11 @@ pub enum Phase {
         as_arrays: bool,
         output_bytes: u64,
     },
+    /// The model run of a model that takes a form (FLUX.2): the input images (`image_bytes`,
+    /// every reference image together, in Wasm memory), the body the runtime makes of them (a
+    /// `Blob`: each image copied once) and what the binding reads of its stream to send (at most
+    /// the body again), and the answer, at most `output_bytes`.
+    FormRun { image_bytes: u64, output_bytes: u64 },
 }
 
 impl Phase {
@@ -123,8 +132,48 @@ impl Phase {
                 };
                 image_bytes + for_ai_run + output_bytes
             }
+            Phase::FormRun {
+                image_bytes,
+                output_bytes,
+            } => 3 * image_bytes + output_bytes,
         };
         data + WORKING_BYTES
+    }
+}
+
+impl Phase {
+    /// What the model run of `request` holds: every input image (all four of a FLUX.2 request
+    /// with four, not the first), sent as `encoding` says or as a form, and the answer, at most
+    /// an uncompressed image of the requested size (1024x1024 for a model that takes none).
+    #[must_use]
+    pub fn run_of(request: &Normalized, encoding: ImageEncoding) -> Phase {
+        let image_bytes = request
+            .inputs
+            .iter()
+            .filter_map(|(_, v)| match v {
+                InputValue::Image(image) => Some(image.bytes.len() as u64),
+                _ => None,
+            })
+            .sum();
+        let side = |name| {
+            request
+                .inputs
+                .integer(name)
+                .and_then(|v| u64::try_from(v).ok())
+                .unwrap_or(1024)
+        };
+        let output_bytes = output_bound(side("width"), side("height"));
+        match request.model.input {
+            Input::Multipart => Phase::FormRun {
+                image_bytes,
+                output_bytes,
+            },
+            Input::Json => Phase::Run {
+                image_bytes,
+                as_arrays: encoding == ImageEncoding::Array,
+                output_bytes,
+            },
+        }
     }
 }
 
@@ -330,6 +379,52 @@ mod tests {
             output_bytes: output_bound(2048, 2048),
         };
         assert!(run.bytes() <= budget, "{} > {budget}", run.bytes());
+    }
+
+    #[test]
+    fn every_reference_image_of_a_form_run_is_counted() {
+        use crate::models::FLUX_2_DEV;
+        const PNG: &[u8] = include_bytes!("../../tests/fixtures/photo-256.png");
+        let one = vec![PNG; 1];
+        let four = vec![PNG; 4];
+        let run = |images: &[&[u8]]| {
+            let b64 =
+                |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+            let body = serde_json::json!({
+                "prompt": "p", "width": 1920, "height": 1920,
+                "images": images.iter().map(|i| b64(i)).collect::<Vec<_>>(),
+            });
+            let text = serde_json::to_vec(&body).unwrap();
+            let n = crate::validate_json(&FLUX_2_DEV, &text, crate::Policy::default(), &mut || 1)
+                .unwrap();
+            Phase::run_of(&n, ImageEncoding::Base64)
+        };
+        let out = output_bound(1920, 1920);
+        let len = PNG.len() as u64;
+        assert_eq!(
+            run(&one),
+            Phase::FormRun {
+                image_bytes: len,
+                output_bytes: out
+            }
+        );
+        assert_eq!(
+            run(&four),
+            Phase::FormRun {
+                image_bytes: 4 * len,
+                output_bytes: out
+            }
+        );
+        assert_eq!(run(&four).bytes() - run(&one).bytes(), 3 * 3 * len);
+        // Four reference images filling a maximum body between them, at the largest size: the
+        // run fits the default budget, beside nothing else.
+        let budget = default_budget(16 * MIB);
+        let max = default_max_body(budget);
+        let worst = Phase::FormRun {
+            image_bytes: max,
+            output_bytes: out,
+        };
+        assert!(worst.bytes() <= budget, "{} > {budget}", worst.bytes());
     }
 
     #[test]

@@ -31,6 +31,9 @@ const CASES = [
   { model: "@cf/black-forest-labs/flux-1-schnell", body: { steps: 2 }, type: "image/jpeg", size: [1024, 1024] },
   { model: "@cf/leonardo/phoenix-1.0", body: { width: 320, height: 256, seed: 1 }, type: "image/jpeg", size: [320, 256] },
   { model: "@cf/leonardo/lucid-origin", body: { width: 256, height: 320, seed: 1, steps: 10 }, type: "image/jpeg", size: [256, 320] },
+  { model: "@cf/black-forest-labs/flux-2-dev", body: { width: 256, height: 320, seed: 1, steps: 4 }, type: "image/jpeg", size: [256, 320] },
+  { model: "@cf/black-forest-labs/flux-2-klein-4b", body: { width: 320, height: 256, seed: 1, images: [fixture("photo-256.png").toString("base64")] }, type: "image/jpeg", size: [320, 256] },
+  { model: "@cf/black-forest-labs/flux-2-klein-9b", body: { width: 256, height: 256, seed: 1, input_image_0: photo }, type: "image/jpeg", size: [256, 256] },
 ];
 
 const decode = (type, bytes) => (type === "image/png" ? decodePng(bytes) : decodeJpeg(bytes));
@@ -64,6 +67,14 @@ test("the models route lists every model with its input schema", async () => {
   assert.deepEqual(Object.keys(flux.input_schema.properties), ["prompt", "steps"]);
   assert.equal(flux.input_schema.additionalProperties, false);
   assert.equal(flux.output, "application/json");
+  // FLUX.2: the form's fields, the reference images in each encoding, and the images list.
+  const klein = models.find((m) => m.id === "@cf/black-forest-labs/flux-2-klein-4b").input_schema;
+  for (const name of ["prompt", "images", "input_image_0", "input_image_0_b64", "input_image_3", "seed"]) {
+    assert.ok(name in klein.properties, name);
+  }
+  assert.equal(klein.properties.images.type, "array");
+  assert.equal(klein.properties.images.maxItems, 4);
+  assert.deepEqual([klein.properties.steps.minimum, klein.properties.steps.maximum], [4, 4]);
 });
 
 test("required images are refused before a run, per model", async () => {

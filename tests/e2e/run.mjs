@@ -41,6 +41,8 @@ const INSTANCES = [
       "JOB_DEADLINE_S:3",
       "JOB_RETENTION_S:4",
       "MAX_QUEUED_IMAGES:4",
+      // budgets.test.mjs: the operator's token, which reads any caller's usage.
+      "ADMIN_TOKENS:ops-secret",
       // budgets.test.mjs: small budgets for a few client addresses.
       `QUOTAS:${JSON.stringify({
         default: { images_per_day: 1000000, in_flight: 1000 },
@@ -49,6 +51,7 @@ const INSTANCES = [
         "ip:203.0.113.7": { images_per_day: 1 },
         "ip:203.0.113.8": { images_per_day: 3 },
         "ip:203.0.113.9": { images_per_day: 0 },
+        "ip:203.0.113.10": { images_per_day: 3 },
       })}`,
     ],
   },

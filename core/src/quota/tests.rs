@@ -195,3 +195,39 @@ fn a_spent_budget_is_refused_in_each_doors_words_as_not_worth_retrying() {
     assert!(!limited.retry_is_futile());
     assert_eq!(OpenAiError::from_api(&limited).kind, "rate_limit_error");
 }
+
+#[test]
+fn the_usage_route_answers_the_askers_own_or_with_an_admin_token_anyones() {
+    let config = |vars: &[(&str, &str)]| {
+        Config::from_vars(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    };
+    let guarded = config(&[("API_TOKENS", "user-token"), ("ADMIN_TOKENS", "ops-token")]);
+    let mut head = RequestHead::new("GET", "https://h.example/usage");
+    head.authorization = Some("Bearer user-token".into());
+    let own = usage_subject(&head, &guarded).unwrap();
+    assert!(own.caller.starts_with("token:"), "{own:?}");
+    assert_eq!(own.rate_key, own.caller);
+
+    // A caller's token does not read another's usage.
+    let mut asking = RequestHead::new("GET", "https://h.example/usage?caller=token%3Aabc");
+    asking.authorization = Some("Bearer user-token".into());
+    assert_eq!(usage_subject(&asking, &guarded), Err(AuthError::Invalid));
+    asking.authorization = Some("Bearer ops-token".into());
+    let theirs = usage_subject(&asking, &guarded).unwrap();
+    assert_eq!(theirs.caller, "token:abc");
+    assert!(theirs.rate_key.starts_with("admin:"), "{theirs:?}");
+
+    // No operator token configured: nobody reads another's usage, not even anonymously.
+    let open = config(&[("ALLOW_ANONYMOUS", "true")]);
+    let mut anonymous = RequestHead::new("GET", "https://h.example/usage?caller=ip:203.0.113.5");
+    anonymous.authorization = Some("Bearer ops-token".into());
+    assert_eq!(
+        usage_subject(&anonymous, &open),
+        Err(AuthError::NoAdminToken)
+    );
+}

@@ -139,6 +139,39 @@ pub struct Spent {
     pub in_flight: u64,
 }
 
+impl Spent {
+    /// What a caller's object reads once `cost` is reserved: counted in both windows, and its
+    /// images in flight, until it is settled.
+    #[must_use]
+    pub fn reserving(self, cost: Cost) -> Spent {
+        Spent {
+            day: self.day.plus(cost),
+            month: self.month.plus(cost),
+            in_flight: self.in_flight + cost.images,
+        }
+    }
+}
+
+/// What a reservation of `reserved` spends when `made` of its images were made: each image its
+/// equal share (the images of a job or of an OpenAI request all cost the same), rounded down;
+/// the rest is given back. Nothing made (a failed run, a cache hit) spends nothing.
+#[must_use]
+pub fn settled(reserved: Cost, made: u64) -> Cost {
+    let made = made.min(reserved.images);
+    if made == 0 {
+        return Cost::default();
+    }
+    let share = |total: u64| {
+        u64::try_from(u128::from(total) * u128::from(made) / u128::from(reserved.images))
+            .unwrap_or(u64::MAX)
+    };
+    Cost {
+        images: made,
+        tile_steps: share(reserved.tile_steps),
+        nano_usd: share(reserved.nano_usd),
+    }
+}
+
 /// Which limit a run would pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {

@@ -231,3 +231,50 @@ fn the_usage_route_answers_the_askers_own_or_with_an_admin_token_anyones() {
         Err(AuthError::NoAdminToken)
     );
 }
+
+/// Reserve, then settle: what is spent is the made images' share, the rest is refunded, and the
+/// reservation stops counting in flight. Checked against the limits as the object does.
+#[test]
+fn a_reservation_is_spent_by_the_images_made_and_the_rest_refunded() {
+    let quota = Quota {
+        images_per_day: Some(4),
+        in_flight: Some(4),
+        ..Quota::default()
+    };
+    let four = IMAGE.times(4);
+    let nothing = Spent::default();
+    check(&quota, &nothing, four, NOW).unwrap();
+    let reserved = nothing.reserving(four);
+    assert_eq!((reserved.day.images, reserved.in_flight), (4, 4));
+    // While it is reserved, nothing more fits.
+    assert!(check(&quota, &reserved, IMAGE, NOW).is_err());
+
+    // Two of the four made (two were cache hits): half is spent, half given back.
+    let spent = settled(four, 2);
+    assert_eq!(spent, IMAGE.times(2));
+    let after = nothing.reserving(spent);
+    let after = Spent {
+        in_flight: 0,
+        ..after
+    };
+    check(&quota, &after, IMAGE.times(2), NOW).unwrap();
+    assert!(check(&quota, &after, IMAGE.times(3), NOW).is_err());
+
+    // A failed run refunds everything; more made than reserved spends no more than reserved.
+    assert_eq!(settled(IMAGE, 0), Cost::default());
+    assert_eq!(settled(four, 9), four);
+    // Shares round down: three images of a 10-unit reservation spend 7 units, not 7.5.
+    let odd = Cost {
+        images: 4,
+        tile_steps: 10,
+        nano_usd: 10,
+    };
+    assert_eq!(settled(odd, 3).nano_usd, 7);
+    // A cost too large to multiply in u64 still divides exactly.
+    let huge = Cost {
+        images: 3,
+        tile_steps: u64::MAX,
+        nano_usd: u64::MAX / 2,
+    };
+    assert_eq!(settled(huge, 3), huge);
+}

@@ -123,6 +123,47 @@ test("OpenAI's n images are reserved together: a request the budget cannot cover
   assert.equal((await statsFor(prompt, BASE)).prompt_runs, 2);
 });
 
+test("one budget of 3 spent across the native, OpenAI and jobs doors: then each refuses in its own envelope", { skip }, async () => {
+  const ip = "203.0.113.11"; // a budget of 3 images
+  const prompt = uniquePrompt("budget doors");
+  const native = (seed) => post(ip, { prompt, seed, ...small });
+  const openai = (seed) =>
+    fetchAs(ip, "/v1/images/generations", {
+      method: "POST",
+      base: BASE,
+      body: { prompt, seed, size: "256x256", response_format: "b64_json" },
+    });
+  const job = (seed) =>
+    fetchAs(ip, "/v1/predictions", {
+      method: "POST",
+      base: BASE,
+      body: { version: MODEL, input: { prompt, seed, ...small } },
+      headers: { prefer: "wait=30" },
+    });
+  assert.equal((await native(1)).status, 200);
+  assert.equal((await openai(2)).status, 200);
+  const made = await job(3);
+  assert.equal(made.status, 201);
+  assert.equal((await made.json()).status, "succeeded");
+  let spent = await usage(ip);
+  for (let i = 0; i < 20 && spent.today.images !== 3; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    spent = await usage(ip);
+  }
+  assert.equal(spent.today.images, 3);
+
+  const v4 = await native(4);
+  assert.equal(v4.status, 429);
+  assert.equal((await v4.json()).errors[0].code, 3037);
+  const oa = await openai(5);
+  assert.equal(oa.status, 429);
+  assert.equal((await oa.json()).error.type, "insufficient_quota");
+  const rep = await job(6);
+  assert.equal(rep.status, 429);
+  assert.match((await rep.json()).detail, /budget/);
+  assert.equal((await statsFor(prompt, BASE)).prompt_runs, 3, "the stand-in ran exactly 3 times");
+});
+
 test("a job's images are reserved at create: a job the budget cannot cover is refused whole", { skip }, async () => {
   const ip = "203.0.113.8"; // a budget of 3 images
   const prompt = uniquePrompt("budget job");

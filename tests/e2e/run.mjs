@@ -52,6 +52,7 @@ const INSTANCES = [
         "ip:203.0.113.8": { images_per_day: 3 },
         "ip:203.0.113.9": { images_per_day: 0 },
         "ip:203.0.113.10": { images_per_day: 3 },
+        "ip:203.0.113.11": { images_per_day: 3 },
       })}`,
     ],
   },

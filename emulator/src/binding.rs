@@ -10,7 +10,7 @@ use js_sys::{Uint8Array, JSON};
 use sdxl_core::inputs::seed_from_unit;
 use sdxl_core::model::Output;
 use sdxl_core::models;
-use sdxl_core::{validate_json, ApiError, ModelSpec, Policy, Rule};
+use sdxl_core::{validate_json, ModelSpec, Policy};
 use wasm_bindgen::prelude::*;
 use worker::{event, Context, Delay, Env, Method, Request, Response, Result};
 
@@ -18,6 +18,7 @@ use crate::codec::{self, OutputFormat};
 use crate::ledger::{ArmRequest, Behaviour, Ledger};
 use crate::paint::{paint, PaintRequest};
 use crate::render::render;
+use crate::thrown::Thrown;
 
 thread_local! {
     static LEDGER: RefCell<Ledger> = RefCell::new(Ledger::default());
@@ -62,7 +63,7 @@ pub async fn run(
     let normalized = validate_json(spec, json.as_bytes(), Policy::default(), &mut || {
         seed_from_unit(js_sys::Math::random())
     })
-    .map_err(|e| ai_error(5006, &format!("Error: {}", first_reason(&e))))?;
+    .map_err(|e| thrown(&Thrown::invalid(&e)))?;
     let prompt = normalized.inputs.text("prompt").unwrap_or_default();
     let options = (!options.is_undefined() && !options.is_null())
         .then(|| JSON::stringify(&options).ok()?.as_string())
@@ -151,6 +152,7 @@ fn precomputed_image() -> Vec<u8> {
         seed: 0,
         image: None,
         mask: None,
+        references: &[],
     };
     codec::encode(&paint(&request), OutputFormat::Png)
 }
@@ -174,27 +176,15 @@ fn configured_format() -> OutputFormat {
     }
 }
 
-fn first_reason(error: &ApiError) -> String {
-    match error {
-        // The real API's wording for fields a closed schema does not have.
-        ApiError::Invalid(violations) => violations
-            .first()
-            .map(|v| match v.rule {
-                Rule::UnknownField => format!(
-                    "Additional or unevaluated properties '{}' at '/' not allowed",
-                    v.path
-                ),
-                _ => v.message.clone(),
-            })
-            .unwrap_or_default(),
-        other => other.to_string(),
-    }
-}
-
 /// An error shaped like the binding's: name `AiError`, message `"<code>: <reason>"`.
 fn ai_error(code: u32, reason: &str) -> JsValue {
-    let error = js_sys::Error::new(&format!("{code}: {reason}"));
-    error.set_name("AiError");
+    thrown(&Thrown::service(code, reason))
+}
+
+/// A JS `Error` with the name and message the real binding would throw.
+fn thrown(what: &Thrown) -> JsValue {
+    let error = js_sys::Error::new(&what.message);
+    error.set_name(what.name);
     error.into()
 }
 

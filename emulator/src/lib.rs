@@ -7,8 +7,10 @@
 
 pub mod codec;
 pub mod ledger;
+pub mod multipart;
 pub mod paint;
 pub mod render;
+pub mod thrown;
 
 #[cfg(target_arch = "wasm32")]
 mod binding;

@@ -2,8 +2,8 @@
 //! local mode. It validates with the same model tables as the gateway, draws a deterministic
 //! picture instead of running diffusion, and can be armed to fail in each documented way.
 //!
-//! The drawing, codecs, ledger and `render` are plain Rust, tested natively; `binding` is the
-//! Worker.
+//! The drawing, codecs, ledger, `render` and what a multipart run refuses (`multipart`) are plain
+//! Rust, tested natively; `binding`, `multipart_run` and `over_http` are the Worker.
 
 pub mod codec;
 pub mod ledger;
@@ -14,3 +14,7 @@ pub mod thrown;
 
 #[cfg(target_arch = "wasm32")]
 mod binding;
+#[cfg(target_arch = "wasm32")]
+mod multipart_run;
+#[cfg(target_arch = "wasm32")]
+mod over_http;

@@ -160,6 +160,7 @@ async fn from_form(
     streams: &multipart_run::Streams,
     options: &JsValue,
 ) -> std::result::Result<Normalized, Thrown> {
+    // Called with at least one stream key, so there is a first stream.
     let (body, content_type) = streams
         .first
         .as_ref()

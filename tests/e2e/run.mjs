@@ -58,8 +58,11 @@ const INSTANCES = [
   },
 ];
 
-/** The files run against the rehearsal (jobs, permalinks, OpenAI, Replicate's client, its own). */
-const REHEARSAL_FILES = ["rehearsal", "jobs", "jobs-replicate", "cache", "openai", "openai-ai-sdk"];
+/**
+ * The files run against the rehearsal (jobs, permalinks, OpenAI, Replicate's client, its own; the
+ * stand-in's FLUX.2, whose form streams over HTTP to the stand-in's process as the relay's do).
+ */
+const REHEARSAL_FILES = ["rehearsal", "jobs", "jobs-replicate", "cache", "openai", "openai-ai-sdk", "standin-flux2"];
 const PHASES = (process.env.E2E_PHASES ?? "local,rehearsal").split(",");
 
 const isFree = (port) =>

@@ -3,6 +3,8 @@
 //
 //   node bench/compare.mjs --before <rev>[,<rev>...] [--workloads array,b64] [--rounds N] [--seconds S]
 //                          [--also rustfloor,static]
+//   node bench/compare.mjs --before none --also gateway-budget --workloads text,cache
+//                          # budgets off (the bench's gateway) and on, same build, side by side
 //
 // Each commit named is checked out into a git worktree under bench/.cache/worktrees, built there
 // with scripts/build-worker.sh (one shared cargo target directory, so dependencies build once),
@@ -58,14 +60,18 @@ function buildOf(rev) {
 async function main() {
   process.env.CARGO_TARGET_DIR ??= path.join(root, "target/compare");
   Object.assign(env, { CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR });
-  const builds = (option("--before") ?? "HEAD~1").split(",").map(buildOf);
+  // `--before none`: only the current build (and `--also` configs of it, such as gateway-budget).
+  const before = option("--before") ?? "HEAD~1";
+  const builds = before === "none" ? [] : before.split(",").map(buildOf);
   builds.push({ name: "gateway", configPath: "gateway" });
   // Other Workers of the benchmark beside them (`--also rustfloor,static`), for their floor.
   for (const name of option("--also")?.split(",") ?? []) builds.push({ name, configPath: name });
+  // The budget's Durable Object lives in the jobs Worker's build (bench/config/quota.toml).
+  const hosts = builds.some((b) => b.name === "gateway-budget") ? ["quota"] : [];
   const fixtures = ensureFixtures({ log });
   const bodies = Object.fromEntries(Object.entries(fixtures.files).map(([k, f]) => [k, readFileSync(f)]));
   const workers = builds.map((b) => b.name);
-  const server = await startServer(["standin", ...builds.map((b) => b.configPath)], { env });
+  const server = await startServer(["standin", ...hosts, ...builds.map((b) => b.configPath)], { env });
   const pids = workerdPids(server.pid);
   settings.cpuMs = () => cpuMs(pids);
   const lines = [];

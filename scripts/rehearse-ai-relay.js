@@ -4,16 +4,15 @@
 // `run` gave: its image stream, its object, or an error with its name and message. Why not
 // bind the stand-in itself: a ReadableStream returned by RPC across `wrangler dev` processes is
 // cut short (about half of the 1024x1024 images arrived short, "Network connection lost"), and
-// each Worker must be the first of a process of its own (see rehearse.mjs).
+// each Worker must be the first of a process of its own (see rehearse.mjs). A multipart run's
+// stream (FLUX.2) is the request's body, as it came (standin-call.js).
 import { WorkerEntrypoint } from "cloudflare:workers";
+import { standinCallInit } from "./standin-call.js";
 
 export default class AiRelay extends WorkerEntrypoint {
   async run(model, inputs, options) {
-    const res = await fetch(new URL("/__standin/run", this.env.STANDIN_URL), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model, inputs, options }),
-    });
+    const url = new URL("/__standin/run", this.env.STANDIN_URL);
+    const res = await fetch(url, standinCallInit(model, inputs, options));
     switch (res.headers.get("x-standin-answer")) {
       case "stream":
         return res.body;

@@ -58,7 +58,10 @@ struct AiModel<'a> {
     attempts: Cell<u32>,
     /// Whose budget a run is charged to, when runs are metered (`crate::quota`).
     charge: Option<(&'a Env, &'a str)>,
-    /// What the run cost, once charged (for the log line and analytics).
+    /// The request reserved its runs beforehand (`Trace::prepaid`).
+    prepaid: bool,
+    /// What the run cost, once it ran (for the log line and analytics), whether charged here or
+    /// beforehand (`Trace::prepaid`: the request settles its reservation by these).
     charged_nano_usd: Cell<Option<u64>>,
 }
 
@@ -84,11 +87,12 @@ impl Model for AiModel<'_> {
             None => None,
         };
         let ran = self.run_charged(ai, normalized, key).await;
-        if let (Some((env, _)), Some((reservation, cost))) = (self.charge, reservation) {
+        if let (Some((env, _)), Some((reservation, _))) = (self.charge, reservation) {
             quota::settle(env, reservation, u64::from(ran.is_ok())).await;
-            if ran.is_ok() {
-                self.charged_nano_usd.set(Some(cost.nano_usd));
-            }
+        }
+        if ran.is_ok() && (self.charge.is_some() || self.prepaid) {
+            self.charged_nano_usd
+                .set(Some(sdxl_core::cost::cost_of(normalized).nano_usd));
         }
         ran
     }
@@ -141,8 +145,9 @@ pub async fn produce(
         ..
     } = *gateway;
     let ai = AiBinding::from_env(env, "AI").map_err(Failure::Misconfigured)?;
-    // A run with no caller (a job's image, made by the queue consumer) is not charged.
-    let caller = trace.caller.clone();
+    // A run with no caller (a job's image, made by the queue consumer) is not charged, nor one
+    // the request paid for beforehand.
+    let caller = trace.caller.clone().filter(|_| !trace.prepaid);
     let charge = match caller.as_deref() {
         Some(caller) => quota::metered(env, config)?.then_some((env, caller)),
         None => None,
@@ -154,6 +159,7 @@ pub async fn produce(
         hold: RefCell::new(Some(hold)),
         attempts: Cell::new(0),
         charge,
+        prepaid: trace.prepaid,
         charged_nano_usd: Cell::new(None),
     };
     let tiers = Tiers::new(env, config.memory_tier_bytes(), url_origin);
@@ -196,6 +202,7 @@ pub async fn look_up(
         hold: RefCell::new(None),
         attempts: Cell::new(0),
         charge: None,
+        prepaid: false,
         charged_nano_usd: Cell::new(None),
     };
     let outcome =

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use futures_util::future::LocalBoxFuture;
 
 use sdxl_core::cost::Cost;
-use sdxl_core::quota::{self, check, day_of, month_of, Limit, Quota, Spent};
+use sdxl_core::quota::{self, check, day_of, month_of, settled, Limit, Quota, Spent};
 use sdxl_core::ApiError;
 use worker::{Env, Request, Response, Result, State};
 
@@ -100,39 +100,42 @@ impl QuotaObject {
                     ],
                 )?;
                 let id = one_number(sql.exec("SELECT last_insert_rowid() AS n", None)?)?;
-                // What `spent` would read again now: the reservation counts in both windows and
-                // its images in flight.
-                let after = Spent {
-                    day: spent.day.plus(cost),
-                    month: spent.month.plus(cost),
-                    in_flight: spent.in_flight + cost.images,
-                };
-                Response::ok(format!("{id} {}", spent_text(&after)))
+                Response::ok(format!("{id} {}", spent_text(&spent.reserving(cost))))
             }
             "/settle" => {
                 let id = number("id") as f64;
-                let made = number("made") as f64;
-                if made > 0.0 {
-                    // The made images' share of what was reserved (a job's images all cost the
-                    // same); integer division in SQLite, as the reservation's own figures are.
-                    for window in [format!("d{}", day_of(now)), format!("m{}", month_of(now))] {
-                        sql.exec(
-                            "INSERT INTO spent (window, model, images, tile_steps, nano_usd) \
-                             SELECT ?, model, CAST(MIN(?, images) AS INTEGER), \
-                             CAST(tile_steps * MIN(?, images) / images AS INTEGER), \
-                             CAST(nano_usd * MIN(?, images) / images AS INTEGER) FROM reserved \
-                             WHERE id = ? AND images > 0 ON CONFLICT (window, model) DO UPDATE SET \
-                             images = images + excluded.images, \
-                             tile_steps = tile_steps + excluded.tile_steps, \
-                             nano_usd = nano_usd + excluded.nano_usd",
-                            vec![
-                                window.into(),
-                                made.into(),
-                                made.into(),
-                                made.into(),
-                                id.into(),
-                            ],
-                        )?;
+                let mut reserved = sql.exec(
+                    "SELECT model, images, tile_steps, nano_usd FROM reserved WHERE id = ?",
+                    vec![id.into()],
+                )?;
+                // Gone already (settled twice, or expired): nothing to spend.
+                if let Some(row) = Iterator::next(&mut reserved).transpose()? {
+                    let model = js_sys::Reflect::get(&row, &"model".into())?
+                        .as_string()
+                        .unwrap_or_default();
+                    let cost = Cost {
+                        images: whole(&row, "images"),
+                        tile_steps: whole(&row, "tile_steps"),
+                        nano_usd: whole(&row, "nano_usd"),
+                    };
+                    let spent = settled(cost, number("made"));
+                    if spent.images > 0 {
+                        for window in [format!("d{}", day_of(now)), format!("m{}", month_of(now))] {
+                            sql.exec(
+                                "INSERT INTO spent (window, model, images, tile_steps, nano_usd) \
+                                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (window, model) DO UPDATE SET \
+                                 images = images + excluded.images, \
+                                 tile_steps = tile_steps + excluded.tile_steps, \
+                                 nano_usd = nano_usd + excluded.nano_usd",
+                                vec![
+                                    window.into(),
+                                    model.clone().into(),
+                                    (spent.images as f64).into(),
+                                    (spent.tile_steps as f64).into(),
+                                    (spent.nano_usd as f64).into(),
+                                ],
+                            )?;
+                        }
                     }
                 }
                 sql.exec("DELETE FROM reserved WHERE id = ?", vec![id.into()])?;

@@ -76,10 +76,11 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
             Ok(json_document(body)?)
         }
         Plan::Usage => {
-            let caller = head
-                .caller(config)
+            // The caller's own, or with an operator's token any caller's (`?caller=`).
+            let subject = sdxl_core::quota::usage_subject(head, config)
                 .map_err(sdxl_core::ApiError::Unauthorized)?;
-            rate_limit(gateway, caller.clone()).await?;
+            rate_limit(gateway, subject.rate_key).await?;
+            let caller = subject.caller;
             gateway.trace.caller = Some(caller.clone());
             let usage = crate::quota::usage(gateway.env, &caller).await?;
             let mut response = Response::ok(usage)?;

@@ -14,6 +14,9 @@ pub struct Trace {
     /// Who asked for a generation (`token:<id>` or `ip:<address>`), once authorized: whose
     /// budget a run is charged to (`crate::quota`).
     pub caller: Option<String>,
+    /// The caller's budget was charged for this request's runs beforehand (an OpenAI request's
+    /// `n` images, reserved together): a run here is counted, not charged again.
+    pub prepaid: bool,
     /// Answered from the memory tier (`sdxl_core::replay::replayable` takes it).
     pub memory_hit: bool,
     started: f64,
@@ -46,6 +49,7 @@ impl Trace {
             },
             rate_key: None,
             caller: None,
+            prepaid: false,
             memory_hit: false,
             started: now(),
         }

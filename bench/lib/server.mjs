@@ -59,6 +59,10 @@ const workers = names.map((name) => {
       ...(workerOptions.modulesRules ?? []),
     ];
   }
+  if (config.name === "bench-quota") {
+    // The jobs Worker's build, hosting the budget's Durable Object (gateway-budget.toml).
+    workerOptions.modulesRules = [{ type: "ESModule", include: ["**/*.js"] }, ...(workerOptions.modulesRules ?? [])];
+  }
   return {
     ...workerOptions,
     name: config.name,

@@ -14,9 +14,11 @@ export const LABEL = {
   "plainjs-store": "plain JS, storing",
   static: "static",
   rustfloor: "static, Rust",
+  "gateway-budget": "ours, budgets on",
 };
 /** Builds of our Worker (bench/compare.mjs adds other commits' builds as `gateway@<rev>`). */
-export const isOurs = (worker) => worker === "gateway" || worker.startsWith("gateway@");
+export const isOurs = (worker) =>
+  worker === "gateway" || worker.startsWith("gateway@") || worker === "gateway-budget";
 /** The Workers that keep results in cache tiers and say so in `x-cache`. */
 const stores = (worker) => isOurs(worker) || worker === "plainjs-store";
 const label = (worker) => LABEL[worker] ?? worker;

@@ -23,6 +23,11 @@ pub enum AuthError {
     Invalid,
     #[error("no API token is configured; the operator must set API_TOKENS (or ALLOW_ANONYMOUS)")]
     NoneConfigured,
+    #[error(
+        "reading another caller's usage takes an operator's token, and none is configured \
+         (ADMIN_TOKENS)"
+    )]
+    NoAdminToken,
 }
 
 impl Tokens {

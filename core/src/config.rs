@@ -93,6 +93,9 @@ pub struct Config {
     pub allow_missing_rate_limiter: bool,
     /// `API_TOKENS` (a secret): accepted bearer tokens.
     pub tokens: Tokens,
+    /// `ADMIN_TOKENS` (a secret): the operator's bearer tokens, which read any caller's usage
+    /// (`GET /usage?caller=<caller>`); none by default, and then nobody can.
+    pub admin_tokens: Tokens,
     /// `CORS_ALLOWED_ORIGINS`: `*` or a comma-separated list; none by default.
     pub cors: CorsPolicy,
     /// `AI_RETRIES`, `AI_RETRY_BASE_MS`.
@@ -199,6 +202,7 @@ impl Config {
             allow_insecure_webhooks: flag("ALLOW_INSECURE_WEBHOOKS"),
             allow_missing_rate_limiter: flag("ALLOW_MISSING_RATE_LIMITER"),
             tokens: Tokens::parse(&lookup("API_TOKENS").unwrap_or_default()),
+            admin_tokens: Tokens::parse(&lookup("ADMIN_TOKENS").unwrap_or_default()),
             cors: CorsPolicy::parse(&lookup("CORS_ALLOWED_ORIGINS").unwrap_or_default()),
             retry: RetryPolicy {
                 max_retries: number(&lookup, "AI_RETRIES", defaults.max_retries)?,

@@ -183,14 +183,14 @@ mod tests {
     fn phoenix_is_priced_by_its_tiles_mostly() {
         // 1024x1024 by default, 25 steps.
         let c = cost("@cf/leonardo/phoenix-1.0", r#"{"prompt":"a"}"#);
-        assert_eq!(c.nano_usd, 4 * 5_830_000 + 25 * 110_000);
+        assert_eq!(c.nano_usd, 4 * 5_800_000 + 25 * 110_000);
         // 1025 wide is three tiles across.
         let wide = cost(
             "@cf/leonardo/phoenix-1.0",
             r#"{"prompt":"a","width":1032,"height":512,"num_steps":10}"#,
         );
         assert_eq!(wide.tile_steps, 3 * 10);
-        assert_eq!(wide.nano_usd, 3 * 5_830_000 + 10 * 110_000);
+        assert_eq!(wide.nano_usd, 3 * 5_800_000 + 10 * 110_000);
     }
 
     #[test]

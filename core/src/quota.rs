@@ -12,7 +12,10 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::access::AuthError;
+use crate::config::Config;
 use crate::cost::Cost;
+use crate::request_head::RequestHead;
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -134,6 +137,39 @@ pub struct Spent {
     pub month: Cost,
     /// Runs reserved and not yet settled.
     pub in_flight: u64,
+}
+
+impl Spent {
+    /// What a caller's object reads once `cost` is reserved: counted in both windows, and its
+    /// images in flight, until it is settled.
+    #[must_use]
+    pub fn reserving(self, cost: Cost) -> Spent {
+        Spent {
+            day: self.day.plus(cost),
+            month: self.month.plus(cost),
+            in_flight: self.in_flight + cost.images,
+        }
+    }
+}
+
+/// What a reservation of `reserved` spends when `made` of its images were made: each image its
+/// equal share (the images of a job or of an OpenAI request all cost the same), rounded down;
+/// the rest is given back. Nothing made (a failed run, a cache hit) spends nothing.
+#[must_use]
+pub fn settled(reserved: Cost, made: u64) -> Cost {
+    let made = made.min(reserved.images);
+    if made == 0 {
+        return Cost::default();
+    }
+    let share = |total: u64| {
+        u64::try_from(u128::from(total) * u128::from(made) / u128::from(reserved.images))
+            .unwrap_or(u64::MAX)
+    };
+    Cost {
+        images: made,
+        tile_steps: share(reserved.tile_steps),
+        nano_usd: share(reserved.nano_usd),
+    }
 }
 
 /// Which limit a run would pass.
@@ -301,6 +337,48 @@ pub fn headers(quota: &Quota, spent: &Spent, now_ms: u64) -> Option<(String, Str
         );
     }
     (!policy.is_empty()).then_some((policy, state))
+}
+
+/// Whose usage `GET /usage` answers, and under which key its asker is rate limited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSubject {
+    pub caller: String,
+    pub rate_key: String,
+}
+
+/// The asker's own usage; or, with `?caller=<caller>` (`token:<id>` as the log line and the
+/// analytics name it, or `ip:<address>`) and a bearer token of `ADMIN_TOKENS`, that caller's:
+/// how the operator reads any token's spending without a code change. Budgets themselves are set
+/// in configuration (`QUOTAS`).
+///
+/// # Errors
+/// The asker's credentials do not allow it.
+pub fn usage_subject(head: &RequestHead, config: &Config) -> Result<UsageSubject, AuthError> {
+    let asked = head.query.as_deref().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let value = pair.strip_prefix("caller=")?.replace('+', " ");
+            Some(
+                percent_encoding::percent_decode_str(&value)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        })
+    });
+    let Some(caller) = asked else {
+        let caller = head.caller(config)?;
+        return Ok(UsageSubject {
+            rate_key: caller.clone(),
+            caller,
+        });
+    };
+    if config.admin_tokens.is_empty() {
+        return Err(AuthError::NoAdminToken);
+    }
+    let admin = config.admin_tokens.check(head.authorization.as_deref())?;
+    Ok(UsageSubject {
+        caller,
+        rate_key: format!("admin:{admin}"),
+    })
 }
 
 /// A caller's usage as the usage route answers it: its quota, and what it spent today and this

@@ -8,16 +8,19 @@ use base64::Engine as _;
 use futures_util::stream;
 use js_sys::{Uint8Array, JSON};
 use sdxl_core::inputs::seed_from_unit;
-use sdxl_core::model::Output;
+use sdxl_core::model::{Input, Output};
 use sdxl_core::models;
-use sdxl_core::{validate_json, ApiError, ModelSpec, Policy, Rule};
+use sdxl_core::{validate_json, ModelSpec, Normalized, Policy};
 use wasm_bindgen::prelude::*;
 use worker::{event, Context, Delay, Env, Method, Request, Response, Result};
 
 use crate::codec::{self, OutputFormat};
 use crate::ledger::{ArmRequest, Behaviour, Ledger};
+use crate::multipart::{self, check_stream_call, Form, Refusal, StreamCall};
+use crate::multipart_run;
 use crate::paint::{paint, PaintRequest};
 use crate::render::render;
+use crate::thrown::Thrown;
 
 thread_local! {
     static LEDGER: RefCell<Ledger> = RefCell::new(Ledger::default());
@@ -37,12 +40,16 @@ const PRECOMPUTED_SIDE: u32 = 256;
 
 /// `env.AI.run(model, inputs, options)`: what the model's table says it answers — a
 /// `ReadableStream` of image bytes (Stable Diffusion: PNG; Phoenix: JPEG) or an object
-/// `{image: "<base64 JPEG>"}` (FLUX, Lucid Origin) — or a thrown `AiError` whose message is
-/// `"<code>: <reason>"`, as the real binding throws. `options` is only recorded, for tests.
+/// `{image: "<base64 JPEG>"}` (FLUX, Lucid Origin, FLUX.2) — or a thrown `AiError` whose message
+/// is `"<code>: <reason>"`, as the real binding throws (and `AiInternalError` for what the
+/// binding refuses itself). A JSON model takes its fields as `inputs`; a multipart model (FLUX.2)
+/// takes `{multipart: {body, contentType}}`, the form as a stream (`multipart`). `options` is
+/// only recorded, for tests, and checked for AI Gateway, which takes no stream.
 ///
 /// With `STANDIN_PRECOMPUTED = "true"` (benchmarks) every run of a known model answers the same
-/// precomputed PNG at once: the inputs are neither validated nor read, and no fault is applied,
-/// so the stand-in costs next to nothing and the callers' own work is what gets measured.
+/// precomputed PNG at once: the inputs are neither validated nor read (a multipart body is read
+/// to its end and let go), and no fault is applied, so the stand-in costs next to nothing and the
+/// callers' own work is what gets measured.
 #[wasm_bindgen]
 pub async fn run(
     model: String,
@@ -51,18 +58,21 @@ pub async fn run(
 ) -> std::result::Result<JsValue, JsValue> {
     let spec = models::by_id(&model)
         .ok_or_else(|| ai_error(5007, &format!("No such model {model} or task")))?;
+    let streams = multipart_run::find(&inputs);
     if var("STANDIN_PRECOMPUTED").as_deref().map(str::trim) == Some("true") {
+        if let Some((body, _)) = &streams.first {
+            multipart_run::drain(body).await;
+        }
         let image = PRECOMPUTED.with(|p| p.get_or_init(precomputed_image).clone());
         return answer(spec, image);
     }
-    let json = JSON::stringify(&inputs)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| ai_error(5006, "Error: inputs must be an object"))?;
-    let normalized = validate_json(spec, json.as_bytes(), Policy::default(), &mut || {
-        seed_from_unit(js_sys::Math::random())
-    })
-    .map_err(|e| ai_error(5006, &format!("Error: {}", first_reason(&e))))?;
+    let normalized = if streams.keys.is_empty() {
+        from_json(spec, &inputs)?
+    } else {
+        from_form(spec, &streams, &options)
+            .await
+            .map_err(|e| thrown(&e))?
+    };
     let prompt = normalized.inputs.text("prompt").unwrap_or_default();
     let options = (!options.is_undefined() && !options.is_null())
         .then(|| JSON::stringify(&options).ok()?.as_string())
@@ -125,6 +135,62 @@ pub async fn run(
     }
 }
 
+/// The inputs of a run without a stream: a JSON model's fields, validated by its table. A
+/// multipart model's schema takes only `{multipart: {body, contentType}}` with a stream.
+fn from_json(
+    spec: &'static ModelSpec,
+    inputs: &JsValue,
+) -> std::result::Result<Normalized, JsValue> {
+    let json = JSON::stringify(inputs)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| ai_error(5006, "Error: inputs must be an object"))?;
+    if spec.input == Input::Multipart {
+        let value = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
+        return Err(thrown(&multipart::refuse_json_inputs(&value).thrown()));
+    }
+    validate_json(spec, json.as_bytes(), Policy::default(), &mut draw_seed)
+        .map_err(|e| thrown(&Thrown::invalid(&e)))
+}
+
+/// The inputs of a run with a stream: refused as the binding and the service refuse the call,
+/// else the form split by the runtime, kept in the ledger, and validated by the model's table.
+async fn from_form(
+    spec: &'static ModelSpec,
+    streams: &multipart_run::Streams,
+    options: &JsValue,
+) -> std::result::Result<Normalized, Thrown> {
+    // Called with at least one stream key, so there is a first stream.
+    let (body, content_type) = streams
+        .first
+        .as_ref()
+        .ok_or_else(|| Refusal::NoContentType.thrown())?;
+    let content_type = multipart_run::content_type(content_type);
+    let call = StreamCall {
+        spec,
+        stream_keys: &streams.keys,
+        other_keys: &streams.others,
+        through_ai_gateway: multipart_run::through_ai_gateway(options),
+        content_type: content_type.as_deref(),
+    };
+    let content_type = check_stream_call(&call).map_err(|r| r.thrown())?;
+    let parts = multipart_run::form_parts(body, content_type)
+        .await
+        .map_err(|r| r.thrown())?;
+    let Form {
+        prompt,
+        raw,
+        received,
+    } = multipart::read_form(spec, content_type, parts);
+    LEDGER.with(|l| l.borrow_mut().note_multipart(&prompt, received));
+    multipart::validate(spec, raw, &mut draw_seed)
+}
+
+/// A seed for a run that did not send one, as the real model would draw it.
+fn draw_seed() -> i64 {
+    seed_from_unit(js_sys::Math::random())
+}
+
 /// The bytes in the shape the model answers in: a stream, or `{image: "<base64>"}`.
 fn answer(spec: &ModelSpec, image: Vec<u8>) -> std::result::Result<JsValue, JsValue> {
     match spec.output {
@@ -151,6 +217,7 @@ fn precomputed_image() -> Vec<u8> {
         seed: 0,
         image: None,
         mask: None,
+        references: &[],
     };
     codec::encode(&paint(&request), OutputFormat::Png)
 }
@@ -174,27 +241,15 @@ fn configured_format() -> OutputFormat {
     }
 }
 
-fn first_reason(error: &ApiError) -> String {
-    match error {
-        // The real API's wording for fields a closed schema does not have.
-        ApiError::Invalid(violations) => violations
-            .first()
-            .map(|v| match v.rule {
-                Rule::UnknownField => format!(
-                    "Additional or unevaluated properties '{}' at '/' not allowed",
-                    v.path
-                ),
-                _ => v.message.clone(),
-            })
-            .unwrap_or_default(),
-        other => other.to_string(),
-    }
-}
-
 /// An error shaped like the binding's: name `AiError`, message `"<code>: <reason>"`.
 fn ai_error(code: u32, reason: &str) -> JsValue {
-    let error = js_sys::Error::new(&format!("{code}: {reason}"));
-    error.set_name("AiError");
+    thrown(&Thrown::service(code, reason))
+}
+
+/// A JS `Error` with the name and message the real binding would throw.
+fn thrown(what: &Thrown) -> JsValue {
+    let error = js_sys::Error::new(&what.message);
+    error.set_name(what.name);
     error.into()
 }
 
@@ -213,46 +268,6 @@ fn cut_short_stream(image: &[u8]) -> web_sys::ReadableStream {
         Err(ai_error(3043, "the stream was cut short")),
     ];
     wasm_streams::ReadableStream::from_stream(stream::iter(chunks)).into_raw()
-}
-
-/// `POST /__standin/run` with `{"model", "inputs", "options"}`: `run` over HTTP, for the production
-/// rehearsal's AI relay (scripts/rehearse-ai-relay.js), since a stream returned by RPC across
-/// `wrangler dev` processes is cut short. The answer says what `run` gave in `x-standin-answer`:
-/// `stream` (the image stream is the body), `json` (the object, as JSON) or `error` (status 500,
-/// `{"name", "message"}` of what it threw).
-async fn run_over_http(body: &str) -> Result<Response> {
-    let call = JSON::parse(body).map_err(|_| worker::Error::RustError("not JSON".into()))?;
-    let field =
-        |name: &str| js_sys::Reflect::get(&call, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    let model = field("model").as_string().unwrap_or_default();
-    let (kind, mut response) = match run(model, field("inputs"), field("options")).await {
-        Ok(answer) if answer.is_instance_of::<web_sys::ReadableStream>() => (
-            "stream",
-            Response::from(web_sys::Response::new_with_opt_readable_stream(Some(
-                answer.unchecked_ref(),
-            ))?),
-        ),
-        Ok(answer) => ("json", Response::ok(json_text(&answer))?),
-        Err(thrown) => {
-            let text = |name: &str| {
-                js_sys::Reflect::get(&thrown, &name.into())
-                    .ok()
-                    .and_then(|v| v.as_string())
-                    .unwrap_or_default()
-            };
-            let error = serde_json::json!({"name": text("name"), "message": text("message")});
-            ("error", Response::from_json(&error)?.with_status(500))
-        }
-    };
-    response.headers_mut().set("x-standin-answer", kind)?;
-    Ok(response)
-}
-
-fn json_text(value: &JsValue) -> String {
-    JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_default()
 }
 
 /// Admin API for tests, reached through the gateway's `/__standin/*` in local runs.
@@ -280,7 +295,7 @@ async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
             LEDGER.with(|l| l.borrow_mut().disarm_all());
             Response::from_json(&serde_json::json!({"armed": false}))
         }
-        (Method::Post, "/__standin/run") => run_over_http(&req.text().await?).await,
+        (Method::Post, "/__standin/run") => crate::over_http::run(&mut req).await,
         _ => Response::error(format!("the stand-in has no route {path}"), 404),
     }
 }

@@ -163,6 +163,7 @@ mod tests {
             seed: 11,
             image: None,
             mask: None,
+            references: &[],
         })
     }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::OutputFormat;
+use crate::multipart::Received;
 
 /// What a run does instead of (or besides) answering normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -85,6 +86,9 @@ pub struct Stats {
     /// The options argument (`{gateway: ...}`) of the prompt's last run, if it had one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_options: Option<serde_json::Value>,
+    /// What the prompt's last multipart run (FLUX.2) received, whether or not it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_multipart: Option<Received>,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +96,7 @@ pub struct Ledger {
     runs: u64,
     runs_by_prompt: HashMap<String, u64>,
     options_by_prompt: HashMap<String, serde_json::Value>,
+    multipart_by_prompt: HashMap<String, Received>,
     armed: Vec<ArmRequest>,
 }
 
@@ -110,6 +115,12 @@ impl Ledger {
             Some(options) => self.options_by_prompt.insert(prompt.to_owned(), options),
             None => self.options_by_prompt.remove(prompt),
         };
+    }
+
+    /// Keeps what a multipart run for `prompt` received, as soon as its form is read, so tests
+    /// can see what was sent even when the run is refused.
+    pub fn note_multipart(&mut self, prompt: &str, received: Received) {
+        self.multipart_by_prompt.insert(prompt.to_owned(), received);
     }
 
     /// Counts a run for `prompt` and consumes the behaviours armed for it.
@@ -150,6 +161,7 @@ impl Ledger {
                 .copied()
                 .unwrap_or(0),
             last_options: prompt.and_then(|p| self.options_by_prompt.get(p).cloned()),
+            last_multipart: prompt.and_then(|p| self.multipart_by_prompt.get(p).cloned()),
         }
     }
 }
@@ -178,7 +190,8 @@ mod tests {
             Stats {
                 runs: 3,
                 prompt_runs: 2,
-                last_options: None
+                last_options: None,
+                last_multipart: None
             }
         );
         assert_eq!(
@@ -186,10 +199,34 @@ mod tests {
             Stats {
                 runs: 3,
                 prompt_runs: 0,
-                last_options: None
+                last_options: None,
+                last_multipart: None
             }
         );
         assert_eq!(l.stats(None).prompt_runs, 0);
+    }
+
+    #[test]
+    fn a_multipart_record_is_kept_per_prompt_and_replaced_by_the_next() {
+        let mut l = Ledger::default();
+        let received = |fields: &[&str]| Received {
+            content_type: "multipart/form-data; boundary=b".into(),
+            boundary: true,
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            files: Vec::new(),
+        };
+        l.note_multipart("a fox", received(&["prompt"]));
+        l.note_multipart("a fox", received(&["prompt", "seed"]));
+        l.note_multipart("a cat", received(&["prompt", "steps"]));
+        let kept = l.stats(Some("a fox")).last_multipart.unwrap();
+        assert_eq!(kept.fields, ["prompt", "seed"]);
+        assert_eq!(l.stats(Some("a dog")).last_multipart, None);
+        let json = serde_json::to_value(l.stats(Some("a cat"))).unwrap();
+        assert_eq!(json["last_multipart"]["fields"][1], "steps");
+        assert!(serde_json::to_value(l.stats(None))
+            .unwrap()
+            .get("last_multipart")
+            .is_none());
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct PaintRequest<'a> {
     pub image: Option<&'a Rgb8Image>,
     /// Decoded inpainting mask, the same size as `image`; white (luma >= 128) marks what may change.
     pub mask: Option<&'a Rgb8Image>,
+    /// SHA-256 of each reference image's bytes (FLUX.2's `input_image_0..3`), in the order the
+    /// model reads them: they shape the picture, so a test can tell which images arrived, and in
+    /// which order.
+    pub references: &'a [[u8; 32]],
 }
 
 /// Paints the picture for `req`.
@@ -116,6 +120,8 @@ fn blend_table(strength: f64) -> Vec<u8> {
 
 /// 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over every input that
 /// shapes the picture, except `strength`, which only mixes the picture with the input image.
+/// Reference digests are written only when there are some, so every picture drawn without them
+/// stays what it was.
 ///
 /// FNV-1a is fixed by its spec, so the hash is the same on every platform, build and Rust
 /// version (std's `DefaultHasher` promises none of that). Strings are length-prefixed and the
@@ -133,6 +139,12 @@ fn request_hash(req: &PaintRequest) -> u64 {
     h.write(&req.num_steps.to_le_bytes());
     h.write(&req.guidance.to_bits().to_le_bytes());
     h.write(&req.seed.to_le_bytes());
+    if !req.references.is_empty() {
+        h.write(&(req.references.len() as u64).to_le_bytes());
+        for digest in req.references {
+            h.write(digest);
+        }
+    }
     h.0
 }
 
@@ -368,6 +380,7 @@ mod tests {
             seed,
             image: None,
             mask: None,
+            references: &[],
         }
     }
 
@@ -482,6 +495,29 @@ mod tests {
             ..request("x", 1)
         };
         assert_eq!(base, paint(&no_strength));
+    }
+
+    #[test]
+    fn reference_images_and_their_order_change_the_picture() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let base = paint(&request("x", 1));
+        let with = |references: &[[u8; 32]]| {
+            paint(&PaintRequest {
+                references,
+                ..request("x", 1)
+            })
+        };
+        let one = with(&[a]);
+        let ab = with(&[a, b]);
+        let ba = with(&[b, a]);
+        for (name, x, y) in [
+            ("none / one", &base, &one),
+            ("one / two", &one, &ab),
+            ("a,b / b,a", &ab, &ba),
+        ] {
+            assert!(differing_share(x, y) > 0.2, "{name}");
+        }
+        assert_eq!(ab, with(&[a, b]), "the same references, the same picture");
     }
 
     #[test]

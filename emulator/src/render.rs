@@ -1,8 +1,9 @@
 //! What the stand-in draws for a validated request: the picture its inputs describe, encoded.
 //! Pure, so the sizes it refuses and the inputs it reads are tested natively.
 
-use sdxl_core::models::FLUX_1_SCHNELL;
+use sdxl_core::models::{FLUX_1_SCHNELL, REFERENCE_IMAGES};
 use sdxl_core::{ModelSpec, Normalized};
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::codec::{self, OutputFormat};
@@ -55,6 +56,16 @@ pub fn render(
     };
     let image = decode("image")?;
     let mask = decode("mask")?;
+    // FLUX.2's reference images: each must decode, as the model would need it to; their bytes'
+    // digests, in the model's order, shape the picture.
+    let mut references = Vec::new();
+    for field in REFERENCE_IMAGES {
+        let Some(sent) = n.inputs.image(field) else {
+            continue;
+        };
+        decode(field)?;
+        references.push(Sha256::digest(sent.bytes.as_slice()).into());
+    }
     let side = |field: &str| {
         if spec.id == FLUX_1_SCHNELL.id {
             return Ok(FLUX_SIDE); // FLUX.1 schnell takes no size and draws 1024x1024
@@ -84,6 +95,7 @@ pub fn render(
         seed: n.seed().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
         image: image.as_ref(),
         mask: mask.as_ref(),
+        references: &references,
     };
     Ok(codec::encode(&paint(&request), format))
 }

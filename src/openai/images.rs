@@ -90,7 +90,18 @@ pub async fn answer(
     let base = validate(gateway, request.model, request.take_raw(), false)?;
     let trace = &mut *gateway.trace;
     let request_id = trace.id().to_owned();
-    // Each image's run is charged to the caller's budget, as a request of its own would be.
+    // The `n` images are reserved together, before any runs: a budget that cannot cover them
+    // all refuses the request whole rather than make some. Settled below by the images that ran
+    // (a cache hit or a joined run costs nothing).
+    let reservation = match trace.caller.as_deref() {
+        Some(caller) if crate::quota::metered(env, config)? => {
+            let cost = sdxl_core::cost::cost_of(&base).times(request.images() as u64);
+            let until = crate::trace::now_ms() + crate::quota::RUN_RESERVATION_MS;
+            Some(crate::quota::reserve(env, caller, base.model.id, cost, until).await?)
+        }
+        _ => None,
+    };
+    let prepaid = reservation.is_some();
     let caller = trace.caller.clone();
     let caller_ref = &caller;
     let failed = Cell::new(false);
@@ -102,6 +113,7 @@ pub async fn answer(
             let mut sub = Trace::start(view_ref, None);
             sub.log.request_id = request_id.to_owned();
             sub.caller.clone_from(caller_ref);
+            sub.prepaid = prepaid;
             // All or nothing: once one image failed, those not started yet are not made (the
             // ones under way finish, and are stored, so a retry finds them).
             if failed_ref.get() {
@@ -125,7 +137,9 @@ pub async fn answer(
 
     let mut made = Vec::with_capacity(results.len());
     let mut first_failure = None;
+    let mut ran = 0;
     for (result, sub) in results {
+        ran += u64::from(sub.log.charged_nano_usd.is_some());
         merge_log(trace, &sub);
         match result {
             Some(Ok(image)) => made.push(image),
@@ -134,6 +148,9 @@ pub async fn answer(
             }
             None => {}
         }
+    }
+    if let Some(reservation) = reservation {
+        crate::quota::settle(env, reservation, ran).await;
     }
     if let Some(failure) = first_failure {
         return Err(failure);

@@ -40,6 +40,17 @@ test("32 concurrent requests against a budget of 5 images make exactly 5 runs", 
   // Another caller is unaffected.
   const other = await post("203.0.113.50", { prompt, seed: 99, ...small });
   assert.equal(other.status, 200, await other.text());
+  // The operator reads any caller's usage with its own token; a caller's credentials do not.
+  const asOperator = (authorization) =>
+    fetchAs("203.0.113.50", `/usage?caller=${encodeURIComponent(`ip:${ip}`)}`, {
+      base: BASE,
+      headers: { authorization },
+    });
+  const read = await asOperator("Bearer ops-secret");
+  assert.equal(read.status, 200);
+  assert.equal((await read.json()).today.images, 5, "the operator sees the caller's spending");
+  const refusedRead = await asOperator("Bearer not-the-operator");
+  assert.equal(refusedRead.status, 401);
 });
 
 test("a cache hit and a failed run are not charged; the usage equals the runs; RateLimit headers", { skip }, async () => {
@@ -88,6 +99,69 @@ test("the openai SDK raises insufficient_quota at once, without retrying", { ski
     (e) => e.status === 429 && e.code === "insufficient_quota" && e.type === "insufficient_quota",
   );
   assert.equal(calls, 1, "no retry");
+});
+
+test("OpenAI's n images are reserved together: a request the budget cannot cover makes none", { skip }, async () => {
+  const ip = "203.0.113.10"; // a budget of 3 images
+  const prompt = uniquePrompt("budget openai n");
+  const generate = (n) =>
+    fetchAs(ip, "/v1/images/generations", {
+      method: "POST",
+      base: BASE,
+      body: { prompt, n, size: "256x256", response_format: "b64_json" },
+    });
+  const refused = await generate(4);
+  assert.equal(refused.status, 429);
+  assert.equal((await refused.json()).error.type, "insufficient_quota");
+  assert.equal((await statsFor(prompt, BASE)).prompt_runs, 0, "not one of the four ran");
+  const made = await generate(2);
+  assert.equal(made.status, 200, await made.clone().text());
+  assert.equal((await made.json()).data.length, 2);
+  assert.equal((await usage(ip)).today.images, 2, "settled by the images made");
+  // One image is left: two together are refused, and nothing runs.
+  assert.equal((await generate(2)).status, 429);
+  assert.equal((await statsFor(prompt, BASE)).prompt_runs, 2);
+});
+
+test("one budget of 3 spent across the native, OpenAI and jobs doors: then each refuses in its own envelope", { skip }, async () => {
+  const ip = "203.0.113.11"; // a budget of 3 images
+  const prompt = uniquePrompt("budget doors");
+  const native = (seed) => post(ip, { prompt, seed, ...small });
+  const openai = (seed) =>
+    fetchAs(ip, "/v1/images/generations", {
+      method: "POST",
+      base: BASE,
+      body: { prompt, seed, size: "256x256", response_format: "b64_json" },
+    });
+  const job = (seed) =>
+    fetchAs(ip, "/v1/predictions", {
+      method: "POST",
+      base: BASE,
+      body: { version: MODEL, input: { prompt, seed, ...small } },
+      headers: { prefer: "wait=30" },
+    });
+  assert.equal((await native(1)).status, 200);
+  assert.equal((await openai(2)).status, 200);
+  const made = await job(3);
+  assert.equal(made.status, 201);
+  assert.equal((await made.json()).status, "succeeded");
+  let spent = await usage(ip);
+  for (let i = 0; i < 20 && spent.today.images !== 3; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    spent = await usage(ip);
+  }
+  assert.equal(spent.today.images, 3);
+
+  const v4 = await native(4);
+  assert.equal(v4.status, 429);
+  assert.equal((await v4.json()).errors[0].code, 3037);
+  const oa = await openai(5);
+  assert.equal(oa.status, 429);
+  assert.equal((await oa.json()).error.type, "insufficient_quota");
+  const rep = await job(6);
+  assert.equal(rep.status, 429);
+  assert.match((await rep.json()).detail, /budget/);
+  assert.equal((await statsFor(prompt, BASE)).prompt_runs, 3, "the stand-in ran exactly 3 times");
 });
 
 test("a job's images are reserved at create: a job the budget cannot cover is refused whole", { skip }, async () => {

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
+import { standinCallInit } from "../../scripts/standin-call.js";
 
 export const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8787";
 /** The same gateway with `ALLOW_ANONYMOUS=false` and tokens `tok-alpha`, `tok-beta`. */
@@ -118,6 +119,20 @@ export function noisePngBase64(width = 320, height = 256) {
   const png = new PNG({ width, height });
   for (let i = 0; i < png.data.length; i++) png.data[i] = (Math.random() * 256) | 0;
   return PNG.sync.write(png).toString("base64");
+}
+
+/**
+ * `AI.run(model, inputs, options)` on the stand-in itself, as the rehearsal's AI relay calls it
+ * (`POST /__standin/run`; a multipart run's stream is the request's body): `{kind: "json",
+ * value}`, `{kind: "stream", bytes}` or `{kind: "error", name, message}` of what it threw.
+ */
+export async function runOnStandin(model, inputs, options) {
+  const res = await fetch(`${STANDIN}/__standin/run`, standinCallInit(model, inputs, options));
+  const kind = res.headers.get("x-standin-answer");
+  if (kind === "json") return { kind, value: await res.json() };
+  if (kind === "stream") return { kind, bytes: Buffer.from(await res.arrayBuffer()) };
+  if (kind === "error") return { kind, ...(await res.json()) };
+  throw new Error(`the stand-in answered ${res.status}: ${await res.text()}`);
 }
 
 export async function runsFor(prompt) {

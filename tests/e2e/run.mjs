@@ -41,6 +41,8 @@ const INSTANCES = [
       "JOB_DEADLINE_S:3",
       "JOB_RETENTION_S:4",
       "MAX_QUEUED_IMAGES:4",
+      // budgets.test.mjs: the operator's token, which reads any caller's usage.
+      "ADMIN_TOKENS:ops-secret",
       // budgets.test.mjs: small budgets for a few client addresses.
       `QUOTAS:${JSON.stringify({
         default: { images_per_day: 1000000, in_flight: 1000 },
@@ -49,13 +51,18 @@ const INSTANCES = [
         "ip:203.0.113.7": { images_per_day: 1 },
         "ip:203.0.113.8": { images_per_day: 3 },
         "ip:203.0.113.9": { images_per_day: 0 },
+        "ip:203.0.113.10": { images_per_day: 3 },
+        "ip:203.0.113.11": { images_per_day: 3 },
       })}`,
     ],
   },
 ];
 
-/** The files run against the rehearsal (jobs, permalinks, OpenAI, Replicate's client, its own). */
-const REHEARSAL_FILES = ["rehearsal", "jobs", "jobs-replicate", "cache", "openai", "openai-ai-sdk"];
+/**
+ * The files run against the rehearsal (jobs, permalinks, OpenAI, Replicate's client, its own; the
+ * stand-in's FLUX.2, whose form streams over HTTP to the stand-in's process as the relay's do).
+ */
+const REHEARSAL_FILES = ["rehearsal", "jobs", "jobs-replicate", "cache", "openai", "openai-ai-sdk", "standin-flux2"];
 const PHASES = (process.env.E2E_PHASES ?? "local,rehearsal").split(",");
 
 const isFree = (port) =>

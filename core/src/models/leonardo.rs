@@ -2,7 +2,7 @@
 //! the other models, so every result can be reproduced and cached by what produced it.
 
 use super::{DRAWN_SEED, PROMPT};
-use crate::cost::{Price, PRICING_PAGE};
+use crate::cost::Price;
 use crate::model::{
     AdditionalFields, CrossRule, FieldKind, FieldSpec, Input, IntegerDefault, ModelSpec, Output,
 };
@@ -90,9 +90,10 @@ pub static PHOENIX_1_0: ModelSpec = ModelSpec {
     additional_fields: AdditionalFields::Policy,
     default_side: None,
     price: Price::TilesAndSteps {
-        tile_nano_usd: 5_830_000,
+        tile_nano_usd: 5_800_000,
         step_nano_usd: 110_000,
-        source: PRICING_PAGE,
+        // Re-checked 2026-12: the catalog says $0.0058 per tile (this table had $0.00583).
+        source: "the catalog's model JSON (workers-ai-models/phoenix-1.0.json): $0.0058 per 512x512 tile, $0.00011 per step",
     },
 };
 

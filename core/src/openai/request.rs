@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::image::{inspect, ImageFormat};
 use crate::inputs::Normalized;
 use crate::model::{FieldSpec, ModelSpec, Output};
-use crate::models;
+use crate::models::{self, MAX_REFERENCE_IMAGES, REFERENCE_IMAGES};
 use crate::normalize::{normalize, Policy};
 use crate::openai::mask::{converted_bound, MaskError, MaskLimits, MaskReader};
 use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
@@ -750,6 +750,9 @@ impl Reader {
         images: &[&Sent<'_>],
         raw: &mut RawRequest,
     ) -> Option<(u32, u32)> {
+        if spec.field(REFERENCE_IMAGES[0]).is_some() {
+            return self.reference_images(spec, images, raw);
+        }
         let field = self.field_for(spec, "image", "an input image")?;
         match images {
             [] => {
@@ -788,6 +791,57 @@ impl Reader {
                 None
             }
         }
+    }
+
+    /// An edit's images (`image[]`, in order) as a multi-reference model's reference images,
+    /// `input_image_0` first: at most [`MAX_REFERENCE_IMAGES`]. Answers the first one's size.
+    fn reference_images(
+        &mut self,
+        spec: &'static ModelSpec,
+        images: &[&Sent<'_>],
+        raw: &mut RawRequest,
+    ) -> Option<(u32, u32)> {
+        if images.is_empty() {
+            self.push(Violation::new(
+                "/image",
+                Rule::Required,
+                "is required: the image to edit, as a PNG, JPEG or WebP file (or several)",
+            ));
+            return None;
+        }
+        if images.len() > MAX_REFERENCE_IMAGES {
+            self.push(
+                Violation::new(
+                    "/image",
+                    Rule::Maximum,
+                    format!(
+                        "takes at most {MAX_REFERENCE_IMAGES} images for {}; {} were sent",
+                        spec.id,
+                        images.len()
+                    ),
+                )
+                .with_limit(MAX_REFERENCE_IMAGES as u64),
+            );
+            return None;
+        }
+        let mut first = None;
+        for (i, (image, name)) in images.iter().zip(REFERENCE_IMAGES).enumerate() {
+            let Sent::File(bytes) = image else {
+                self.push(Violation::new(
+                    format!("/image/{i}"),
+                    Rule::Type,
+                    "must be a file part of the form (a PNG, JPEG or WebP image)",
+                ));
+                continue;
+            };
+            if i == 0 {
+                first = inspect(bytes).ok().map(|info| (info.width, info.height));
+            }
+            if let Some(field) = spec.field(name) {
+                raw.insert(field, RawValue::Bytes(bytes.to_vec()));
+            }
+        }
+        first
     }
 
     /// The edit's mask, to convert from OpenAI's (transparent = repaint) to the models' (white =

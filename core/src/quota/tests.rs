@@ -195,3 +195,86 @@ fn a_spent_budget_is_refused_in_each_doors_words_as_not_worth_retrying() {
     assert!(!limited.retry_is_futile());
     assert_eq!(OpenAiError::from_api(&limited).kind, "rate_limit_error");
 }
+
+#[test]
+fn the_usage_route_answers_the_askers_own_or_with_an_admin_token_anyones() {
+    let config = |vars: &[(&str, &str)]| {
+        Config::from_vars(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    };
+    let guarded = config(&[("API_TOKENS", "user-token"), ("ADMIN_TOKENS", "ops-token")]);
+    let mut head = RequestHead::new("GET", "https://h.example/usage");
+    head.authorization = Some("Bearer user-token".into());
+    let own = usage_subject(&head, &guarded).unwrap();
+    assert!(own.caller.starts_with("token:"), "{own:?}");
+    assert_eq!(own.rate_key, own.caller);
+
+    // A caller's token does not read another's usage.
+    let mut asking = RequestHead::new("GET", "https://h.example/usage?caller=token%3Aabc");
+    asking.authorization = Some("Bearer user-token".into());
+    assert_eq!(usage_subject(&asking, &guarded), Err(AuthError::Invalid));
+    asking.authorization = Some("Bearer ops-token".into());
+    let theirs = usage_subject(&asking, &guarded).unwrap();
+    assert_eq!(theirs.caller, "token:abc");
+    assert!(theirs.rate_key.starts_with("admin:"), "{theirs:?}");
+
+    // No operator token configured: nobody reads another's usage, not even anonymously.
+    let open = config(&[("ALLOW_ANONYMOUS", "true")]);
+    let mut anonymous = RequestHead::new("GET", "https://h.example/usage?caller=ip:203.0.113.5");
+    anonymous.authorization = Some("Bearer ops-token".into());
+    assert_eq!(
+        usage_subject(&anonymous, &open),
+        Err(AuthError::NoAdminToken)
+    );
+}
+
+/// Reserve, then settle: what is spent is the made images' share, the rest is refunded, and the
+/// reservation stops counting in flight. Checked against the limits as the object does.
+#[test]
+fn a_reservation_is_spent_by_the_images_made_and_the_rest_refunded() {
+    let quota = Quota {
+        images_per_day: Some(4),
+        in_flight: Some(4),
+        ..Quota::default()
+    };
+    let four = IMAGE.times(4);
+    let nothing = Spent::default();
+    check(&quota, &nothing, four, NOW).unwrap();
+    let reserved = nothing.reserving(four);
+    assert_eq!((reserved.day.images, reserved.in_flight), (4, 4));
+    // While it is reserved, nothing more fits.
+    assert!(check(&quota, &reserved, IMAGE, NOW).is_err());
+
+    // Two of the four made (two were cache hits): half is spent, half given back.
+    let spent = settled(four, 2);
+    assert_eq!(spent, IMAGE.times(2));
+    let after = nothing.reserving(spent);
+    let after = Spent {
+        in_flight: 0,
+        ..after
+    };
+    check(&quota, &after, IMAGE.times(2), NOW).unwrap();
+    assert!(check(&quota, &after, IMAGE.times(3), NOW).is_err());
+
+    // A failed run refunds everything; more made than reserved spends no more than reserved.
+    assert_eq!(settled(IMAGE, 0), Cost::default());
+    assert_eq!(settled(four, 9), four);
+    // Shares round down: three images of a 10-unit reservation spend 7 units, not 7.5.
+    let odd = Cost {
+        images: 4,
+        tile_steps: 10,
+        nano_usd: 10,
+    };
+    assert_eq!(settled(odd, 3).nano_usd, 7);
+    // A cost too large to multiply in u64 still divides exactly.
+    let huge = Cost {
+        images: 3,
+        tile_steps: u64::MAX,
+        nano_usd: u64::MAX / 2,
+    };
+    assert_eq!(settled(huge, 3), huge);
+}

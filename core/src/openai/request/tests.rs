@@ -282,6 +282,55 @@ fn an_edit_needs_exactly_one_image_file() {
 }
 
 #[test]
+fn an_edit_of_a_flux2_model_takes_up_to_four_images_as_its_references_in_order() {
+    let [a, b, c] = [[200, 0, 0], [0, 200, 0], [0, 0, 200]]
+        .map(|pixel| png(300, 200, png::ColorType::Rgb, &pixel));
+    let klein = "@cf/black-forest-labs/flux-2-klein-4b";
+    let request = edit(vec![
+        ("model", text(klein)),
+        ("prompt", text("the three together")),
+        ("image[]", FormPart::File(a.clone())),
+        ("image[]", FormPart::File(b.clone())),
+        ("image[]", FormPart::File(c.clone())),
+    ])
+    .unwrap();
+    assert_eq!(request.model.id, klein);
+    let inputs = normalized(&request, 0).inputs;
+    for (name, bytes) in [
+        ("input_image_0", &a),
+        ("input_image_1", &b),
+        ("input_image_2", &c),
+    ] {
+        assert_eq!(&*inputs.image(name).unwrap().bytes, &bytes[..], "{name}");
+    }
+    assert!(inputs.image("input_image_3").is_none());
+    assert!(
+        inputs.number("strength").is_none(),
+        "FLUX.2 has no strength"
+    );
+
+    let five: Vec<(&str, FormPart)> = [("model", text(klein)), ("prompt", text("p"))]
+        .into_iter()
+        .chain((0..5).map(|_| ("image[]", FormPart::File(a.clone()))))
+        .collect();
+    assert_eq!(
+        violations(edit(five)),
+        [("/image".to_owned(), Rule::Maximum)]
+    );
+    // These models take no mask.
+    let masked = violations(edit(vec![
+        ("model", text(klein)),
+        ("prompt", text("p")),
+        ("image[]", FormPart::File(a)),
+        (
+            "mask",
+            FormPart::File(png(300, 200, png::ColorType::Rgba, &[0, 0, 0, 0])),
+        ),
+    ]));
+    assert_eq!(masked, [("/mask".to_owned(), Rule::UnknownField)]);
+}
+
+#[test]
 fn an_edit_mask_is_converted_to_white_for_repaint() {
     let image = png(256, 256, png::ColorType::Rgb, &[1, 2, 3]);
     // Fully transparent: everything is repainted, so the converted mask is all white.

@@ -93,6 +93,7 @@ pub static PHOENIX_1_0: ModelSpec = ModelSpec {
         step_nano_usd: 110_000,
         source: PRICING_PAGE,
     },
+    planned_deprecation: None,
 };
 
 pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
@@ -136,4 +137,5 @@ pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
         step_nano_usd: 132_000,
         source: "the model's page: $0.007 per 512x512 tile, $0.000132 per step",
     },
+    planned_deprecation: None,
 };

@@ -7,8 +7,6 @@
 //! every refusal and failure is the ordinary JSON error, with its status. Like the JSON answer,
 //! the events are text pieces with each image's base64 spliced in between on the JS side.
 
-use serde_json::json;
-
 use crate::openai::answer::{size_text, usage, AnswerItem, Answered};
 use crate::openai::request::{extension, Endpoint};
 
@@ -34,27 +32,22 @@ pub fn event_pieces(endpoint: Endpoint, answered: &Answered, items: &[AnswerItem
     let kind = completed_event(endpoint);
     let mut pieces = Vec::with_capacity(items.len() + 1);
     let mut text = String::new();
+    let size = size_text(answered.size).unwrap_or_else(|| "auto".into());
+    let quality = answered.quality.map_or("auto", |q| q.name());
+    let usage = usage(answered.tile_steps);
     for item in items {
-        let rest = crate::json_text::text(&json!({
-            "created_at": answered.created,
-            "size": size_text(answered.size).unwrap_or_else(|| "auto".into()),
-            "quality": answered.quality.map_or("auto", |q| q.name()),
-            "background": "opaque",
-            "output_format": extension(item.format),
-            "usage": usage(answered.tile_steps),
-            "seed": item.seed,
-        }));
-        // One `data:` line: JSON text has no raw line breaks, nor does base64.
-        text.push_str("event: ");
-        text.push_str(kind);
-        text.push_str("\ndata: {\"type\":\"");
-        text.push_str(kind);
-        text.push_str("\",\"b64_json\":\"");
+        // One `data:` line: JSON text has no raw line breaks, nor does base64; every value here
+        // is a number or a fixed ASCII name, so nothing needs escaping.
+        text.push_str(&format!(
+            "event: {kind}\ndata: {{\"type\":\"{kind}\",\"b64_json\":\""
+        ));
         pieces.push(std::mem::take(&mut text));
-        text.push_str("\",");
-        // `rest` is an object: its members follow the image's after its opening brace.
-        text.push_str(&rest[1..]);
-        text.push_str("\n\n");
+        let seed = item.seed.map_or("null".into(), |s| s.to_string());
+        text.push_str(&format!(
+            "\",\"created_at\":{},\"size\":\"{size}\",\"quality\":\"{quality}\",\"background\":\"opaque\",\"output_format\":\"{}\",\"usage\":{usage},\"seed\":{seed}}}\n\n",
+            answered.created,
+            extension(item.format),
+        ));
     }
     pieces.push(text);
     pieces
@@ -65,7 +58,7 @@ mod tests {
     use super::*;
     use crate::image::ImageFormat;
     use crate::openai::options::Quality;
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     /// The events as a client's SSE reader sees them: (event name, parsed data).
     fn events(pieces: &[String], images: &[&str]) -> Vec<(String, Value)> {

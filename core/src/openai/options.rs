@@ -222,6 +222,27 @@ mod tests {
         }
     }
 
+    /// docs/openai.md's table says what the code does, model by model.
+    #[test]
+    fn the_quality_table_in_the_docs_is_the_mapping() {
+        let doc = include_str!("../../../docs/openai.md");
+        for spec in models::ALL {
+            let Some((field, _)) = quality_steps(spec, Quality::High) else {
+                continue;
+            };
+            let FieldKind::Integer { min, max, .. } = field.kind else {
+                continue;
+            };
+            let [low, medium, high] = [Quality::Low, Quality::Medium, Quality::High]
+                .map(|q| quality_steps(spec, q).map_or(0, |(_, steps)| steps));
+            let row = format!(
+                "| `{}` | `{}` {min}–{max} | {low} | {medium} | {high} |",
+                spec.id, field.name
+            );
+            assert!(doc.contains(&row), "docs/openai.md lacks the row {row}");
+        }
+    }
+
     #[test]
     fn an_unknown_quality_lists_the_values() {
         let err = Quality::parse("ultra").unwrap_err();

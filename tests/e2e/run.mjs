@@ -144,7 +144,10 @@ async function local() {
   const taken = new Set();
   // The first instance builds; the others start once it serves, reusing its build.
   for (const [i, instance] of INSTANCES.entries()) {
-    const port = await pickPort(instance.port, taken);
+    // With E2E_PORT set, the other instances take the ports after it (E2E_PORT+1, ...), so two
+    // runs given ports apart stay apart; otherwise the first free port from 18787.
+    const next = process.env.E2E_PORT ? Number(process.env.E2E_PORT) + i : undefined;
+    const port = await pickPort(instance.port ?? next, taken);
     taken.add(port);
     const base = `http://127.0.0.1:${port}`;
     const server = start(instance, port, i > 0);

@@ -55,7 +55,15 @@ const INSTANCES = [
 ];
 
 /** The files run against the rehearsal (jobs, permalinks, OpenAI, Replicate's client, its own). */
-const REHEARSAL_FILES = ["rehearsal", "jobs", "jobs-replicate", "cache", "openai", "openai-ai-sdk"];
+const REHEARSAL_FILES = [
+  "rehearsal",
+  "jobs",
+  "jobs-replicate",
+  "cache",
+  "openai",
+  "openai-ai-sdk",
+  "openai-fidelity",
+];
 const PHASES = (process.env.E2E_PHASES ?? "local,rehearsal").split(",");
 
 const isFree = (port) =>

@@ -27,6 +27,11 @@ pub struct ModelSpec {
     pub default_side: Option<i64>,
     /// What Workers AI charges for a run (`crate::cost`).
     pub price: crate::cost::Price,
+    /// The date (`YYYY-MM-DD`) Workers AI plans to retire the model, where its catalog gives
+    /// one: the property `planned_deprecation_date` of the model's entry in Cloudflare's docs
+    /// repository (`src/content/workers-ai-models/<model>.json`), the catalog the dashboard and
+    /// the models API are built from. Shown in `/models` and `/v1/models`.
+    pub planned_deprecation: Option<&'static str>,
 }
 
 /// How a model takes its inputs.

@@ -24,6 +24,9 @@ pub enum Rule {
     UnknownField,
     Duplicate,
     NotInQuery,
+    /// A value the API defines that these models cannot honour (OpenAI's `background:
+    /// "transparent"`, an `output_compression` below 100): refused, never silently ignored.
+    Unsupported,
     /// The whole request: more distinct unknown field names than
     /// [`crate::parse::MAX_UNKNOWN_FIELDS`].
     TooManyUnknownFields,

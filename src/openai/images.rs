@@ -1,7 +1,8 @@
 //! `POST /v1/images/generations` and `POST /v1/images/edits`: the request read and checked once
 //! (`sdxl_core::openai::request`), then each of its `n` images made by the pipeline
 //! (`crate::pipeline`: key, single flight, cache tiers, model run, stores), a few at a time, and
-//! answered together in OpenAI's shape.
+//! answered together in OpenAI's shape: one JSON answer, or with `stream: true` the same images
+//! as server-sent events (`sdxl_core::openai::stream`), written once all are made.
 //!
 //! The images stay in the JS heap throughout: each comes back from the pipeline as a handle to
 //! its bytes, its base64 is made by the runtime, and the answer is a `Blob` of JSON pieces and
@@ -15,14 +16,16 @@ use js_sys::{Array, JsString, Uint8Array};
 use sdxl_core::answer::CachePlan;
 use sdxl_core::budget::{Hold, MemoryBudget, Phase};
 use sdxl_core::config::Config;
+use sdxl_core::cost::cost_of;
 use sdxl_core::headers::field_list;
 use sdxl_core::image::ImageFormat;
 use sdxl_core::inputs::seed_from_unit;
-use sdxl_core::openai::answer::{answer_pieces, AnswerItem};
+use sdxl_core::openai::answer::{answer_pieces, AnswerItem, Answered};
 use sdxl_core::openai::request::{
     mask_conversion_bytes, start, Body, Endpoint, ImagesRequest, ResponseFormat, Started,
 };
 use sdxl_core::openai::seeds::CONCURRENT_RUNS;
+use sdxl_core::openai::stream::{event_pieces, EVENT_STREAM};
 use sdxl_core::parse::ByteSource;
 use sdxl_core::pipeline::Ask;
 use sdxl_core::request_head::{Method, RequestHead};
@@ -88,6 +91,8 @@ pub async fn answer(
     // One normalized request for all `n` images: they differ by seed alone, and share their
     // input image's bytes (never a copy per image).
     let base = validate(gateway, request.model, request.take_raw(), false)?;
+    // Every image has the size and steps of the first: its work is the answer's usage.
+    let tile_steps = cost_of(&base).tile_steps;
     let trace = &mut *gateway.trace;
     let request_id = trace.id().to_owned();
     // The `n` images are reserved together, before any runs: a budget that cannot cover them
@@ -155,7 +160,13 @@ pub async fn answer(
     if let Some(failure) = first_failure {
         return Err(failure);
     }
-    respond(&head.url_origin, &request, &made, &budget)
+    respond(
+        &head.url_origin,
+        (&request, endpoint),
+        &made,
+        &budget,
+        tile_steps,
+    )
 }
 
 /// Reads the body for `endpoint` within the limits and the memory budget, and checks it.
@@ -270,12 +281,14 @@ async fn make_one(
     })
 }
 
-/// The answer: a `Blob` of the JSON pieces with each image's base64 between them.
+/// The answer: a `Blob` of the JSON (or event stream) pieces with each image's base64 between
+/// them.
 fn respond(
     origin: &str,
-    request: &ImagesRequest,
+    (request, endpoint): (&ImagesRequest, Endpoint),
     made: &[Made],
     budget: &Rc<MemoryBudget>,
+    tile_steps: u64,
 ) -> Handled {
     let total: u64 = made.iter().map(|m| u64::from(m.bytes.length())).sum();
     // The base64 strings and the body made of them: 4/3 of the images each.
@@ -303,7 +316,17 @@ fn respond(
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let created = (js_sys::Date::now() / 1000.0) as u64;
-    let pieces = answer_pieces(created, &items, request.size);
+    let answered = Answered {
+        created,
+        size: request.size,
+        quality: request.quality,
+        tile_steps,
+    };
+    let (pieces, content_type) = if request.stream {
+        (event_pieces(endpoint, &answered, &items), EVENT_STREAM)
+    } else {
+        (answer_pieces(&answered, &items), "application/json")
+    };
     let parts = Array::new();
     for (k, piece) in pieces.iter().enumerate() {
         if k > 0 {
@@ -314,7 +337,7 @@ fn respond(
     let blob = web_sys::Blob::new_with_str_sequence(&parts)?;
     let mut response = Response::from(web_sys::Response::new_with_opt_blob(Some(&blob))?);
     let headers = response.headers_mut();
-    headers.set("content-type", "application/json")?;
+    headers.set("content-type", content_type)?;
     // The answer says when it was made; the images it carries are cached by their keys.
     headers.set("cache-control", "no-store")?;
     let all_hits = made.iter().all(|m| m.cache == "HIT");

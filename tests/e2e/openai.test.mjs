@@ -172,7 +172,13 @@ test("openai SDK: models.list and models.retrieve", async () => {
   for await (const model of sdk().models.list()) ids.push(model.id);
   assert.ok(ids.includes(MODEL), ids.join(", "));
   const one = await sdk().models.retrieve(MODEL);
-  assert.deepEqual(one, { id: MODEL, object: "model", created: 0, owned_by: "bytedance" });
+  assert.deepEqual(one, {
+    id: MODEL,
+    object: "model",
+    created: 0,
+    owned_by: "bytedance",
+    planned_deprecation_date: null,
+  });
 });
 
 test("openai SDK: a wrong key is an AuthenticationError; ignored fields are named", { skip: !LOCKED }, async () => {
@@ -182,7 +188,7 @@ test("openai SDK: a wrong key is an AuthenticationError; ignored fields are name
     return true;
   });
   const { response } = await sdk(LOCKED, "tok-alpha")
-    .images.generate({ prompt: uniquePrompt("ignored"), quality: "hd", style: "vivid", size: "256x256" })
+    .images.generate({ prompt: uniquePrompt("ignored"), moderation: "low", style: "vivid", size: "256x256" })
     .withResponse();
-  assert.equal(response.headers.get("x-ignored-fields"), "quality, style");
+  assert.equal(response.headers.get("x-ignored-fields"), "moderation, style");
 });

@@ -62,7 +62,16 @@ const INSTANCES = [
  * The files run against the rehearsal (jobs, permalinks, OpenAI, Replicate's client, its own; the
  * stand-in's FLUX.2, whose form streams over HTTP to the stand-in's process as the relay's do).
  */
-const REHEARSAL_FILES = ["rehearsal", "jobs", "jobs-replicate", "cache", "openai", "openai-ai-sdk", "standin-flux2"];
+const REHEARSAL_FILES = [
+  "rehearsal",
+  "jobs",
+  "jobs-replicate",
+  "cache",
+  "openai",
+  "openai-ai-sdk",
+  "openai-fidelity",
+  "standin-flux2",
+];
 const PHASES = (process.env.E2E_PHASES ?? "local,rehearsal").split(",");
 
 const isFree = (port) =>
@@ -151,7 +160,10 @@ async function local() {
   const taken = new Set();
   // The first instance builds; the others start once it serves, reusing its build.
   for (const [i, instance] of INSTANCES.entries()) {
-    const port = await pickPort(instance.port, taken);
+    // With E2E_PORT set, the other instances take the ports after it (E2E_PORT+1, ...), so two
+    // runs given ports apart stay apart; otherwise the first free port from 18787.
+    const next = process.env.E2E_PORT ? Number(process.env.E2E_PORT) + i : undefined;
+    const port = await pickPort(instance.port ?? next, taken);
     taken.add(port);
     const base = `http://127.0.0.1:${port}`;
     const server = start(instance, port, i > 0);

@@ -133,6 +133,7 @@ pub fn catalog(models: &[&ModelSpec], policy: &Policy) -> Value {
                 "id": spec.id,
                 "summary": spec.summary,
                 "output": output_type(spec),
+                "planned_deprecation_date": spec.planned_deprecation,
                 "input_schema": input_schema(spec, policy, BodyShape::Json),
             })
         })

@@ -45,4 +45,5 @@ pub static FLUX_1_SCHNELL: ModelSpec = ModelSpec {
         step_nano_usd: 105_600,
         source: PRICING_PAGE,
     },
+    planned_deprecation: None,
 };

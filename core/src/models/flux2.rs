@@ -196,6 +196,7 @@ static RULES: [CrossRule; 11] = [
 
 pub static FLUX_2_DEV: ModelSpec = ModelSpec {
     id: "@cf/black-forest-labs/flux-2-dev",
+    planned_deprecation: None,
     input: Input::Multipart,
     summary:
         "FLUX.2 [dev] by Black Forest Labs: detailed images, editing from up to 4 reference images",
@@ -215,6 +216,7 @@ pub static FLUX_2_DEV: ModelSpec = ModelSpec {
 
 pub static FLUX_2_KLEIN_4B: ModelSpec = ModelSpec {
     id: "@cf/black-forest-labs/flux-2-klein-4b",
+    planned_deprecation: None,
     input: Input::Multipart,
     summary: "FLUX.2 [klein] 4B: fast, fixed 4 steps, editing from up to 4 reference images",
     fields: &KLEIN_FIELDS,
@@ -232,6 +234,7 @@ pub static FLUX_2_KLEIN_4B: ModelSpec = ModelSpec {
 
 pub static FLUX_2_KLEIN_9B: ModelSpec = ModelSpec {
     id: "@cf/black-forest-labs/flux-2-klein-9b",
+    planned_deprecation: None,
     input: Input::Multipart,
     summary: "FLUX.2 [klein] 9B: fixed 4 steps, more detail than 4B, up to 4 reference images",
     fields: &KLEIN_FIELDS,

@@ -95,6 +95,7 @@ pub static PHOENIX_1_0: ModelSpec = ModelSpec {
         // Re-checked 2026-12: the catalog says $0.0058 per tile (this table had $0.00583).
         source: "the catalog's model JSON (workers-ai-models/phoenix-1.0.json): $0.0058 per 512x512 tile, $0.00011 per step",
     },
+    planned_deprecation: None,
 };
 
 pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
@@ -139,4 +140,5 @@ pub static LUCID_ORIGIN: ModelSpec = ModelSpec {
         step_nano_usd: 132_000,
         source: "the model's page: $0.007 per 512x512 tile, $0.000132 per step",
     },
+    planned_deprecation: None,
 };

@@ -127,6 +127,7 @@ pub static SDXL_LIGHTNING: ModelSpec = ModelSpec {
     // Its page: "high-quality 1024px images"; the live model answers 1024x1024.
     default_side: Some(1024),
     price: Price::Beta,
+    planned_deprecation: None,
 };
 
 pub static SDXL_BASE: ModelSpec = ModelSpec {
@@ -140,6 +141,7 @@ pub static SDXL_BASE: ModelSpec = ModelSpec {
     // SDXL's native resolution, which the model answers when no size is sent.
     default_side: Some(1024),
     price: Price::Beta,
+    planned_deprecation: None,
 };
 
 pub static DREAMSHAPER_8_LCM: ModelSpec = ModelSpec {
@@ -152,6 +154,7 @@ pub static DREAMSHAPER_8_LCM: ModelSpec = ModelSpec {
     additional_fields: AdditionalFields::Policy,
     default_side: None,
     price: Price::Beta,
+    planned_deprecation: None,
 };
 
 pub static SD_V1_5_IMG2IMG: ModelSpec = ModelSpec {
@@ -171,6 +174,7 @@ pub static SD_V1_5_IMG2IMG: ModelSpec = ModelSpec {
     additional_fields: AdditionalFields::Policy,
     default_side: None,
     price: Price::Beta,
+    planned_deprecation: None,
 };
 
 /// Without a mask the real model answers 3030 "missing required input mask_image"
@@ -193,4 +197,5 @@ pub static SD_V1_5_INPAINTING: ModelSpec = ModelSpec {
     additional_fields: AdditionalFields::Policy,
     default_side: None,
     price: Price::Beta,
+    planned_deprecation: None,
 };

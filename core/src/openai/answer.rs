@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::image::ImageFormat;
 use crate::model::ModelSpec;
+use crate::openai::options::Quality;
 use crate::openai::request::extension;
 
 /// One image of an answer, as made.
@@ -22,16 +23,44 @@ pub struct AnswerItem {
     pub url: Option<String>,
 }
 
+/// What an answer says of all its images: the same in the JSON answer and in each of the
+/// stream's events (`crate::openai::stream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered {
+    /// Unix seconds.
+    pub created: u64,
+    /// The size the model was asked for, after rounding (`None` for a model without one).
+    pub size: Option<(i64, i64)>,
+    /// The `quality` whose steps the images were made with; `None`: the model's own steps.
+    pub quality: Option<Quality>,
+    /// One image's work: its 512x512 tiles x steps (`crate::cost`), reported as its usage.
+    pub tile_steps: u64,
+}
+
+/// OpenAI's `usage` for `tile_steps`. These models count no tokens: the work Workers AI prices,
+/// 512x512 output tiles x steps, is reported as output tokens; nothing is counted as input (the
+/// gateway does not tokenize the prompt, and an input image is not priced). docs/openai.md says
+/// so.
+///
+/// Written as text, as the members around it: a `json!` tree costs the Worker's bundle more.
+#[must_use]
+pub fn usage(tile_steps: u64) -> String {
+    format!(
+        "{{\"input_tokens\":0,\"input_tokens_details\":{{\"text_tokens\":0,\"image_tokens\":0}},\"output_tokens\":{tile_steps},\"total_tokens\":{tile_steps}}}"
+    )
+}
+
 /// The JSON text of an images response in pieces: the base64 of each item without a `url` goes
 /// between two pieces, in order, so there is one piece more than such items.
 ///
 /// `output_format` states the format of the bytes: the one format all images have, or `null`
 /// when they differ (each item states its own too). `size` is the size the model was asked
-/// for, after rounding (`null` for a model without one).
+/// for, after rounding (`null` for a model without one); `background` is always `opaque`;
+/// `quality` is there only when it chose the steps; `usage` counts every image.
 #[must_use]
-pub fn answer_pieces(created: u64, items: &[AnswerItem], size: Option<(i64, i64)>) -> Vec<String> {
+pub fn answer_pieces(answered: &Answered, items: &[AnswerItem]) -> Vec<String> {
     let mut pieces = Vec::with_capacity(items.len() + 1);
-    let mut text = format!("{{\"created\":{created},\"data\":[");
+    let mut text = format!("{{\"created\":{},\"data\":[", answered.created);
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             text.push(',');
@@ -62,12 +91,26 @@ pub fn answer_pieces(created: u64, items: &[AnswerItem], size: Option<(i64, i64)
     let format = first
         .filter(|f| items.iter().all(|i| i.format == *f))
         .map(extension);
-    let size = size.map(|(w, h)| format!("{w}x{h}"));
-    let tail = crate::json_text::text(&json!({"output_format": format, "size": size}));
-    text.push_str("],");
-    text.push_str(&tail[1..]);
+    // Every value here is a number or a fixed ASCII name: nothing to escape.
+    let quoted = |name: Option<&str>| name.map_or("null".into(), |n| format!("\"{n}\""));
+    text.push_str(&format!(
+        "],\"background\":\"opaque\",\"output_format\":{},\"size\":{},\"usage\":{}",
+        quoted(format),
+        quoted(size_text(answered.size).as_deref()),
+        usage(answered.tile_steps * items.len() as u64),
+    ));
+    if let Some(quality) = answered.quality {
+        text.push_str(&format!(",\"quality\":\"{}\"", quality.name()));
+    }
+    text.push('}');
     pieces.push(text);
     pieces
+}
+
+/// `"WIDTHxHEIGHT"`.
+#[must_use]
+pub fn size_text(size: Option<(i64, i64)>) -> Option<String> {
+    size.map(|(w, h)| format!("{w}x{h}"))
 }
 
 /// `{"object": "list", "data": [...]}` of `models`.
@@ -81,11 +124,14 @@ pub fn model_list(models: &[&ModelSpec]) -> Value {
 
 /// One model as OpenAI lists it. `created` is 0: the tables say nothing of when a model was
 /// published, and a fixed value keeps the answer the same on every request. `owned_by` is the
-/// publisher in the id (`bytedance` in `@cf/bytedance/...`).
+/// publisher in the id (`bytedance` in `@cf/bytedance/...`). `planned_deprecation_date`, beyond
+/// OpenAI's fields: when Workers AI plans to retire the model, `null` when its catalog says
+/// nothing.
 #[must_use]
 pub fn model_object(spec: &ModelSpec) -> Value {
     let owner = spec.id.split('/').nth(1).unwrap_or("cloudflare");
-    json!({"id": spec.id, "object": "model", "created": 0, "owned_by": owner})
+    json!({"id": spec.id, "object": "model", "created": 0, "owned_by": owner,
+           "planned_deprecation_date": spec.planned_deprecation})
 }
 
 #[cfg(test)]
@@ -117,10 +163,13 @@ mod tests {
                 url: None,
             },
         ];
-        let answer = splice(
-            &answer_pieces(1_700_000_000, &items, Some((1024, 768))),
-            &["QUE=", "Qg=="],
-        );
+        let answered = Answered {
+            created: 1_700_000_000,
+            size: Some((1024, 768)),
+            quality: Some(Quality::Low),
+            tile_steps: 6 * 5,
+        };
+        let answer = splice(&answer_pieces(&answered, &items), &["QUE=", "Qg=="]);
         assert_eq!(
             answer,
             json!({
@@ -129,8 +178,16 @@ mod tests {
                     {"b64_json": "QUE=", "revised_prompt": null, "seed": 42, "output_format": "png"},
                     {"b64_json": "Qg==", "revised_prompt": null, "seed": 43, "output_format": "png"},
                 ],
+                "background": "opaque",
                 "output_format": "png",
+                "quality": "low",
                 "size": "1024x768",
+                "usage": {
+                    "input_tokens": 0,
+                    "input_tokens_details": {"text_tokens": 0, "image_tokens": 0},
+                    "output_tokens": 60,
+                    "total_tokens": 60,
+                },
             })
         );
     }
@@ -149,13 +206,25 @@ mod tests {
                 url: Some("https://gw.example/images/k2-t2".into()),
             },
         ];
-        let pieces = answer_pieces(5, &items, None);
+        let answered = Answered {
+            created: 5,
+            size: None,
+            quality: None,
+            tile_steps: 16,
+        };
+        let pieces = answer_pieces(&answered, &items);
         let answer = splice(&pieces, &[]);
         assert_eq!(answer["data"][0]["url"], "https://gw.example/images/k-t\"");
         assert_eq!(answer["data"][1]["output_format"], "jpeg");
         assert_eq!(answer["data"][0]["seed"], Value::Null);
         assert_eq!(answer["output_format"], Value::Null);
         assert_eq!(answer["size"], Value::Null);
+        assert_eq!(
+            answer.get("quality"),
+            None,
+            "the model's own steps: no quality to state"
+        );
+        assert_eq!(answer["usage"]["output_tokens"], 32);
     }
 
     #[test]
@@ -166,7 +235,19 @@ mod tests {
         assert_eq!(
             list["data"][0],
             json!({"id": "@cf/bytedance/stable-diffusion-xl-lightning", "object": "model",
-                   "created": 0, "owned_by": "bytedance"})
+                   "created": 0, "owned_by": "bytedance", "planned_deprecation_date": null})
+        );
+    }
+
+    #[test]
+    fn a_planned_deprecation_is_listed() {
+        let retiring = ModelSpec {
+            planned_deprecation: Some("2027-01-31"),
+            ..models::SDXL_BASE
+        };
+        assert_eq!(
+            model_object(&retiring)["planned_deprecation_date"],
+            "2027-01-31"
         );
     }
 }

@@ -7,9 +7,11 @@ pub mod answer;
 pub mod error;
 pub mod mask;
 pub mod openapi;
+pub mod options;
 pub mod request;
 pub mod seeds;
 pub mod size;
+pub mod stream;
 
 /// A path under `/v1/`, OpenAI's API version prefix, which the SDKs' base URLs end in.
 #[derive(Debug, Clone, PartialEq, Eq)]

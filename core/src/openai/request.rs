@@ -1,7 +1,8 @@
 //! An OpenAI Images request (`/v1/images/generations` or `/v1/images/edits`) read into what the
 //! native pipeline runs: the model's table, the fields it takes (the same [`RawRequest`] the
 //! native routes build, so the same validation, defaults, rounding and cache keys), and what only
-//! the OpenAI surface has: `n` and its seeds, `size`, `response_format`, `output_format`.
+//! the OpenAI surface has: `n` and its seeds, `size`, `response_format`, `output_format`, and the
+//! fields `crate::openai::options` rules on (`quality` becomes the model's steps; `stream`).
 //!
 //! Every violation is collected before anything runs: OpenAI's fields first, in the order of
 //! [`OPENAI_FIELDS`], then the model table's own (validated here once, exactly as each image will
@@ -15,6 +16,10 @@ use crate::model::{FieldSpec, ModelSpec, Output};
 use crate::models::{self, MAX_REFERENCE_IMAGES, REFERENCE_IMAGES};
 use crate::normalize::{normalize, Policy};
 use crate::openai::mask::{converted_bound, MaskError, MaskLimits, MaskReader};
+use crate::openai::options::{
+    check_accepted, check_background, check_output_compression, check_partial_images,
+    quality_steps, Quality, ACCEPTED, STEP_FIELDS,
+};
 use crate::openai::seeds::{seed_schedule, MAX_IMAGES};
 use crate::openai::size::{check_size, edit_size, parse_size, SizeRequest};
 use crate::parse::object_fields::{
@@ -92,31 +97,27 @@ pub enum ResponseFormat {
 /// repainted).
 pub const EDIT_STRENGTH: f64 = 0.75;
 
-/// The fields OpenAI's Images API defines that this gateway reads, in the order their violations
-/// are listed.
-pub const OPENAI_FIELDS: [&str; 7] = [
+/// The fields OpenAI's Images API defines, in the order their violations are listed. Each is
+/// read here; those with nothing to do (`crate::openai::options::ACCEPTED`, `partial_images`
+/// above 0, a `quality` that chose no steps) are checked and named in `x-ignored-fields`,
+/// whatever `UNKNOWN_FIELDS` says, since OpenAI clients send them as a matter of course.
+pub const OPENAI_FIELDS: [&str; 16] = [
     "model",
     "n",
     "size",
     "response_format",
     "output_format",
+    "quality",
+    "background",
+    "output_compression",
+    "stream",
+    "partial_images",
+    "moderation",
+    "style",
+    "input_fidelity",
+    "user",
     "image",
     "mask",
-];
-
-/// OpenAI's fields that mean nothing for these models: accepted and named as ignored (in
-/// `x-ignored-fields`) whatever `UNKNOWN_FIELDS` says, since OpenAI clients send them as a matter
-/// of course. `stream` is accepted only when it is not `true` (there is no streaming here).
-pub const OPENAI_IGNORED: [&str; 9] = [
-    "quality",
-    "style",
-    "background",
-    "moderation",
-    "user",
-    "output_compression",
-    "partial_images",
-    "input_fidelity",
-    "stream",
 ];
 
 /// The model's fields that OpenAI's surface sets in its own way, with what to send instead.
@@ -153,6 +154,10 @@ pub struct ImagesRequest {
     pub response_format: ResponseFormat,
     /// The format asked for, when one was (always the model's own: nothing is transcoded).
     pub output_format: Option<ImageFormat>,
+    /// The `quality` whose steps the images are made with; `None`: the model's own steps.
+    pub quality: Option<Quality>,
+    /// `stream: true`: answered as server-sent events (`crate::openai::stream`).
+    pub stream: bool,
     /// Fields accepted but not forwarded: OpenAI's meaningless ones and, under
     /// `UNKNOWN_FIELDS = "ignore"`, the model's unknown ones.
     pub ignored: Vec<String>,
@@ -298,6 +303,8 @@ pub struct Reading {
     input_size: Option<(u32, u32)>,
     response_format: ResponseFormat,
     output_format: Option<ImageFormat>,
+    quality: Option<Quality>,
+    stream: bool,
     ignored: Vec<String>,
 }
 
@@ -340,6 +347,8 @@ pub fn start(endpoint: Endpoint, body: &Body, policy: Policy) -> Result<Started<
     let mut size = SizeRequest::Auto;
     let mut response_format = ResponseFormat::B64Json;
     let mut output_format = None;
+    let mut quality = Quality::Auto;
+    let mut stream = false;
     let mut images: Vec<&Sent<'_>> = Vec::new();
     let mut mask: Option<&Sent<'_>> = None;
     let mut ignored: Vec<String> = Vec::new();
@@ -390,14 +399,53 @@ pub fn start(endpoint: Endpoint, body: &Body, policy: Policy) -> Result<Started<
                 Ok(text) => output_format = mine.output_format(spec, text),
                 Err(kind) => mine.type_error("output_format", "a string", kind),
             },
-            "stream" if is_true(value) => mine.push(Violation::new(
-                "/stream",
-                Rule::Type,
-                "must be false or absent: images are answered whole, not streamed",
-            )),
-            _ if OPENAI_IGNORED.contains(&name) => {
-                if !ignored.iter().any(|i| i == name) {
-                    ignored.push(name.to_owned());
+            "quality" => match value.text() {
+                Ok(text) => match Quality::parse(text) {
+                    Ok(q) => quality = q,
+                    Err(e) => mine.push(Violation::new("/quality", Rule::Type, e)),
+                },
+                Err(kind) => mine.type_error("quality", "a string", kind),
+            },
+            "background" => match value.text() {
+                Ok(text) => {
+                    if let Err((rule, e)) = check_background(text) {
+                        mine.push(Violation::new("/background", rule, e));
+                    }
+                }
+                Err(kind) => mine.type_error("background", "a string", kind),
+            },
+            "output_compression" => {
+                if let Some(number) = mine.number(name, value, "an integer") {
+                    if let Err((rule, e)) = check_output_compression(number) {
+                        mine.push(Violation::new("/output_compression", rule, e));
+                    }
+                }
+            }
+            "stream" => match value {
+                Sent::Json(Value::Bool(b)) => stream = *b,
+                Sent::Text(t) if t.eq_ignore_ascii_case("true") => stream = true,
+                Sent::Text(t) if t.eq_ignore_ascii_case("false") => stream = false,
+                Sent::Json(v) => mine.type_error("stream", "a boolean", json_kind(v)),
+                _ => mine.type_error("stream", "a boolean", "another value"),
+            },
+            "partial_images" => {
+                let partials = mine
+                    .number(name, value, "an integer")
+                    .map(check_partial_images);
+                match partials {
+                    Some(Ok(0)) | None => {}
+                    Some(Ok(_)) => ignored.push(name.to_owned()),
+                    Some(Err((rule, e))) => {
+                        mine.push(Violation::new("/partial_images", rule, e));
+                    }
+                }
+            }
+            _ if ACCEPTED.iter().any(|(n, _)| *n == name) => {
+                let allowed = ACCEPTED.iter().find(|(n, _)| *n == name).and_then(|a| a.1);
+                match value.text().map(|text| check_accepted(allowed, text)) {
+                    Ok(Ok(())) => ignored.push(name.to_owned()),
+                    Ok(Err(e)) => mine.push(Violation::new(format!("/{name}"), Rule::Type, e)),
+                    Err(kind) => mine.type_error(name, "a string", kind),
                 }
             }
             _ => {
@@ -431,6 +479,26 @@ pub fn start(endpoint: Endpoint, body: &Body, policy: Policy) -> Result<Started<
         }
     };
 
+    // `quality` chooses the steps only when the request sends none of its own.
+    let steps_sent = STEP_FIELDS.iter().any(|f| raw.has(f));
+    let applied = match quality_steps(spec, quality) {
+        Some((field, steps)) if !steps_sent => {
+            raw.insert(field, RawValue::Json(Value::from(steps)));
+            Some(quality)
+        }
+        _ => None,
+    };
+    if quality != Quality::Auto && applied.is_none() {
+        ignored.push("quality".to_owned());
+    }
+    if stream && response_format == ResponseFormat::Url {
+        mine.push(Violation::new(
+            "/response_format",
+            Rule::Unsupported,
+            "must be \"b64_json\" (or absent) with stream: true: each event carries its image itself",
+        ));
+    }
+
     let mut input_size = None;
     let mut to_convert = None;
     if endpoint == Endpoint::Edits {
@@ -454,6 +522,8 @@ pub fn start(endpoint: Endpoint, body: &Body, policy: Policy) -> Result<Started<
         input_size,
         response_format,
         output_format,
+        quality: applied,
+        stream,
         ignored,
     };
     Ok(match to_convert {
@@ -482,6 +552,8 @@ impl Reading {
             input_size,
             response_format,
             output_format,
+            quality,
+            stream,
             mut ignored,
         } = self;
         let wanted_size = match size {
@@ -566,6 +638,8 @@ impl Reading {
             size: forwarded_size(&normalized),
             response_format,
             output_format,
+            quality,
+            stream,
             ignored,
         })
     }
@@ -596,14 +670,6 @@ fn forwarded_size(normalized: &Normalized) -> Option<(i64, i64)> {
         normalized.inputs.integer("width").or(default)?,
         normalized.inputs.integer("height").or(default)?,
     ))
-}
-
-fn is_true(value: &Sent<'_>) -> bool {
-    match value {
-        Sent::Json(Value::Bool(b)) => *b,
-        Sent::Text(t) => t.eq_ignore_ascii_case("true"),
-        _ => false,
-    }
 }
 
 /// The field a pointer names: `/image/3` → `image`.
@@ -652,8 +718,8 @@ impl Reader {
         false
     }
 
-    /// `n`: an integer 1 to [`MAX_IMAGES`] (`3.0` is an integer, as JSON Schema says).
-    fn count(&mut self, value: &Sent<'_>) -> u32 {
+    /// A number as sent (a JSON number, or a form's text); `None` once its type is refused.
+    fn number(&mut self, name: &str, value: &Sent<'_>, expected: &str) -> Option<f64> {
         let number = match value {
             Sent::Json(Value::Number(n)) => n.as_f64(),
             Sent::Text(t) => t
@@ -662,16 +728,23 @@ impl Reader {
                 .ok()
                 .and_then(|n| n.as_f64()),
             Sent::Json(v) => {
-                self.type_error("n", "an integer", json_kind(v));
-                return 1;
+                self.type_error(name, expected, json_kind(v));
+                return None;
             }
             Sent::File(_) => {
-                self.type_error("n", "an integer", "a file");
-                return 1;
+                self.type_error(name, expected, "a file");
+                return None;
             }
         };
-        let Some(number) = number else {
-            self.type_error("n", "an integer", "a string");
+        if number.is_none() {
+            self.type_error(name, expected, "a string");
+        }
+        number
+    }
+
+    /// `n`: an integer 1 to [`MAX_IMAGES`] (`3.0` is an integer, as JSON Schema says).
+    fn count(&mut self, value: &Sent<'_>) -> u32 {
+        let Some(number) = self.number("n", value, "an integer") else {
             return 1;
         };
         if number.fract() != 0.0 {

@@ -161,20 +161,29 @@ fn an_unknown_model_is_not_found() {
 #[test]
 fn openai_only_fields_are_ignored_and_named_unknown_ones_follow_the_policy() {
     let request = generate(json!({
-        "prompt": "p", "quality": "hd", "style": "vivid", "user": "u1", "stream": false, "typo": 1
+        "prompt": "p", "style": "vivid", "user": "u1", "moderation": "low",
+        "input_fidelity": "high", "partial_images": 2, "stream": false, "typo": 1
     }))
     .unwrap();
     assert_eq!(
         request.ignored,
-        ["quality", "stream", "style", "user", "typo"]
+        [
+            "input_fidelity",
+            "moderation",
+            "partial_images",
+            "style",
+            "user",
+            "typo"
+        ]
     );
+    assert!(!request.stream);
     let strict = Policy {
         unknown_fields: crate::UnknownFields::Reject,
         ..Policy::default()
     };
     let refused = read(
         Endpoint::Generations,
-        &json_body(json!({"prompt": "p", "quality": "hd", "typo": 1})),
+        &json_body(json!({"prompt": "p", "style": "natural", "typo": 1})),
         strict,
         &mut || 0,
     );
@@ -182,10 +191,94 @@ fn openai_only_fields_are_ignored_and_named_unknown_ones_follow_the_policy() {
         violations(refused),
         [("/typo".to_owned(), Rule::UnknownField)]
     );
+}
+
+#[test]
+fn accepted_fields_still_refuse_values_they_do_not_have() {
     assert_eq!(
-        violations(generate(json!({"prompt": "p", "stream": true}))),
-        [("/stream".to_owned(), Rule::Type)]
+        violations(generate(json!({
+            "prompt": "p", "moderation": "none", "style": 3, "partial_images": 4, "stream": "yes"
+        }))),
+        [
+            ("/stream".to_owned(), Rule::Type),
+            ("/partial_images".to_owned(), Rule::Type),
+            ("/moderation".to_owned(), Rule::Type),
+            ("/style".to_owned(), Rule::Type),
+        ]
     );
+}
+
+#[test]
+fn quality_chooses_the_steps_unless_the_request_sends_its_own() {
+    let steps = |request: &ImagesRequest| normalized(request, 0).inputs.integer("num_steps");
+    let low = generate(json!({"prompt": "p", "quality": "low"})).unwrap();
+    assert_eq!(steps(&low), Some(5));
+    assert_eq!(low.quality, Some(Quality::Low));
+    assert!(low.ignored.is_empty());
+    let hd = generate(json!({"prompt": "p", "quality": "hd"})).unwrap();
+    assert_eq!(steps(&hd), Some(20));
+    assert_eq!(hd.quality, Some(Quality::High));
+    // The model's own field wins, and the quality is named as ignored.
+    let own = generate(json!({"prompt": "p", "quality": "low", "num_steps": 7})).unwrap();
+    assert_eq!(steps(&own), Some(7));
+    assert_eq!(own.quality, None);
+    assert_eq!(own.ignored, ["quality"]);
+    // auto: the table's default, nothing ignored.
+    let auto = generate(json!({"prompt": "p", "quality": "auto"})).unwrap();
+    assert_eq!(steps(&auto), Some(20));
+    assert_eq!(auto.quality, None);
+    assert!(auto.ignored.is_empty());
+    let flux = generate(json!({"prompt": "p", "quality": "high",
+        "model": "@cf/black-forest-labs/flux-1-schnell"}))
+    .unwrap();
+    assert_eq!(normalized(&flux, 0).inputs.integer("steps"), Some(8));
+    assert_eq!(
+        violations(generate(json!({"prompt": "p", "quality": "ultra"}))),
+        [("/quality".to_owned(), Rule::Type)]
+    );
+}
+
+#[test]
+fn transparency_and_compression_are_refused_with_their_reasons() {
+    for ok in [
+        json!({"prompt": "p", "background": "opaque", "output_compression": 100}),
+        json!({"prompt": "p", "background": "auto", "output_compression": null}),
+    ] {
+        assert!(generate(ok).unwrap().ignored.is_empty());
+    }
+    let Err(ApiError::Invalid(refused)) = generate(json!({
+        "prompt": "p", "background": "transparent", "output_compression": 80
+    })) else {
+        panic!("accepted")
+    };
+    assert_eq!(refused[0].path, "/background");
+    assert_eq!(refused[0].rule, Rule::Unsupported);
+    assert!(refused[0].message.contains("opaque images only"));
+    assert_eq!(refused[1].path, "/output_compression");
+    assert!(refused[1].message.contains("does not re-encode"));
+}
+
+#[test]
+fn a_stream_answers_base64() {
+    let request = generate(json!({"prompt": "p", "stream": true, "partial_images": 0})).unwrap();
+    assert!(request.stream);
+    assert!(request.ignored.is_empty(), "no partial images asked for");
+    assert_eq!(
+        violations(generate(
+            json!({"prompt": "p", "stream": true, "response_format": "url"})
+        )),
+        [("/response_format".to_owned(), Rule::Unsupported)]
+    );
+    let form = edit(vec![
+        ("prompt", text("p")),
+        (
+            "image",
+            FormPart::File(png(64, 64, png::ColorType::Rgb, &[1, 2, 3])),
+        ),
+        ("stream", text("true")),
+        ("model", text("@cf/runwayml/stable-diffusion-v1-5-img2img")),
+    ]);
+    assert!(form.unwrap().stream);
 }
 
 #[test]

@@ -154,7 +154,15 @@ pub async fn produce(
     };
     let model = AiModel {
         run: Some((ai, normalized, ask.key)),
-        options: run_options(config.ai_gateway_id.as_deref(), ask.key),
+        // AI Gateway takes no stream ("AI Gateway does not support ReadableStreams yet", the
+        // binding throws): a form's run goes straight to Workers AI.
+        options: run_options(
+            config
+                .ai_gateway_id
+                .as_deref()
+                .filter(|_| normalized.model.input == sdxl_core::model::Input::Json),
+            ask.key,
+        ),
         config,
         hold: RefCell::new(Some(hold)),
         attempts: Cell::new(0),

@@ -7,6 +7,7 @@
 //   node bench/memory.mjs --shape b64 [--worker bench/.cache/builds/gateway@<sha>.toml]
 //                                    # the image as `image_b64` (the largest base64 body that fits),
 //                                    # of our build or another's; the JSON goes to memory-b64.json
+//   node bench/memory.mjs --shape flux2  # FLUX.2 [klein] 4B with four reference images (`images`)
 //
 // Steps, each scenario on a fresh workerd: one max-size request, then 100 more one after another;
 // and 8 max-size requests at once.
@@ -37,8 +38,20 @@ const arrayBody = (png, seed) =>
   Buffer.from(JSON.stringify({ prompt: "memory", seed, strength: 0.5, image: Array.from(png) }));
 const base64Body = (png, seed) =>
   Buffer.from(JSON.stringify({ prompt: "memory", seed, strength: 0.5, image_b64: png.toString("base64") }));
-/** Request bodies by shape, and about how many body bytes each image byte takes. */
-const SHAPES = { array: { body: arrayBody, perByte: 3.6 }, b64: { body: base64Body, perByte: 1.34 } };
+/** FLUX.2 [klein] 4B with four reference images (`images`, base64), each the same noise PNG. */
+const flux2Body = (png, seed) => {
+  const b64 = png.toString("base64");
+  return Buffer.from(JSON.stringify({ prompt: "memory", seed, images: [b64, b64, b64, b64] }));
+};
+/**
+ * Request bodies by shape: the route, about how many body bytes each image byte takes, and how
+ * many images a body carries.
+ */
+const SHAPES = {
+  array: { body: arrayBody, perByte: 3.6, path: "/", images: 1 },
+  b64: { body: base64Body, perByte: 1.34, path: "/", images: 1 },
+  flux2: { body: flux2Body, perByte: 4 * 1.34, path: "/ai/run/@cf/black-forest-labs/flux-2-klein-4b", images: 4 },
+};
 
 /** The largest noise PNG whose body of `shape` fits in `maxBody` (with room for the seed). */
 export function maxSizeImage(maxBody, shape = "array") {
@@ -111,7 +124,7 @@ export async function measureMemory({
 } = {}) {
   let seed = 1;
   const sender = (url) => async (png) => {
-    const res = await fetch(url, {
+    const res = await fetch(new URL(SHAPES[shape].path, url), {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
       body: SHAPES[shape].body(png, seed++),
@@ -171,7 +184,12 @@ export async function measureMemory({
   const [fresh, one, after, freshB, eight] = rows;
   return {
     sequentialRequests: rounds,
-    image: { side: image.side, decodedBytes: image.png.length, bodyBytes: image.bodyBytes },
+    image: {
+      side: image.side,
+      count: SHAPES[shape].images,
+      decodedBytes: image.png.length * SHAPES[shape].images,
+      bodyBytes: image.bodyBytes,
+    },
     maxBodyBytes: start.max_body_bytes,
     budgetBytes: start.budget.limit_bytes,
     peakResettable: a.peakResettable && b.peakResettable,
@@ -179,7 +197,7 @@ export async function measureMemory({
     checks: {
       // Parsing grows Wasm memory by at most 1.1x the decoded image + 1 MiB.
       oneRequestWasmGrowthBytes: one.wasmBytes - fresh.wasmBytes,
-      oneRequestWasmBoundBytes: 1.1 * image.png.length + MIB,
+      oneRequestWasmBoundBytes: 1.1 * image.png.length * SHAPES[shape].images + MIB,
       sequentialLeaveWasmWhereOneLeftIt: after.wasmBytes === one.wasmBytes,
       sequentialAllOk: sequential.every((s) => s === 200),
       eightConcurrentRssGrowthBytes: eight.rssPeakBytes - freshB.rssBytes,
@@ -190,7 +208,9 @@ export async function measureMemory({
 
 export function printMemory(memory) {
   const mib = (b) => `${(b / MIB).toFixed(2)} MiB`;
-  console.log(`\nMemory (fresh workerd; stand-in answers one fixed image; max-size request: ${memory.image.side}x${memory.image.side} PNG, ${mib(memory.image.decodedBytes)} decoded, body ${mib(memory.image.bodyBytes)})`);
+  const count = memory.image.count ?? 1;
+  const images = count > 1 ? `${count} x ${memory.image.side}x${memory.image.side} PNG` : `${memory.image.side}x${memory.image.side} PNG`;
+  console.log(`\nMemory (fresh workerd; stand-in answers one fixed image; max-size request: ${images}, ${mib(memory.image.decodedBytes)} decoded, body ${mib(memory.image.bodyBytes)})`);
   console.log("| step | Wasm memory | process RSS | RSS peak | budget peak | statuses |");
   console.log("|---|---|---|---|---|---|");
   for (const r of memory.rows) {

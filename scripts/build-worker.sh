@@ -20,9 +20,17 @@ fi
 # The entry module (wrangler.toml's main) and its helpers sit beside worker-build's index.js,
 # which they import.
 copy_entry() { if [ "$out" = build ] && [ -f src/entry.js ]; then cp src/entry.js src/entry-replay.js build/; fi; }
+# The served documents (GET /models, /openapi.json), made from the same tables as the Wasm and
+# served from the static assets beside the playground (sdxl_core::documents says why).
+write_documents() {
+  if [ "$out" = build ] && [ -d playground ] && [ -d core ]; then
+    PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" cargo run --quiet -p sdxl-core --bin documents -- playground/documents
+  fi
+}
 if [ "${SKIP_WORKER_BUILD:-}" = "1" ] && [ -f "$out/index.js" ]; then
   echo "[build] SKIP_WORKER_BUILD=1: reusing $(pwd)/$out" >&2
   copy_entry
+  [ -f playground/documents/openapi.json ] || write_documents
   exit 0
 fi
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -36,4 +44,5 @@ exec 9>"$root/target/.worker-build.lock"
 flock 9
 # worker-build puts its output under the crate's folder unless given an absolute path.
 bash "$root/scripts/rustc-probe-retry.sh" worker-build --release --out-dir "$(pwd)/$out" "$crate"
+write_documents
 copy_entry

@@ -15,22 +15,7 @@ use crate::failure::{Failure, Handled};
 pub async fn page(env: &Env, origin: &str) -> Handled {
     // `/` is the assets directory's index.html (`/index.html` is a redirect to `/`). Always a
     // GET: a HEAD is answered from GET's answer (lib.rs).
-    let asset = assets::fetch(env, &format!("{origin}/"))
-        .await
-        .map_err(|e| match e {
-            AssetError::Unbound(e) => Failure::Misconfigured(format!(
-                "the {ASSETS_BINDING} binding (the playground page, [assets] in wrangler.toml): {e}"
-            )),
-            AssetError::Thrown(e) => Failure::from(e),
-        })?;
-    if asset.status() != 200 {
-        return Err(Failure::Misconfigured(format!(
-            "the {ASSETS_BINDING} binding answered {} for the playground page",
-            asset.status()
-        )));
-    }
-    // Read whole in the JS heap; the page's bytes never enter Wasm memory.
-    let bytes = Uint8Array::new(&JsFuture::from(asset.array_buffer()?).await?);
+    let bytes = asset(env, &format!("{origin}/"), "the playground page").await?;
     // Only the page's bytes are kept, not the asset server's headers (`etag`, `cache-control:
     // public, max-age=0, must-revalidate`, `cf-cache-status`): they describe a file with a URL of
     // its own. Here the page is one of two answers at `/`, chosen by `Accept` (everything but a
@@ -44,4 +29,27 @@ pub async fn page(env: &Env, origin: &str) -> Handled {
     page.headers_mut()
         .set("content-type", "text/html; charset=utf-8")?;
     Ok(page)
+}
+
+/// The bytes of the asset at `url` (`what` it is, for the operator), read whole in the JS heap:
+/// they never enter Wasm memory.
+///
+/// # Errors
+/// A missing binding or asset is a misconfiguration; a runtime failure is internal.
+pub async fn asset(env: &Env, url: &str, what: &str) -> Handled<Uint8Array> {
+    let asset = assets::fetch(env, url).await.map_err(|e| match e {
+        AssetError::Unbound(e) => Failure::Misconfigured(format!(
+            "the {ASSETS_BINDING} binding ({what}, [assets] in wrangler.toml): {e}"
+        )),
+        AssetError::Thrown(e) => Failure::from(e),
+    })?;
+    if asset.status() != 200 {
+        return Err(Failure::Misconfigured(format!(
+            "the {ASSETS_BINDING} binding answered {} for {what}",
+            asset.status()
+        )));
+    }
+    Ok(Uint8Array::new(
+        &JsFuture::from(asset.array_buffer()?).await?,
+    ))
 }

@@ -5,9 +5,7 @@ use std::cell::OnceCell;
 
 use sdxl_core::answer::preflight_headers;
 use sdxl_core::dispatch::{plan, Admin, Fields, Plan};
-use sdxl_core::json_schema::catalog;
-use sdxl_core::models;
-use sdxl_core::openapi::{document, DocOptions};
+use sdxl_core::documents;
 use sdxl_core::request_head::RequestHead;
 use worker::{Headers, Request, Response};
 
@@ -52,27 +50,12 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
         }
         // Documentation is public: it says what is enforced, nothing more.
         Plan::Models => {
-            let body = DOCS.with(|d| {
-                d.models
-                    .get_or_init(|| {
-                        sdxl_core::json_text::text(&catalog(models::ALL, &config.policy))
-                    })
-                    .clone()
-            });
+            let body = document(gateway, head, &DOCS_MODELS, documents::MODELS).await?;
             Ok(json_document(body)?)
         }
         Plan::OpenApi => {
-            let body = DOCS.with(|d| {
-                d.openapi
-                    .get_or_init(|| {
-                        sdxl_core::json_text::text(&document(&DocOptions {
-                            models: models::ALL,
-                            policy: &config.policy,
-                            anonymous: config.allow_anonymous,
-                        }))
-                    })
-                    .clone()
-            });
+            let file = documents::openapi_file(config.allow_anonymous);
+            let body = document(gateway, head, &DOCS_OPENAPI, file).await?;
             Ok(json_document(body)?)
         }
         Plan::Usage => {
@@ -116,16 +99,30 @@ pub async fn handle(gateway: &mut Gateway<'_>, head: &RequestHead, req: Request)
     }
 }
 
-/// The documents, generated once per isolate: they depend only on the tables and the settings,
-/// which are fixed for an isolate's life, and they are public (not rate limited).
-#[derive(Default)]
-struct Docs {
-    models: OnceCell<String>,
-    openapi: OnceCell<String>,
+thread_local! {
+    /// The documents as served, read once per isolate: they depend only on the tables (built
+    /// into the assets with this Worker) and the settings, fixed for an isolate's life.
+    static DOCS_MODELS: OnceCell<String> = const { OnceCell::new() };
+    static DOCS_OPENAPI: OnceCell<String> = const { OnceCell::new() };
 }
 
-thread_local! {
-    static DOCS: Docs = Docs::default();
+/// A served document (`sdxl_core::documents`): its file among the static assets, with this
+/// Worker's `MAX_PROMPT_CHARS` applied. Public, not rate limited.
+async fn document(
+    gateway: &Gateway<'_>,
+    head: &RequestHead,
+    kept: &'static std::thread::LocalKey<OnceCell<String>>,
+    file: &str,
+) -> Handled<String> {
+    if let Some(text) = kept.with(|k| k.get().cloned()) {
+        return Ok(text);
+    }
+    let url = format!("{}/{}/{file}", head.url_origin, documents::ASSET_DIR);
+    let bytes = crate::playground::asset(gateway.env, &url, "the API documents").await?;
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|_| crate::failure::Failure::Misconfigured(format!("{url} is not UTF-8")))?;
+    let text = documents::bounded(&text, gateway.config.policy.max_prompt_chars);
+    Ok(kept.with(|k| k.get_or_init(|| text).clone()))
 }
 
 /// Local runs only (`LOCAL_ADMIN`): the stand-in's admin API, the memory report (this Worker's,

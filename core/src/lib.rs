@@ -11,6 +11,7 @@ pub mod config;
 pub mod cost;
 pub mod crc32;
 pub mod dispatch;
+pub mod documents;
 pub mod echo;
 pub mod envelope;
 pub mod headers;

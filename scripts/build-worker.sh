@@ -23,8 +23,9 @@ copy_entry() { if [ "$out" = build ] && [ -f src/entry.js ]; then cp src/entry.j
 # The served documents (GET /models, /openapi.json), made from the same tables as the Wasm and
 # served from the static assets beside the playground (sdxl_core::documents says why).
 write_documents() {
-  if [ "$out" = build ] && [ -d playground ] && [ -d core ]; then
-    PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" cargo run --quiet -p sdxl-core --bin documents -- playground/documents
+  if [ "$out" = build ] && [ -d playground ] && [ -f core/src/bin/documents.rs ]; then
+    PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" bash "$root/scripts/rustc-probe-retry.sh" \
+      cargo run --quiet -p sdxl-core --bin documents -- playground/documents
   fi
 }
 if [ "${SKIP_WORKER_BUILD:-}" = "1" ] && [ -f "$out/index.js" ]; then

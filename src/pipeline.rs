@@ -75,24 +75,26 @@ impl Model for AiModel<'_> {
                 "a lookup asked for a model run".into(),
             )));
         };
+        // Metered: charged here, or beforehand by the request (`prepaid`); either way its cost
+        // goes to the log line once it ran.
+        let cost =
+            (self.charge.is_some() || self.prepaid).then(|| sdxl_core::cost::cost_of(normalized));
         // Charged before it runs; a refusal is this caller's alone: another caller waiting on
         // the same image runs it on its own budget.
-        let reservation = match self.charge {
-            Some((env, caller)) => {
-                let cost = sdxl_core::cost::cost_of(normalized);
+        let reservation = match (self.charge, cost) {
+            (Some((env, caller)), Some(cost)) => {
                 let until = crate::trace::now_ms() + quota::RUN_RESERVATION_MS;
                 let reserved = quota::reserve(env, caller, normalized.model.id, cost, until).await;
-                Some((reserved.map_err(RunFailure::Alone)?, cost))
+                Some((env, reserved.map_err(RunFailure::Alone)?))
             }
-            None => None,
+            _ => None,
         };
         let ran = self.run_charged(ai, normalized, key).await;
-        if let (Some((env, _)), Some((reservation, _))) = (self.charge, reservation) {
+        if let Some((env, reservation)) = reservation {
             quota::settle(env, reservation, u64::from(ran.is_ok())).await;
         }
-        if ran.is_ok() && (self.charge.is_some() || self.prepaid) {
-            self.charged_nano_usd
-                .set(Some(sdxl_core::cost::cost_of(normalized).nano_usd));
+        if ran.is_ok() {
+            self.charged_nano_usd.set(cost.map(|c| c.nano_usd));
         }
         ran
     }

@@ -355,14 +355,9 @@ pub struct UsageSubject {
 /// The asker's credentials do not allow it.
 pub fn usage_subject(head: &RequestHead, config: &Config) -> Result<UsageSubject, AuthError> {
     let asked = head.query.as_deref().and_then(|query| {
-        query.split('&').find_map(|pair| {
-            let value = pair.strip_prefix("caller=")?.replace('+', " ");
-            Some(
-                percent_encoding::percent_decode_str(&value)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "caller")
+            .map(|(_, caller)| caller.into_owned())
     });
     let Some(caller) = asked else {
         let caller = head.caller(config)?;

@@ -194,57 +194,59 @@ static RULES: [CrossRule; 11] = [
     },
 ];
 
-pub static FLUX_2_DEV: ModelSpec = ModelSpec {
-    id: "@cf/black-forest-labs/flux-2-dev",
-    planned_deprecation: None,
-    input: Input::Multipart,
-    summary:
-        "FLUX.2 [dev] by Black Forest Labs: detailed images, editing from up to 4 reference images",
-    fields: &DEV_FIELDS,
-    rules: &RULES,
-    output: Output::JsonImageBase64,
-    // The model reads a form; a field it does not know would be a silent no-op at best.
-    additional_fields: AdditionalFields::Refused,
-    default_side: None,
-    price: Price::InputAndOutputTiles {
+/// What every FLUX.2 model shares: a form in, `{image}` out, the same rules.
+const fn flux2(
+    id: &'static str,
+    summary: &'static str,
+    fields: &'static [FieldSpec],
+    price: Price,
+) -> ModelSpec {
+    ModelSpec {
+        id,
+        planned_deprecation: None,
+        input: Input::Multipart,
+        summary,
+        fields,
+        rules: &RULES,
+        output: Output::JsonImageBase64,
+        // The model reads a form; a field it does not know would be a silent no-op at best.
+        additional_fields: AdditionalFields::Refused,
+        default_side: None,
+        price,
+    }
+}
+
+pub static FLUX_2_DEV: ModelSpec = flux2(
+    "@cf/black-forest-labs/flux-2-dev",
+    "FLUX.2 [dev] by Black Forest Labs: detailed images, editing from up to 4 reference images",
+    &DEV_FIELDS,
+    Price::InputAndOutputTiles {
         input_tile_nano_usd: 210_000,
         output_tile_nano_usd: 410_000,
         per_step: true,
         source: MODEL_PAGES,
     },
-};
+);
 
-pub static FLUX_2_KLEIN_4B: ModelSpec = ModelSpec {
-    id: "@cf/black-forest-labs/flux-2-klein-4b",
-    planned_deprecation: None,
-    input: Input::Multipart,
-    summary: "FLUX.2 [klein] 4B: fast, fixed 4 steps, editing from up to 4 reference images",
-    fields: &KLEIN_FIELDS,
-    rules: &RULES,
-    output: Output::JsonImageBase64,
-    additional_fields: AdditionalFields::Refused,
-    default_side: None,
-    price: Price::InputAndOutputTiles {
+pub static FLUX_2_KLEIN_4B: ModelSpec = flux2(
+    "@cf/black-forest-labs/flux-2-klein-4b",
+    "FLUX.2 [klein] 4B: fast, fixed 4 steps, editing from up to 4 reference images",
+    &KLEIN_FIELDS,
+    Price::InputAndOutputTiles {
         input_tile_nano_usd: 59_000,
         output_tile_nano_usd: 287_000,
         per_step: false,
         source: MODEL_PAGES,
     },
-};
+);
 
-pub static FLUX_2_KLEIN_9B: ModelSpec = ModelSpec {
-    id: "@cf/black-forest-labs/flux-2-klein-9b",
-    planned_deprecation: None,
-    input: Input::Multipart,
-    summary: "FLUX.2 [klein] 9B: fixed 4 steps, more detail than 4B, up to 4 reference images",
-    fields: &KLEIN_FIELDS,
-    rules: &RULES,
-    output: Output::JsonImageBase64,
-    additional_fields: AdditionalFields::Refused,
-    default_side: None,
+pub static FLUX_2_KLEIN_9B: ModelSpec = flux2(
+    "@cf/black-forest-labs/flux-2-klein-9b",
+    "FLUX.2 [klein] 9B: fixed 4 steps, more detail than 4B, up to 4 reference images",
+    &KLEIN_FIELDS,
     // Its model page and the catalog's JSON carry no price (checked 2026-12); images and
     // tiles x steps are counted, dollars are not.
-    price: Price::Unpublished {
+    Price::Unpublished {
         source: MODEL_PAGES,
     },
-};
+);

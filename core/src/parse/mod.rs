@@ -417,6 +417,21 @@ macro_rules! wrong_shapes {
     };
 }
 
+/// The visitor methods of a value that cannot be a number: each answers `$wrong("a number")`.
+macro_rules! numbers_are_wrong {
+    ($wrong:expr) => {
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($wrong("a number"))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($wrong("a number"))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($wrong("a number"))
+        }
+    };
+}
+
 struct RequestSeed(&'static ModelSpec);
 
 impl<'de> DeserializeSeed<'de> for RequestSeed {
@@ -508,16 +523,7 @@ impl<'de> Visitor<'de> for ByteArrayVisitor {
     }
 
     wrong_shapes!(not_an_array);
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawValue, E> {
-        Ok(not_an_array("a number"))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawValue, E> {
-        Ok(not_an_array("a number"))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawValue, E> {
-        Ok(not_an_array("a number"))
-    }
+    numbers_are_wrong!(not_an_array);
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawValue, A::Error> {
         let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
@@ -560,16 +566,7 @@ impl<'de> Visitor<'de> for ImageListSeed {
     }
 
     wrong_shapes!(not_an_array);
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawValue, E> {
-        Ok(not_an_array("a number"))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawValue, E> {
-        Ok(not_an_array("a number"))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawValue, E> {
-        Ok(not_an_array("a number"))
-    }
+    numbers_are_wrong!(not_an_array);
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawValue, A::Error> {
         let mut items = Vec::new();

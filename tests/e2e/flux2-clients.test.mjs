@@ -5,24 +5,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateImage } from "ai";
-import OpenAI, { toFile } from "openai";
-import { BASE, decodeJpeg, decodePng, noisePngBase64, someIp, statsFor, tokenFor, uniquePrompt } from "./helpers.mjs";
+import { toFile } from "openai";
+import { aiSdkGateway, openaiSdk as sdk } from "./clients.mjs";
+import { decodeJpeg, decodePng, noisePngBase64, statsFor, uniquePrompt } from "./helpers.mjs";
 
 const KLEIN = "@cf/black-forest-labs/flux-2-klein-4b";
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
-
-const sdk = () => {
-  const ip = someIp();
-  return new OpenAI({
-    apiKey: tokenFor(ip, "any-key"),
-    baseURL: `${BASE}/v1`,
-    maxRetries: 0,
-    timeout: 120_000,
-    defaultHeaders: { "cf-connecting-ip": ip },
-  });
-};
 
 /** An image's pixel size, whichever format the model answered. */
 function sizeOf(bytes) {
@@ -72,13 +61,7 @@ test("openai SDK: images.edit with three images on flux-2-klein-4b sends them, i
 });
 
 test("AI SDK: generateImage on a FLUX.2 model", async () => {
-  const ip = someIp();
-  const gateway = createOpenAICompatible({
-    name: "gateway",
-    baseURL: `${BASE}/v1`,
-    apiKey: tokenFor(ip, "any-key"),
-    headers: { "cf-connecting-ip": ip },
-  });
+  const gateway = aiSdkGateway();
   const prompt = uniquePrompt("flux2 ai sdk lighthouse");
   const { images } = await generateImage({
     model: gateway.imageModel("@cf/black-forest-labs/flux-2-dev"),

@@ -30,17 +30,19 @@ async function withinBudget(worker, send, bound) {
   return result;
 }
 
+/** A PNG chunk of `type` with `data`, its CRC valid. */
+function chunk(type, data) {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
 /** A PNG whose header claims `width` x `height` RGBA at 16 bits, with a few bytes of image
  * data: its CRCs are valid, so only its size can refuse it. */
 function claimedPng(width, height) {
-  const chunk = (type, data) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -97,14 +99,6 @@ test("OpenAI edits: a 69-byte mask claiming 16,777,216 x 1 RGBA16 is a 400 namin
 /** A 64 x 64 RGBA PNG whose image data (18,496 bytes for that header) inflates to 256 MiB:
  * a decompression bomb of about 260 KB, its CRCs and Adler-32 all valid. */
 function bombPng() {
-  const chunk = (type, data) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(64, 0);
   ihdr.writeUInt32BE(64, 4);

@@ -2,17 +2,11 @@
 // `n`, `size` and a seed through `providerOptions`.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateImage } from "ai";
-import { BASE, MODEL, api, decodePng, someIp, tokenFor, uniquePrompt } from "./helpers.mjs";
+import { BASE, MODEL, api, decodePng, uniquePrompt } from "./helpers.mjs";
+import { aiSdkGateway } from "./clients.mjs";
 
-const ip = someIp();
-const gateway = createOpenAICompatible({
-  name: "gateway",
-  baseURL: `${BASE}/v1`,
-  apiKey: tokenFor(ip, "any-key"),
-  headers: { "cf-connecting-ip": ip },
-});
+const gateway = aiSdkGateway();
 
 test("AI SDK: generateImage with n, size and a seed gives n distinct images, the same on repeat", async () => {
   const prompt = uniquePrompt("ai sdk harbour");

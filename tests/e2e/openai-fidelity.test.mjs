@@ -5,20 +5,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import OpenAI, { toFile } from "openai";
-import { BASE, MODEL, REHEARSAL, api, arm, decodePng, fixture, someIp, tokenFor, uniquePrompt } from "./helpers.mjs";
-
-const sdk = () => {
-  const ip = someIp();
-  return new OpenAI({
-    apiKey: tokenFor(ip, "any-key"),
-    baseURL: `${BASE}/v1`,
-    maxRetries: 0,
-    timeout: 120_000,
-    defaultHeaders: { "cf-connecting-ip": ip },
-  });
-};
-
-const bytesOf = (item) => Buffer.from(item.b64_json, "base64");
+import { BASE, MODEL, REHEARSAL, api, arm, decodePng, fixture, uniquePrompt } from "./helpers.mjs";
+import { bytesOf, openaiSdk as sdk } from "./clients.mjs";
 
 /** The native route's answer for the same image (its cache entry, if the OpenAI one made it). */
 const native = (body) =>

@@ -5,24 +5,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import OpenAI, { toFile } from "openai";
 import { PNG } from "pngjs";
-import { BASE, LOCKED, MODEL, api, decodePng, fixture, someIp, tokenFor, uniquePrompt } from "./helpers.mjs";
-
-/**
- * The SDK as an app configures it, pointed at a gateway. No retries: failures must show. Its key
- * is any where the gateway takes anyone, a token of the caller's own where it requires one.
- */
-const sdk = (base = BASE, apiKey) => {
-  const ip = someIp();
-  return new OpenAI({
-    apiKey: apiKey ?? (base === BASE ? tokenFor(ip, "any-key") : "any-key"),
-    baseURL: `${base}/v1`,
-    maxRetries: 0,
-    timeout: 120_000,
-    defaultHeaders: { "cf-connecting-ip": ip },
-  });
-};
-
-const bytesOf = (item) => Buffer.from(item.b64_json, "base64");
+import { BASE, LOCKED, MODEL, api, decodePng, fixture, someIp, uniquePrompt } from "./helpers.mjs";
+import { bytesOf, openaiSdk as sdk } from "./clients.mjs";
 
 test("openai SDK: n=3 gives three distinct images with seeds seed+i, the same three on repeat", async () => {
   const prompt = uniquePrompt("openai lighthouse");

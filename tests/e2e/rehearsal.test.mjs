@@ -133,15 +133,18 @@ async function createAt(base) {
   return { status: res.status, text: await res.text() };
 }
 
+/** A create at `base` is refused as a misconfiguration that names the missing bucket. */
+async function refusesNamingImages(base) {
+  const r = await createAt(base);
+  assert.equal(r.status, 500, r.text);
+  assert.match(r.text, /misconfigured: .*IMAGES.*r2_buckets/);
+}
+
 test("a jobs Worker without the IMAGES bucket refuses, naming what to bind", only, async () => {
   await unbound(
     "jobs",
     async (base) => (await fetch(`${base}/v1/predictions/${"0".repeat(64)}`)).status === 401,
-    async (base) => {
-      const r = await createAt(base);
-      assert.equal(r.status, 500, r.text);
-      assert.match(r.text, /misconfigured: .*IMAGES.*r2_buckets/);
-    },
+    refusesNamingImages,
   );
 });
 
@@ -151,11 +154,7 @@ test("a gateway without the IMAGES bucket refuses the prediction routes (their p
   await unbound(
     "gateway",
     async (base) => (await fetch(`${base}/models`)).status === 200,
-    async (base) => {
-      const r = await createAt(base);
-      assert.equal(r.status, 500, r.text);
-      assert.match(r.text, /misconfigured: .*IMAGES.*r2_buckets/);
-    },
+    refusesNamingImages,
   );
 });
 
